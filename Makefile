@@ -1,0 +1,20 @@
+# cryptochat: the chat (Python), the VM lab and the virtio-cryptodev device (C).
+# `make demo` and `make test` work on a fresh machine: each installs what it needs.
+
+PYTHON ?= python3
+
+.PHONY: help demo test
+help:
+	@echo "make demo      install, then run the chat demo"
+	@echo "make test      install, then run every test (lint, unit, VM)"
+	@echo "make lab       build QEMU with our device and the guest module"
+	@echo "make test-vm   the VM tests alone"
+	@echo "make shell     a guest with the device and the module loaded"
+	@echo "make bench     print the benchmarks"
+
+include mk/python.mk
+include mk/lab.mk
+
+demo: demo-local
+
+test: lint test-py test-vm

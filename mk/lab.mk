@@ -1,0 +1,11 @@
+# The VM lab: QEMU built from Debian's source with our device, the guest module, VM tests.
+
+.PHONY: lab test-vm shell
+lab:
+	./virtio/lab/build-lab.sh
+
+test-vm: install lab
+	$(PYTHON) -m pytest -q tests/vm
+
+shell: install lab
+	$(PYTHON) -m tests.vm.shell

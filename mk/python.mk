@@ -1,0 +1,18 @@
+# The Python package: install, lint, unit tests, local demo, benchmarks.
+
+.PHONY: install lint test-py demo-local bench
+install:
+	$(PYTHON) -m pip install -q --disable-pip-version-check -e '.[test]'
+
+lint: install
+	$(PYTHON) -m ruff check cryptochat tests benchmarks
+	$(PYTHON) -m mypy --strict cryptochat
+
+test-py: install
+	$(PYTHON) -m pytest -q tests --ignore=tests/vm
+
+demo-local: install
+	$(PYTHON) -m cryptochat.demo
+
+bench: install
+	$(PYTHON) benchmarks/chat_bench.py
