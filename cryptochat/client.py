@@ -1,0 +1,300 @@
+"""The chat client: asyncio streams around the sans-IO channel, with reconnection.
+
+Lines the operator typed wait in a bounded outbox until a connection is up; a line leaves the outbox only
+once its record is handed to the socket. When the connection drops after it was working, the client says
+so and reconnects with exponential backoff. Errors that another attempt cannot fix (another key, another
+protocol version, a server that refuses us) end it with one line and a non-zero status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections import deque
+from dataclasses import dataclass
+
+from .channel import Channel, CloseReceived, ConnectionClosed, DataReceived, HandshakeComplete, Role
+from .console import AskWho, ChangeNick, Console, Quit, SendText
+from .engines.base import Engine
+from .errors import (
+    AuthenticationError,
+    CryptochatError,
+    LocalProtocolError,
+    ProtocolError,
+    RemoteProtocolError,
+    VersionMismatch,
+)
+from .framing import DEFAULT_MAX_FRAME
+from .messages import (
+    Bye,
+    Error,
+    Hello,
+    Join,
+    Leave,
+    Members,
+    Message,
+    Nick,
+    Renamed,
+    Say,
+    Text,
+    Welcome,
+    Who,
+    decode,
+    encode,
+)
+
+__all__ = ["ChatClient", "ClientConfig"]
+
+_READ_SIZE = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    host: str
+    port: int
+    name: str
+    max_frame: int = DEFAULT_MAX_FRAME
+    connect_timeout: float = 10.0
+    handshake_timeout: float = 10.0
+    """Seconds from connecting to the server's Welcome."""
+    reconnect_initial: float = 0.5
+    reconnect_max: float = 8.0
+    reconnect_attempts: int = 10
+    """Consecutive failed reconnections before giving up."""
+    max_pending: int = 1000
+    """Lines kept while disconnected; reading input pauses when this many wait."""
+    close_timeout: float = 2.0
+
+
+class _Lost(Exception):
+    """The connection ended in a way another connection may fix."""
+
+
+class _Fatal(CryptochatError):
+    """An error no reconnection can fix."""
+
+
+class ChatClient:
+    def __init__(self, config: ClientConfig, psk: bytes, engine: Engine, console: Console) -> None:
+        self.config = config
+        self._psk = psk
+        self._engine = engine
+        self._console = console
+        self._name = config.name
+        self._outbox: deque[bytes] = deque()
+        self._wake = asyncio.Event()
+        self._has_room = asyncio.Event()
+        self._input_done = False
+        self._stop = asyncio.Event()
+        self._welcomed = False  # the current connection got its Welcome
+        self._ever_welcomed = False
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def stop(self) -> None:
+        """Leave now (a signal): send what is queued if connected, but do not wait to reconnect."""
+        self._input_done = True
+        self._stop.set()
+        self._wake.set()
+
+    async def run(self) -> int:
+        """Chat until the input ends or :meth:`stop`; return the exit status."""
+        commands = asyncio.create_task(self._read_commands())
+        try:
+            return await self._connect_loop()
+        except _Fatal as exc:
+            self._console.error(str(exc))
+            return 1
+        finally:
+            commands.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await commands
+
+    # ----------------------------------------------------------------- input side
+
+    async def _read_commands(self) -> None:
+        async for command in self._console.commands():
+            if isinstance(command, Quit):
+                break
+            while len(self._outbox) >= self.config.max_pending:
+                self._has_room.clear()
+                await self._has_room.wait()
+            message: Message
+            if isinstance(command, SendText):
+                message = Say(command.text)
+            elif isinstance(command, AskWho):
+                message = Who()
+            else:
+                assert isinstance(command, ChangeNick)
+                message = Nick(command.name)
+            try:
+                self._outbox.append(encode(message))
+            except LocalProtocolError as exc:
+                self._console.error(f"not sent: {exc}")
+                continue
+            self._wake.set()
+        self._input_done = True
+        self._wake.set()
+
+    # ----------------------------------------------------------------- connections
+
+    async def _connect_loop(self) -> int:
+        failures = 0
+        while True:
+            self._welcomed = False
+            try:
+                await self._session()
+                return 0
+            except _Lost as lost:
+                if not self._ever_welcomed:
+                    raise _Fatal(
+                        f"cannot reach the server at {self.config.host}:{self.config.port}: {lost}"
+                    ) from None
+                failures = 1 if self._welcomed else failures + 1
+                if self._input_done and (not self._outbox or self._stop.is_set()):
+                    self._console.notice(f"connection lost ({lost}); nothing left to send")
+                    return 0
+                if failures > self.config.reconnect_attempts:
+                    raise _Fatal(
+                        f"connection lost ({lost}); gave up after {self.config.reconnect_attempts} attempts"
+                    ) from None
+                base = self.config.reconnect_initial * 2 ** (failures - 1)
+                # Jitter, so clients dropped together by a restart do not all return at the same instant.
+                delay = min(self.config.reconnect_max, base) * random.uniform(0.8, 1.2)
+                self._console.notice(f"connection lost ({lost}); reconnecting in {delay:.1f} s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                if self._stop.is_set():
+                    return 0
+
+    async def _session(self) -> None:
+        """One connection, from connect to goodbye; returns after leaving cleanly, raises otherwise."""
+        cfg = self.config
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(cfg.host, cfg.port), cfg.connect_timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            raise _Lost(_describe(exc)) from None
+        channel = Channel(Role.CLIENT, self._psk, self._engine, max_frame=cfg.max_frame)
+        try:
+            await self._converse(channel, reader, writer)
+        except (AuthenticationError, VersionMismatch) as exc:
+            writer.write(channel.data_to_send())  # our confirmation lets the server report it too
+            raise _Fatal(str(exc)) from None
+        except ProtocolError as exc:
+            writer.write(channel.data_to_send())
+            raise _Lost(str(exc)) from None
+        except (OSError, TimeoutError) as exc:
+            raise _Lost(_describe(exc)) from None
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, TimeoutError):
+                async with asyncio.timeout(cfg.close_timeout):
+                    await writer.wait_closed()
+            writer.transport.abort()
+
+    async def _converse(
+        self, channel: Channel, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.handshake_timeout
+        leaving = False
+        read: asyncio.Task[bytes] | None = None
+        try:
+            while True:
+                if self._welcomed and not leaving:
+                    self._flush(channel)
+                    if self._input_done and (not self._outbox or self._stop.is_set()):
+                        channel.send(encode(Bye("leaving")))
+                        channel.close()
+                        leaving = True
+                        deadline = loop.time() + self.config.close_timeout
+                writer.write(channel.data_to_send())
+                await writer.drain()
+                if read is None:
+                    read = asyncio.create_task(reader.read(_READ_SIZE))
+                wake = asyncio.create_task(self._wake.wait())
+                timeout = None if self._welcomed and not leaving else deadline - loop.time()
+                done, _ = await asyncio.wait(
+                    {read, wake}, timeout=max(timeout, 0) if timeout is not None else None,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                wake.cancel()
+                self._wake.clear()
+                if not done:
+                    if leaving:
+                        return  # the server did not confirm our goodbye in time; we said it anyway
+                    raise _Lost("the server did not answer the handshake in time")
+                if read not in done:
+                    continue
+                data, read = read.result(), None
+                for event in channel.receive_data(data):
+                    if isinstance(event, HandshakeComplete):
+                        channel.send(encode(Hello(self._name)))
+                    elif isinstance(event, DataReceived):
+                        self._on_message(decode(event.data), leaving)
+                    elif isinstance(event, CloseReceived):
+                        if leaving:
+                            return
+                        raise _Lost("the server closed the connection")
+                    elif isinstance(event, ConnectionClosed):
+                        if leaving:
+                            return
+                        raise _Lost("the server closed the connection" if event.clean else "connection lost")
+        finally:
+            if read is not None:
+                read.cancel()
+
+    def _flush(self, channel: Channel) -> None:
+        while self._outbox:
+            channel.send(self._outbox.popleft())
+        self._has_room.set()
+
+    def _on_message(self, message: Message, leaving: bool) -> None:
+        console = self._console
+        match message:
+            case Welcome(name=name, members=members):
+                if self._welcomed:
+                    raise RemoteProtocolError("a second Welcome")
+                if name != self._name:
+                    console.notice(f"the name {self._name} is taken; you are {name}")
+                self._name = name
+                verb = "reconnected" if self._ever_welcomed else "connected"
+                console.notice(
+                    f"{verb} to {self.config.host}:{self.config.port} as {name}; "
+                    f"present: {', '.join(members)}"
+                )
+                self._welcomed = self._ever_welcomed = True
+            case Text(sender=sender, text=text):
+                console.message(sender, text)
+            case Join(name=name):
+                console.notice(f"{name} joined")
+            case Leave(name=name, reason=reason):
+                console.notice(f"{name} left ({reason})")
+            case Members(names=names):
+                console.notice(f"present: {', '.join(names)}")
+            case Renamed(old=old, new=new):
+                if old == self._name:
+                    self._name = new
+                console.notice(f"{old} is now known as {new}")
+            case Error(reason=reason):
+                console.error(f"the server says: {reason}")
+            case Bye(reason=reason):
+                if not self._welcomed:
+                    raise _Fatal(f"the server refused us: {reason}")
+                if not leaving:
+                    raise _Lost(f"the server said goodbye: {reason}")
+            case _:
+                raise RemoteProtocolError(f"a server may not send {type(message).__name__}")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,293 @@
+"""Chat messages carried one per record: frozen dataclasses with a strict binary codec. No I/O.
+
+Encoding: one type byte, then the fields in order. A string is a 2-byte big-endian length and that many
+bytes of UTF-8; a list of names is a 2-byte count followed by that many strings. A message must use exactly
+all of its bytes. Decoding rejects anything malformed with :class:`~cryptochat.errors.RemoteProtocolError`;
+encoding an invalid message raises :class:`~cryptochat.errors.LocalProtocolError`.
+
+Text never contains control characters (Unicode category Cc): a participant must not be able to drive the
+other participants' terminals with escape sequences.
+"""
+
+from __future__ import annotations
+
+import struct
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+from .errors import LocalProtocolError, RemoteProtocolError
+
+__all__ = [
+    "MAX_NAME_BYTES",
+    "MAX_REASON_BYTES",
+    "MAX_TEXT_BYTES",
+    "Bye",
+    "Error",
+    "Hello",
+    "Join",
+    "Leave",
+    "Members",
+    "Message",
+    "Nick",
+    "Renamed",
+    "Say",
+    "Text",
+    "Welcome",
+    "Who",
+    "check_name",
+    "check_text",
+    "decode",
+    "encode",
+]
+
+MAX_TEXT_BYTES = 4096
+"""Largest chat line, in bytes of UTF-8."""
+MAX_NAME_BYTES = 32
+MAX_REASON_BYTES = 256
+MAX_MEMBERS = 4096
+
+_U16 = struct.Struct(">H")
+
+
+def _bad_char(text: str, allow_space: bool) -> str | None:
+    for ch in text:
+        category = unicodedata.category(ch)
+        # Cs: lone surrogates cannot be encoded as UTF-8 at all.
+        if category in ("Cc", "Cs") or (not allow_space and (ch.isspace() or ch == ":")):
+            return ch
+    return None
+
+
+def check_name(name: str) -> str | None:
+    """Why ``name`` is not a valid participant name, or ``None`` if it is."""
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if not 1 <= size <= MAX_NAME_BYTES:
+        return f"a name must be 1 to {MAX_NAME_BYTES} bytes of UTF-8"
+    if _bad_char(name, allow_space=False) is not None:
+        return "a name must not contain spaces, colons or control characters"
+    return None
+
+
+def check_text(text: str, limit: int = MAX_TEXT_BYTES) -> str | None:
+    """Why ``text`` cannot be sent, or ``None`` if it can."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        return f"{size} bytes is over the limit of {limit}"
+    if _bad_char(text, allow_space=True) is not None:
+        return "control characters are not allowed"
+    return None
+
+
+# Field kinds: each message field is a name, free text of some limit, or a list of names.
+_NAME = "name"
+_TEXT = "text"
+_REASON = "reason"
+_NAMES = "names"
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """Client -> server, first message: the name the client would like."""
+
+    name: str
+    TYPE: ClassVar[int] = 0x01
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME,)
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """Server -> client: the name given (the asked one, or made unique) and who is present."""
+
+    name: str
+    members: tuple[str, ...]
+    TYPE: ClassVar[int] = 0x02
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _NAMES)
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Client -> server: a chat line for everyone else."""
+
+    text: str
+    TYPE: ClassVar[int] = 0x03
+    KINDS: ClassVar[tuple[str, ...]] = (_TEXT,)
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """Server -> client: a chat line and who said it."""
+
+    sender: str
+    text: str
+    TYPE: ClassVar[int] = 0x04
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    name: str
+    TYPE: ClassVar[int] = 0x05
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME,)
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    name: str
+    reason: str
+    TYPE: ClassVar[int] = 0x06
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _REASON)
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """Client -> server: ask for the member list."""
+
+    TYPE: ClassVar[int] = 0x07
+    KINDS: ClassVar[tuple[str, ...]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Members:
+    names: tuple[str, ...]
+    TYPE: ClassVar[int] = 0x08
+    KINDS: ClassVar[tuple[str, ...]] = (_NAMES,)
+
+
+@dataclass(frozen=True, slots=True)
+class Nick:
+    """Client -> server: change my name."""
+
+    name: str
+    TYPE: ClassVar[int] = 0x09
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME,)
+
+
+@dataclass(frozen=True, slots=True)
+class Renamed:
+    old: str
+    new: str
+    TYPE: ClassVar[int] = 0x0A
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _NAME)
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """Server -> client: a request was refused (the connection stays up unless a Bye follows)."""
+
+    reason: str
+    TYPE: ClassVar[int] = 0x0B
+    KINDS: ClassVar[tuple[str, ...]] = (_REASON,)
+
+
+@dataclass(frozen=True, slots=True)
+class Bye:
+    """Either way: the sender is leaving (client) or closing the room or this connection (server)."""
+
+    reason: str
+    TYPE: ClassVar[int] = 0x0C
+    KINDS: ClassVar[tuple[str, ...]] = (_REASON,)
+
+
+Message = Hello | Welcome | Say | Text | Join | Leave | Who | Members | Nick | Renamed | Error | Bye
+
+_TYPES: dict[int, type[Message]] = {
+    cls.TYPE: cls
+    for cls in (Hello, Welcome, Say, Text, Join, Leave, Who, Members, Nick, Renamed, Error, Bye)
+}
+
+
+def _check_field(kind: str, value: object) -> str | None:
+    if kind == _NAMES:
+        if not isinstance(value, tuple) or len(value) > MAX_MEMBERS:
+            return f"a name list must be a tuple of at most {MAX_MEMBERS} names"
+        return next((p for p in map(_check_one_name, value) if p is not None), None)
+    if not isinstance(value, str):
+        return "must be a string"
+    if kind == _NAME:
+        return check_name(value)
+    return check_text(value, MAX_TEXT_BYTES if kind == _TEXT else MAX_REASON_BYTES)
+
+
+def _check_one_name(value: object) -> str | None:
+    return check_name(value) if isinstance(value, str) else "a name must be a string"
+
+
+def _put_str(out: bytearray, value: str) -> None:
+    raw = value.encode("utf-8")
+    out += _U16.pack(len(raw))
+    out += raw
+
+
+def encode(message: Message) -> bytes:
+    """Serialize ``message``; raise :class:`LocalProtocolError` if any field is invalid."""
+    out = bytearray([message.TYPE])
+    for kind, field in zip(message.KINDS, fields(message), strict=True):
+        value = getattr(message, field.name)
+        problem = _check_field(kind, value)
+        if problem is not None:
+            raise LocalProtocolError(f"{type(message).__name__}.{field.name}: {problem}")
+        if kind == _NAMES:
+            out += _U16.pack(len(value))
+            for name in value:
+                _put_str(out, name)
+        else:
+            _put_str(out, value)
+    return bytes(out)
+
+
+class _Reader:
+    __slots__ = ("_data", "_pos")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._pos = 0
+
+    def take(self, n: int) -> bytes:
+        end = self._pos + n
+        if end > len(self._data):
+            raise RemoteProtocolError("message is truncated")
+        chunk = self._data[self._pos : end]
+        self._pos = end
+        return chunk
+
+    def u16(self) -> int:
+        (value,) = _U16.unpack(self.take(_U16.size))
+        return int(value)
+
+    def string(self) -> str:
+        raw = self.take(self.u16())
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RemoteProtocolError("message contains invalid UTF-8") from None
+
+    def done(self) -> bool:
+        return self._pos == len(self._data)
+
+
+_READERS: dict[str, Callable[[_Reader], object]] = {
+    _NAME: _Reader.string,
+    _TEXT: _Reader.string,
+    _REASON: _Reader.string,
+    _NAMES: lambda r: tuple(r.string() for _ in range(r.u16())),
+}
+
+
+def decode(data: bytes) -> Message:
+    """Parse one message; raise :class:`RemoteProtocolError` on anything malformed."""
+    if not data:
+        raise RemoteProtocolError("empty message")
+    cls = _TYPES.get(data[0])
+    if cls is None:
+        raise RemoteProtocolError(f"unknown message type {data[0]:#x}")
+    reader = _Reader(data[1:])
+    values = [_READERS[kind](reader) for kind in cls.KINDS]
+    if not reader.done():
+        raise RemoteProtocolError(f"{cls.__name__} has trailing bytes")
+    for kind, value, field in zip(cls.KINDS, values, fields(cls), strict=True):
+        problem = _check_field(kind, value)
+        if problem is not None:
+            raise RemoteProtocolError(f"{cls.__name__}.{field.name}: {problem}")
+    return cls(*values)  # type: ignore[arg-type]
