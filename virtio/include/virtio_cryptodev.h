@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * virtio-cryptodev: the device ABI shared by the guest driver
+ * (virtio/guest/) and the QEMU device model (virtio/qemu/).
+ *
+ * The guest driver exposes the cryptodev-linux ioctl ABI
+ * (crypto/cryptodev.h) at /dev/cryptodevN and carries each operation to the
+ * device as one request on a single virtqueue. Sessions live on the device
+ * and are named by ids the device assigns; no host file descriptor or
+ * pointer ever crosses to the guest.
+ *
+ * One request is one descriptor chain:
+ *
+ *   device-readable:  struct virtio_cryptodev_req, then the payload the
+ *                     opcode defines (keys, or IV then source data)
+ *   device-writable:  the output the opcode defines (destination data, then
+ *                     the digest), then struct virtio_cryptodev_resp last
+ *
+ * The device finds the response at the end of the writable buffers, so a
+ * request it rejects early is still answered. The used length it reports is
+ * the output it wrote plus the response on success, the response alone on
+ * failure.
+ *
+ * All fields are little-endian.
+ */
+#ifndef VIRTIO_CRYPTODEV_H
+#define VIRTIO_CRYPTODEV_H
+
+#include <linux/types.h>
+
+/*
+ * Linux's virtio_pci claims modern device ids up to 63 (PCI ids
+ * 0x1040..0x107f). The OASIS registry has handed out ids up to the mid
+ * forties; 63 is the last one Linux will bind and the furthest from any
+ * future allocation, which suits a device that is not (yet) standard.
+ */
+#define VIRTIO_ID_CRYPTODEV		63
+
+/* Config space: the limits the driver checks every request against. */
+struct virtio_cryptodev_config {
+	__le32 max_data_len;	/* largest source/destination of one request */
+	__le32 max_sessions;	/* sessions the device holds at once */
+	__le32 max_key_len;	/* longest cipher or MAC key */
+};
+
+/* Limits a device may advertise; a driver refuses a device outside them. */
+#define VIRTIO_CRYPTODEV_MIN_DATA_LEN	4096
+#define VIRTIO_CRYPTODEV_MAX_DATA_LEN	(16 * 1024 * 1024)
+#define VIRTIO_CRYPTODEV_MAX_SESSIONS	65536
+#define VIRTIO_CRYPTODEV_MAX_KEY_LEN	512
+#define VIRTIO_CRYPTODEV_MAX_DIGEST_LEN	64
+#define VIRTIO_CRYPTODEV_BLOCK_LEN	16
+
+enum virtio_cryptodev_opcode {
+	/*
+	 * readable payload: cipher key (key_len), then MAC key (mac_key_len)
+	 * writable output:  none; resp.session_id names the new session
+	 */
+	VIRTIO_CRYPTODEV_OP_CREATE_SESSION = 1,
+	/* no payload, no output */
+	VIRTIO_CRYPTODEV_OP_DESTROY_SESSION = 2,
+	/*
+	 * readable payload: IV (iv_len: 16 with a cipher, else 0), then the
+	 *                   source (data_len)
+	 * writable output:  the destination (data_len, cipher sessions only),
+	 *                   then the digest (the MAC's length, MAC sessions only)
+	 * With both a cipher and a MAC, the MAC covers the plaintext: the
+	 * source when encrypting, the destination when decrypting.
+	 */
+	VIRTIO_CRYPTODEV_OP_CRYPT = 3,
+};
+
+/* VIRTIO_CRYPTODEV_OP_CRYPT directions, as cryptodev-linux numbers them. */
+#define VIRTIO_CRYPTODEV_ENCRYPT	0
+#define VIRTIO_CRYPTODEV_DECRYPT	1
+
+/*
+ * Algorithms are named by cryptodev-linux's ids (CRYPTO_AES_CBC,
+ * CRYPTO_SHA2_256_HMAC, ...), so the driver forwards them unchanged and a
+ * new algorithm is a table entry on both sides, not a protocol change.
+ */
+struct virtio_cryptodev_req {
+	__le32 opcode;
+	__le32 session_id;	/* DESTROY_SESSION and CRYPT */
+	__le32 cipher;		/* CREATE_SESSION: cryptodev id, 0 for none */
+	__le32 mac;		/* CREATE_SESSION: cryptodev id, 0 for none */
+	__le32 key_len;		/* CREATE_SESSION */
+	__le32 mac_key_len;	/* CREATE_SESSION */
+	__le32 op;		/* CRYPT: VIRTIO_CRYPTODEV_ENCRYPT/DECRYPT */
+	__le32 iv_len;		/* CRYPT */
+	__le32 data_len;	/* CRYPT */
+	__le32 reserved;	/* zero */
+};
+
+enum virtio_cryptodev_status {
+	VIRTIO_CRYPTODEV_S_OK = 0,
+	VIRTIO_CRYPTODEV_S_BADREQ = 1,		/* malformed request or chain */
+	VIRTIO_CRYPTODEV_S_NOTSUPP = 2,		/* algorithm or key size */
+	VIRTIO_CRYPTODEV_S_NOSESSION = 3,	/* unknown session id */
+	VIRTIO_CRYPTODEV_S_NOSPACE = 4,		/* session table full */
+	VIRTIO_CRYPTODEV_S_BACKEND = 5,		/* the host's crypto failed */
+};
+
+struct virtio_cryptodev_resp {
+	__le32 status;		/* enum virtio_cryptodev_status */
+	__le32 session_id;	/* CREATE_SESSION: the new session */
+	__le32 out_len;		/* bytes of output written before this */
+	__le32 reserved;
+};
+
+#endif /* VIRTIO_CRYPTODEV_H */

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Builds the VM lab: qemu-system-x86_64 from Debian's QEMU source with our
+# virtio-cryptodev device compiled in, the guest module, and the guest test
+# programs. Idempotent and cached under $CRYPTOCHAT_CACHE (~/.cache/cryptochat),
+# keyed by the hash of every input, so an unchanged second run takes seconds and
+# a device edit recompiles a handful of files. Writes build/lab.env for the tests.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cache=${CRYPTOCHAT_CACHE:-$HOME/.cache/cryptochat}
+kernel_release=${CRYPTOCHAT_KERNEL:-}
+qemu_configure=(
+	--target-list=x86_64-softmmu --disable-docs --disable-gtk --disable-sdl
+	--disable-vnc --disable-opengl --disable-tools --disable-guest-agent
+	--disable-debug-info --disable-werror --enable-virtfs --enable-gcrypt
+	--enable-slirp
+)
+
+say() { echo "lab: $*"; }
+die() { echo "lab: error: $*" >&2; exit 1; }
+
+mkdir -p "$cache"
+exec 9>"$cache/lab.lock"
+if ! flock -n 9; then
+	say "another build holds $cache/lab.lock; waiting"
+	flock 9
+fi
+
+"$repo/scripts/install-system-deps.sh"
+if ! command -v vng >/dev/null 2>&1; then
+	say "installing virtme-ng"
+	python3 -m pip install -q --disable-pip-version-check virtme-ng
+fi
+
+# The guest kernel: the newest Debian kernel that has both an image and headers.
+if [ -z "$kernel_release" ]; then
+	for headers in /lib/modules/*/build; do
+		release=$(basename "$(dirname "$headers")")
+		[ -f "/boot/vmlinuz-$release" ] && kernel_release=$release
+	done
+fi
+[ -n "$kernel_release" ] || die "no kernel with headers: apt-get install linux-image-amd64 linux-headers-amd64"
+kernel_image=/boot/vmlinuz-$kernel_release
+[ -r "$kernel_image" ] || die "$kernel_image is not readable"
+
+# --- QEMU -------------------------------------------------------------------
+src_root=$cache/src
+mkdir -p "$src_root"
+qemu_src=$(find "$src_root" -maxdepth 1 -type d -name 'qemu-*' | sort | tail -n 1)
+if [ -z "$qemu_src" ]; then
+	say "fetching Debian's QEMU source (apt-get source qemu)"
+	(cd "$src_root" && apt-get source -qq qemu >/dev/null 2>&1) ||
+		die "apt-get source qemu failed: is a deb-src entry configured?"
+	qemu_src=$(find "$src_root" -maxdepth 1 -type d -name 'qemu-*' | sort | tail -n 1)
+fi
+qemu_version=$(basename "$(ls "$src_root"/qemu_*.dsc | sort | tail -n 1)" .dsc)
+
+qemu_key=$( {
+	echo "$qemu_version ${qemu_configure[*]}"
+	cd "$repo" && find virtio/qemu virtio/include virtio/lab/patch-qemu.sh -type f | sort |
+		xargs sha256sum
+} | sha256sum | cut -c1-16)
+qemu_out=$cache/qemu/$qemu_key
+if [ -x "$qemu_out/qemu-system-x86_64" ]; then
+	say "QEMU $qemu_version with virtio-cryptodev: cached ($qemu_key)"
+else
+	say "laying virtio-cryptodev into $qemu_src"
+	"$repo/virtio/lab/patch-qemu.sh" "$qemu_src"
+	build=$cache/qemu-build
+	if [ ! -f "$build/build.ninja" ]; then
+		say "configuring QEMU (x86_64-softmmu; first build takes about 4 minutes)"
+		rm -rf "$build" && mkdir -p "$build"
+		# Debian's source drops QEMU's bundled meson: use the system's, not a
+		# pyenv shim that lacks it.
+		(cd "$build" && env PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+			"$qemu_src/configure" "${qemu_configure[@]}" >configure.log 2>&1) ||
+			die "QEMU configure failed; see $build/configure.log"
+	fi
+	say "building qemu-system-x86_64"
+	env PATH=/usr/sbin:/usr/bin:/sbin:/bin ninja -C "$build" qemu-system-x86_64 >"$build/ninja.log" 2>&1 ||
+		{ tail -n 30 "$build/ninja.log" >&2; die "QEMU build failed; see $build/ninja.log"; }
+	mkdir -p "$qemu_out.tmp"
+	cp "$build/qemu-system-x86_64" "$qemu_out.tmp/"
+	rm -rf "$qemu_out" && mv "$qemu_out.tmp" "$qemu_out"
+	say "QEMU built ($qemu_key)"
+fi
+
+# --- the guest module and test programs -------------------------------------
+guest_key=$( {
+	echo "$kernel_release"
+	cd "$repo" && find virtio/guest virtio/include virtio/tests/c -type f \
+		-not -path '*/build/*' | sort | xargs sha256sum
+} | sha256sum | cut -c1-16)
+guest_out=$cache/guest/$guest_key
+if [ -f "$guest_out/virtio_cryptodev.ko" ]; then
+	say "guest module for $kernel_release: cached ($guest_key)"
+else
+	say "building the guest module for $kernel_release"
+	work=$cache/guest/work
+	rm -rf "$work" && mkdir -p "$work"
+	cp -r "$repo/virtio/guest" "$repo/virtio/include" "$work/"
+	make -s -C "/lib/modules/$kernel_release/build" M="$work/guest" \
+		CRYPTOCHAT_INCLUDE="$work/include" modules >"$work/build.log" 2>&1 ||
+		{ cat "$work/build.log" >&2; die "module build failed"; }
+	if [ -f "$repo/virtio/tests/c/Makefile" ]; then
+		say "building the guest test programs"
+		make -s -C "$repo/virtio/tests/c" O="$work/bin" >>"$work/build.log" 2>&1 ||
+			{ cat "$work/build.log" >&2; die "test program build failed"; }
+	fi
+	mkdir -p "$guest_out.tmp"
+	cp "$work/guest/virtio_cryptodev.ko" "$guest_out.tmp/"
+	[ -d "$work/bin" ] && cp -r "$work/bin" "$guest_out.tmp/bin"
+	rm -rf "$guest_out" && mv "$guest_out.tmp" "$guest_out"
+fi
+
+mkdir -p "$repo/build"
+cat >"$repo/build/lab.env" <<ENV
+QEMU=$qemu_out/qemu-system-x86_64
+KERNEL=$kernel_image
+KERNEL_RELEASE=$kernel_release
+MODULE=$guest_out/virtio_cryptodev.ko
+GUEST_BIN=$guest_out/bin
+ENV
+say "ready: build/lab.env"

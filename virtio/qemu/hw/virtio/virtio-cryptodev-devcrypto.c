@@ -1,0 +1,117 @@
+/*
+ * virtio-cryptodev devcrypto backend: the host's /dev/crypto
+ * (cryptodev-linux ioctl ABI), so the guest's work reaches the host's crypto
+ * drivers and accelerators. The descriptor stays inside QEMU: the guest only
+ * ever sees the device's own session ids.
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or
+ * (at your option) any later version.  See the COPYING file in the
+ * top-level directory.
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include <sys/ioctl.h>
+#include "hw/virtio/virtio-cryptodev.h"
+#include "cryptochat/crypto/cryptodev.h"
+#include "trace.h"
+
+typedef struct DevcryptoSession {
+    uint32_t ses;
+} DevcryptoSession;
+
+static bool devcrypto_open(VirtIOCryptodev *s, Error **errp)
+{
+    int fd = qemu_open(s->devcrypto_path, O_RDWR, errp);
+
+    if (fd < 0) {
+        return false;
+    }
+    s->devcrypto_fd = fd;
+    return true;
+}
+
+static void devcrypto_close(VirtIOCryptodev *s)
+{
+    if (s->devcrypto_fd >= 0) {
+        close(s->devcrypto_fd);
+        s->devcrypto_fd = -1;
+    }
+}
+
+static uint32_t devcrypto_status(VirtIOCryptodev *s, const char *what)
+{
+    int err = errno;
+
+    trace_virtio_cryptodev_backend_error(s, what);
+    return err == EINVAL || err == ENOTSUP ? VIRTIO_CRYPTODEV_S_NOTSUPP :
+                                             VIRTIO_CRYPTODEV_S_BACKEND;
+}
+
+static uint32_t devcrypto_create_session(VirtIOCryptodev *s,
+                                         const VirtIOCryptodevSessionParams *p,
+                                         void **backend_session)
+{
+    struct session_op sop = {
+        .cipher = p->cipher ? p->cipher->id : 0,
+        .mac = p->mac ? p->mac->id : 0,
+        .keylen = p->key_len,
+        .key = (__u8 *)p->key,
+        .mackeylen = p->mac_key_len,
+        .mackey = (__u8 *)p->mac_key,
+    };
+    DevcryptoSession *session;
+
+    if (ioctl(s->devcrypto_fd, CIOCGSESSION, &sop) < 0) {
+        return devcrypto_status(s, "CIOCGSESSION");
+    }
+    session = g_new0(DevcryptoSession, 1);
+    session->ses = sop.ses;
+    *backend_session = session;
+    return VIRTIO_CRYPTODEV_S_OK;
+}
+
+static void devcrypto_destroy_session(VirtIOCryptodev *s, void *backend_session)
+{
+    DevcryptoSession *session = backend_session;
+
+    if (ioctl(s->devcrypto_fd, CIOCFSESSION, &session->ses) < 0) {
+        trace_virtio_cryptodev_backend_error(s, "CIOCFSESSION");
+    }
+    g_free(session);
+}
+
+static uint32_t devcrypto_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *session,
+                                uint32_t op, const uint8_t *iv, const uint8_t *src,
+                                uint8_t *dst, size_t len, uint8_t *digest)
+{
+    DevcryptoSession *d = session->backend_session;
+    uint8_t iv_copy[VIRTIO_CRYPTODEV_BLOCK_LEN];
+    struct crypt_op cop = {
+        .ses = d->ses,
+        .op = op,
+        .len = len,
+        .src = (__u8 *)src,
+        .dst = dst,
+        .mac = digest,
+    };
+
+    if (iv) {
+        /* cryptodev-linux may write the IV back: hand it a copy. */
+        memcpy(iv_copy, iv, sizeof(iv_copy));
+        cop.iv = iv_copy;
+    }
+    if (ioctl(s->devcrypto_fd, CIOCCRYPT, &cop) < 0) {
+        return devcrypto_status(s, "CIOCCRYPT");
+    }
+    return VIRTIO_CRYPTODEV_S_OK;
+}
+
+const VirtIOCryptodevBackend virtio_cryptodev_devcrypto_backend = {
+    .name = "devcrypto",
+    .open = devcrypto_open,
+    .close = devcrypto_close,
+    .create_session = devcrypto_create_session,
+    .destroy_session = devcrypto_destroy_session,
+    .crypt = devcrypto_crypt,
+};

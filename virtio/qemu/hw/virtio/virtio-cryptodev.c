@@ -1,0 +1,480 @@
+/*
+ * virtio-cryptodev: performs cryptodev-linux operations for the guest.
+ *
+ * The guest is hostile: every chain, header field and length is checked
+ * against what the guest made available and against the configured limits
+ * before anything is allocated or copied; a malformed request is answered
+ * with an error status, and only a chain with no room for the answer breaks
+ * the device. Session ids are the device's own and are checked on every
+ * request; nothing of the host (file descriptors, pointers) reaches the guest.
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or
+ * (at your option) any later version.  See the COPYING file in the
+ * top-level directory.
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/error-report.h"
+#include "qemu/iov.h"
+#include "qemu/module.h"
+#include "hw/qdev-properties.h"
+#include "hw/virtio/virtio.h"
+#include "hw/virtio/virtio-cryptodev.h"
+#include "standard-headers/linux/virtio_config.h"
+#include "cryptochat/crypto/cryptodev.h"
+#include "trace.h"
+
+#define VIRTIO_CRYPTODEV_QUEUE_SIZE 128
+#define VIRTIO_CRYPTODEV_DEFAULT_DATA_LEN (1024 * 1024)
+#define VIRTIO_CRYPTODEV_DEFAULT_SESSIONS 1024
+
+static const VirtIOCryptodevAlg virtio_cryptodev_algs[] = {
+    { CRYPTO_AES_CBC, "cbc(aes)", VIRTIO_CRYPTODEV_ALG_CIPHER, 0, 0 },
+    { CRYPTO_SHA1_HMAC, "hmac(sha1)", VIRTIO_CRYPTODEV_ALG_HMAC,
+      20, QCRYPTO_HASH_ALG_SHA1 },
+    { CRYPTO_SHA2_256_HMAC, "hmac(sha256)", VIRTIO_CRYPTODEV_ALG_HMAC,
+      32, QCRYPTO_HASH_ALG_SHA256 },
+    { CRYPTO_SHA2_512_HMAC, "hmac(sha512)", VIRTIO_CRYPTODEV_ALG_HMAC,
+      64, QCRYPTO_HASH_ALG_SHA512 },
+    { CRYPTO_SHA1, "sha1", VIRTIO_CRYPTODEV_ALG_HASH,
+      20, QCRYPTO_HASH_ALG_SHA1 },
+    { CRYPTO_SHA2_256, "sha256", VIRTIO_CRYPTODEV_ALG_HASH,
+      32, QCRYPTO_HASH_ALG_SHA256 },
+    { CRYPTO_SHA2_512, "sha512", VIRTIO_CRYPTODEV_ALG_HASH,
+      64, QCRYPTO_HASH_ALG_SHA512 },
+};
+
+static const VirtIOCryptodevAlg *virtio_cryptodev_find_alg(uint32_t id)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(virtio_cryptodev_algs); i++) {
+        if (virtio_cryptodev_algs[i].id == id) {
+            return &virtio_cryptodev_algs[i];
+        }
+    }
+    return NULL;
+}
+
+/* Backend state goes first; the table's value destructor frees the rest. */
+static void virtio_cryptodev_destroy_all_sessions(VirtIOCryptodev *s)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init(&iter, s->sessions);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        VirtIOCryptodevSession *session = value;
+
+        s->backend->destroy_session(s, session->backend_session);
+        trace_virtio_cryptodev_session_destroy(s, session->id);
+        g_hash_table_iter_remove(&iter);
+    }
+}
+
+static uint32_t virtio_cryptodev_create_session(VirtIOCryptodev *s,
+                                                const struct virtio_cryptodev_req *req,
+                                                const VirtQueueElement *elem,
+                                                size_t payload_len,
+                                                struct virtio_cryptodev_resp *resp)
+{
+    uint32_t cipher_id = le32_to_cpu(req->cipher);
+    uint32_t mac_id = le32_to_cpu(req->mac);
+    uint32_t key_len = le32_to_cpu(req->key_len);
+    uint32_t mac_key_len = le32_to_cpu(req->mac_key_len);
+    uint8_t keys[2 * VIRTIO_CRYPTODEV_MAX_KEY_LEN];
+    VirtIOCryptodevSessionParams params = { 0 };
+    VirtIOCryptodevSession *session;
+    uint32_t status;
+
+    if (!cipher_id && !mac_id) {
+        trace_virtio_cryptodev_bad_request(s, "session without algorithm");
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    if (key_len > VIRTIO_CRYPTODEV_MAX_KEY_LEN ||
+        mac_key_len > VIRTIO_CRYPTODEV_MAX_KEY_LEN ||
+        payload_len != (size_t)key_len + mac_key_len) {
+        trace_virtio_cryptodev_bad_request(s, "key lengths");
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    if (cipher_id) {
+        params.cipher = virtio_cryptodev_find_alg(cipher_id);
+        if (!params.cipher || params.cipher->kind != VIRTIO_CRYPTODEV_ALG_CIPHER ||
+            (key_len != 16 && key_len != 24 && key_len != 32)) {
+            return VIRTIO_CRYPTODEV_S_NOTSUPP;
+        }
+    } else if (key_len) {
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    if (mac_id) {
+        params.mac = virtio_cryptodev_find_alg(mac_id);
+        if (!params.mac || params.mac->kind == VIRTIO_CRYPTODEV_ALG_CIPHER) {
+            return VIRTIO_CRYPTODEV_S_NOTSUPP;
+        }
+        if (params.mac->kind == VIRTIO_CRYPTODEV_ALG_HASH && mac_key_len) {
+            return VIRTIO_CRYPTODEV_S_BADREQ;
+        }
+    } else if (mac_key_len) {
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    if (g_hash_table_size(s->sessions) >= s->max_sessions) {
+        return VIRTIO_CRYPTODEV_S_NOSPACE;
+    }
+
+    if (iov_to_buf(elem->out_sg, elem->out_num, sizeof(*req),
+                   keys, payload_len) != payload_len) {
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    params.key = keys;
+    params.key_len = key_len;
+    params.mac_key = keys + key_len;
+    params.mac_key_len = mac_key_len;
+
+    session = g_new0(VirtIOCryptodevSession, 1);
+    session->cipher = params.cipher;
+    session->mac = params.mac;
+    status = s->backend->create_session(s, &params, &session->backend_session);
+    explicit_bzero(keys, sizeof(keys));
+    if (status != VIRTIO_CRYPTODEV_S_OK) {
+        g_free(session);
+        return status;
+    }
+
+    /* Ids are never 0 and never reused while live; wrap-around is fine. */
+    do {
+        session->id = ++s->next_session_id;
+    } while (!session->id ||
+             g_hash_table_contains(s->sessions, GUINT_TO_POINTER(session->id)));
+    g_hash_table_insert(s->sessions, GUINT_TO_POINTER(session->id), session);
+    trace_virtio_cryptodev_session_create(s, session->id, cipher_id, mac_id);
+    resp->session_id = cpu_to_le32(session->id);
+    return VIRTIO_CRYPTODEV_S_OK;
+}
+
+static uint32_t virtio_cryptodev_destroy_session(VirtIOCryptodev *s,
+                                                 const struct virtio_cryptodev_req *req,
+                                                 size_t payload_len)
+{
+    uint32_t id = le32_to_cpu(req->session_id);
+    VirtIOCryptodevSession *session;
+
+    if (payload_len) {
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    session = g_hash_table_lookup(s->sessions, GUINT_TO_POINTER(id));
+    if (!session) {
+        return VIRTIO_CRYPTODEV_S_NOSESSION;
+    }
+    s->backend->destroy_session(s, session->backend_session);
+    g_hash_table_remove(s->sessions, GUINT_TO_POINTER(id));
+    trace_virtio_cryptodev_session_destroy(s, id);
+    return VIRTIO_CRYPTODEV_S_OK;
+}
+
+static uint32_t virtio_cryptodev_crypt(VirtIOCryptodev *s,
+                                       const struct virtio_cryptodev_req *req,
+                                       VirtQueueElement *elem,
+                                       size_t payload_len, size_t out_room,
+                                       struct virtio_cryptodev_resp *resp)
+{
+    uint32_t id = le32_to_cpu(req->session_id);
+    uint32_t op = le32_to_cpu(req->op);
+    uint32_t iv_len = le32_to_cpu(req->iv_len);
+    uint32_t data_len = le32_to_cpu(req->data_len);
+    uint8_t iv[VIRTIO_CRYPTODEV_BLOCK_LEN];
+    VirtIOCryptodevSession *session;
+    g_autofree uint8_t *src = NULL;
+    g_autofree uint8_t *out = NULL;
+    size_t cipher_out, out_len;
+    uint32_t status;
+
+    session = g_hash_table_lookup(s->sessions, GUINT_TO_POINTER(id));
+    if (!session) {
+        return VIRTIO_CRYPTODEV_S_NOSESSION;
+    }
+    if (data_len > s->max_data_len ||
+        payload_len != (size_t)iv_len + data_len) {
+        trace_virtio_cryptodev_bad_request(s, "data length");
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    if (session->cipher) {
+        if ((op != VIRTIO_CRYPTODEV_ENCRYPT && op != VIRTIO_CRYPTODEV_DECRYPT) ||
+            iv_len != VIRTIO_CRYPTODEV_BLOCK_LEN || !data_len ||
+            data_len % VIRTIO_CRYPTODEV_BLOCK_LEN) {
+            trace_virtio_cryptodev_bad_request(s, "cipher operation");
+            return VIRTIO_CRYPTODEV_S_BADREQ;
+        }
+    } else if (iv_len) {
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+
+    cipher_out = session->cipher ? data_len : 0;
+    out_len = cipher_out + (session->mac ? session->mac->digest_len : 0);
+    if (out_len > out_room) {
+        trace_virtio_cryptodev_bad_request(s, "output buffers too short");
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+
+    /* Lengths are now bounded by max_data_len: safe to allocate. */
+    src = g_malloc(data_len ? data_len : 1);
+    out = g_malloc(out_len ? out_len : 1);
+    if (iov_to_buf(elem->out_sg, elem->out_num, sizeof(*req),
+                   iv, iv_len) != iv_len ||
+        iov_to_buf(elem->out_sg, elem->out_num, sizeof(*req) + iv_len,
+                   src, data_len) != data_len) {
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+
+    status = s->backend->crypt(s, session, op, iv_len ? iv : NULL, src,
+                               session->cipher ? out : NULL, data_len,
+                               session->mac ? out + cipher_out : NULL);
+    if (status != VIRTIO_CRYPTODEV_S_OK) {
+        return status;
+    }
+    iov_from_buf(elem->in_sg, elem->in_num, 0, out, out_len);
+    resp->out_len = cpu_to_le32(out_len);
+    s->stat_bytes += data_len;
+    return VIRTIO_CRYPTODEV_S_OK;
+}
+
+/*
+ * Answers one request. Returns false only when the chain cannot carry an
+ * answer at all, which means a broken driver.
+ */
+static bool virtio_cryptodev_process(VirtIOCryptodev *s, VirtQueueElement *elem)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    struct virtio_cryptodev_resp resp = { 0 };
+    struct virtio_cryptodev_req req;
+    size_t in_len = iov_size(elem->in_sg, elem->in_num);
+    size_t out_len = iov_size(elem->out_sg, elem->out_num);
+    size_t payload_len, out_room;
+    uint32_t status, written;
+
+    if (in_len < sizeof(resp)) {
+        virtio_error(vdev, "virtio-cryptodev: request without room for a response");
+        return false;
+    }
+    out_room = in_len - sizeof(resp);
+
+    s->stat_requests++;
+    if (out_len < sizeof(req) ||
+        iov_to_buf(elem->out_sg, elem->out_num, 0, &req, sizeof(req)) != sizeof(req)) {
+        trace_virtio_cryptodev_bad_request(s, "short header");
+        status = VIRTIO_CRYPTODEV_S_BADREQ;
+    } else {
+        payload_len = out_len - sizeof(req);
+        trace_virtio_cryptodev_request(s, le32_to_cpu(req.opcode),
+                                       le32_to_cpu(req.session_id),
+                                       le32_to_cpu(req.data_len));
+        switch (le32_to_cpu(req.opcode)) {
+        case VIRTIO_CRYPTODEV_OP_CREATE_SESSION:
+            status = virtio_cryptodev_create_session(s, &req, elem,
+                                                     payload_len, &resp);
+            break;
+        case VIRTIO_CRYPTODEV_OP_DESTROY_SESSION:
+            status = virtio_cryptodev_destroy_session(s, &req, payload_len);
+            break;
+        case VIRTIO_CRYPTODEV_OP_CRYPT:
+            status = virtio_cryptodev_crypt(s, &req, elem, payload_len,
+                                            out_room, &resp);
+            break;
+        default:
+            trace_virtio_cryptodev_bad_request(s, "unknown opcode");
+            status = VIRTIO_CRYPTODEV_S_BADREQ;
+            break;
+        }
+    }
+
+    if (status != VIRTIO_CRYPTODEV_S_OK) {
+        s->stat_errors++;
+        resp.out_len = 0;
+    }
+    resp.status = cpu_to_le32(status);
+    written = le32_to_cpu(resp.out_len);
+    iov_from_buf(elem->in_sg, elem->in_num, out_room, &resp, sizeof(resp));
+    trace_virtio_cryptodev_response(s, status, written);
+    virtqueue_push(s->vq, elem, written + sizeof(resp));
+    return true;
+}
+
+static void virtio_cryptodev_handle_queue(VirtIODevice *vdev, VirtQueue *vq)
+{
+    VirtIOCryptodev *s = VIRTIO_CRYPTODEV(vdev);
+    VirtQueueElement *elem;
+
+    if (!(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+        return;
+    }
+    while ((elem = virtqueue_pop(vq, sizeof(VirtQueueElement)))) {
+        if (!virtio_cryptodev_process(s, elem)) {
+            virtqueue_detach_element(vq, elem, 0);
+            g_free(elem);
+            break;
+        }
+        g_free(elem);
+    }
+    virtio_notify(vdev, vq);
+}
+
+static void virtio_cryptodev_get_config(VirtIODevice *vdev, uint8_t *config)
+{
+    VirtIOCryptodev *s = VIRTIO_CRYPTODEV(vdev);
+    struct virtio_cryptodev_config cfg = {
+        .max_data_len = cpu_to_le32(s->max_data_len),
+        .max_sessions = cpu_to_le32(s->max_sessions),
+        .max_key_len = cpu_to_le32(VIRTIO_CRYPTODEV_MAX_KEY_LEN),
+    };
+
+    memcpy(config, &cfg, sizeof(cfg));
+}
+
+static uint64_t virtio_cryptodev_get_features(VirtIODevice *vdev,
+                                              uint64_t features, Error **errp)
+{
+    return features;
+}
+
+static void virtio_cryptodev_reset(VirtIODevice *vdev)
+{
+    virtio_cryptodev_destroy_all_sessions(VIRTIO_CRYPTODEV(vdev));
+}
+
+static bool virtio_cryptodev_open_backend(VirtIOCryptodev *s, Error **errp)
+{
+    Error *local_err = NULL;
+
+    if (!strcmp(s->backend_name, "builtin")) {
+        s->backend = &virtio_cryptodev_builtin_backend;
+    } else if (!strcmp(s->backend_name, "devcrypto")) {
+        s->backend = &virtio_cryptodev_devcrypto_backend;
+    } else {
+        /* auto: the host's /dev/crypto when it opens, else QEMU's own. */
+        if (virtio_cryptodev_devcrypto_backend.open(s, &local_err)) {
+            s->backend = &virtio_cryptodev_devcrypto_backend;
+            goto opened;
+        }
+        trace_virtio_cryptodev_backend_fallback(s, error_get_pretty(local_err));
+        error_free(local_err);
+        s->backend = &virtio_cryptodev_builtin_backend;
+    }
+    if (!s->backend->open(s, errp)) {
+        return false;
+    }
+opened:
+    info_report("virtio-cryptodev: %s backend", s->backend->name);
+    trace_virtio_cryptodev_backend(s, s->backend->name);
+    return true;
+}
+
+static void virtio_cryptodev_realize(DeviceState *dev, Error **errp)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(dev);
+    VirtIOCryptodev *s = VIRTIO_CRYPTODEV(dev);
+
+    if (s->max_data_len < VIRTIO_CRYPTODEV_MIN_DATA_LEN ||
+        s->max_data_len > VIRTIO_CRYPTODEV_MAX_DATA_LEN ||
+        s->max_data_len % VIRTIO_CRYPTODEV_BLOCK_LEN) {
+        error_setg(errp, "'max-data-len' must be a multiple of %d in [%d, %d]",
+                   VIRTIO_CRYPTODEV_BLOCK_LEN, VIRTIO_CRYPTODEV_MIN_DATA_LEN,
+                   VIRTIO_CRYPTODEV_MAX_DATA_LEN);
+        return;
+    }
+    if (s->max_sessions < 1 || s->max_sessions > VIRTIO_CRYPTODEV_MAX_SESSIONS) {
+        error_setg(errp, "'max-sessions' must be in [1, %d]",
+                   VIRTIO_CRYPTODEV_MAX_SESSIONS);
+        return;
+    }
+    if (!s->backend_name) {
+        s->backend_name = g_strdup("auto");
+    }
+    if (!s->devcrypto_path) {
+        s->devcrypto_path = g_strdup("/dev/crypto");
+    }
+    if (strcmp(s->backend_name, "auto") && strcmp(s->backend_name, "builtin") &&
+        strcmp(s->backend_name, "devcrypto")) {
+        error_setg(errp, "'backend' must be auto, builtin or devcrypto");
+        return;
+    }
+
+    s->devcrypto_fd = -1;
+    if (!virtio_cryptodev_open_backend(s, errp)) {
+        return;
+    }
+    s->sessions = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+                                        g_free);
+    virtio_init(vdev, VIRTIO_ID_CRYPTODEV, sizeof(struct virtio_cryptodev_config));
+    s->vq = virtio_add_queue(vdev, VIRTIO_CRYPTODEV_QUEUE_SIZE,
+                             virtio_cryptodev_handle_queue);
+}
+
+static void virtio_cryptodev_unrealize(DeviceState *dev)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(dev);
+    VirtIOCryptodev *s = VIRTIO_CRYPTODEV(dev);
+
+    virtio_delete_queue(s->vq);
+    virtio_cleanup(vdev);
+    virtio_cryptodev_destroy_all_sessions(s);
+    g_hash_table_destroy(s->sessions);
+    s->backend->close(s);
+}
+
+static void virtio_cryptodev_instance_init(Object *obj)
+{
+    VirtIOCryptodev *s = VIRTIO_CRYPTODEV(obj);
+
+    object_property_add_uint64_ptr(obj, "stat-requests", &s->stat_requests,
+                                   OBJ_PROP_FLAG_READ);
+    object_property_add_uint64_ptr(obj, "stat-bytes", &s->stat_bytes,
+                                   OBJ_PROP_FLAG_READ);
+    object_property_add_uint64_ptr(obj, "stat-errors", &s->stat_errors,
+                                   OBJ_PROP_FLAG_READ);
+}
+
+static const VMStateDescription vmstate_virtio_cryptodev = {
+    .name = "virtio-cryptodev",
+    /* Host-side sessions cannot be carried to another host. */
+    .unmigratable = 1,
+};
+
+static Property virtio_cryptodev_properties[] = {
+    DEFINE_PROP_UINT32("max-data-len", VirtIOCryptodev, max_data_len,
+                       VIRTIO_CRYPTODEV_DEFAULT_DATA_LEN),
+    DEFINE_PROP_UINT32("max-sessions", VirtIOCryptodev, max_sessions,
+                       VIRTIO_CRYPTODEV_DEFAULT_SESSIONS),
+    DEFINE_PROP_STRING("backend", VirtIOCryptodev, backend_name),
+    DEFINE_PROP_STRING("devcrypto-path", VirtIOCryptodev, devcrypto_path),
+    DEFINE_PROP_END_OF_LIST(),
+};
+
+static void virtio_cryptodev_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    VirtioDeviceClass *vdc = VIRTIO_DEVICE_CLASS(klass);
+
+    device_class_set_props(dc, virtio_cryptodev_properties);
+    dc->vmsd = &vmstate_virtio_cryptodev;
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+    vdc->realize = virtio_cryptodev_realize;
+    vdc->unrealize = virtio_cryptodev_unrealize;
+    vdc->get_config = virtio_cryptodev_get_config;
+    vdc->get_features = virtio_cryptodev_get_features;
+    vdc->reset = virtio_cryptodev_reset;
+}
+
+static const TypeInfo virtio_cryptodev_info = {
+    .name = TYPE_VIRTIO_CRYPTODEV,
+    .parent = TYPE_VIRTIO_DEVICE,
+    .instance_size = sizeof(VirtIOCryptodev),
+    .instance_init = virtio_cryptodev_instance_init,
+    .class_init = virtio_cryptodev_class_init,
+};
+
+static void virtio_cryptodev_register_types(void)
+{
+    type_register_static(&virtio_cryptodev_info);
+}
+
+type_init(virtio_cryptodev_register_types)

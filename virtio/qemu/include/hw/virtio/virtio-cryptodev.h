@@ -1,0 +1,101 @@
+/*
+ * virtio-cryptodev: a paravirtual device that performs cryptodev-linux
+ * operations (AES-CBC, HMAC, hashes) for the guest with the host's crypto.
+ * The guest ABI is defined once, in cryptochat/virtio_cryptodev.h.
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or
+ * (at your option) any later version.  See the COPYING file in the
+ * top-level directory.
+ */
+
+#ifndef QEMU_VIRTIO_CRYPTODEV_H
+#define QEMU_VIRTIO_CRYPTODEV_H
+
+#include "hw/virtio/virtio.h"
+#include "crypto/hash.h"
+#include "qom/object.h"
+#include "cryptochat/virtio_cryptodev.h"
+
+#define TYPE_VIRTIO_CRYPTODEV "virtio-cryptodev-device"
+OBJECT_DECLARE_SIMPLE_TYPE(VirtIOCryptodev, VIRTIO_CRYPTODEV)
+
+typedef enum VirtIOCryptodevAlgKind {
+    VIRTIO_CRYPTODEV_ALG_CIPHER,
+    VIRTIO_CRYPTODEV_ALG_HMAC,
+    VIRTIO_CRYPTODEV_ALG_HASH,
+} VirtIOCryptodevAlgKind;
+
+/* One row of the algorithm table: what the device supports, by cryptodev id. */
+typedef struct VirtIOCryptodevAlg {
+    uint32_t id;                 /* cryptodev-linux's CRYPTO_* */
+    const char *name;
+    VirtIOCryptodevAlgKind kind;
+    uint32_t digest_len;         /* HMAC and hash */
+    QCryptoHashAlgorithm hash;   /* HMAC and hash */
+} VirtIOCryptodevAlg;
+
+/* What a backend is asked to set up: keys already validated by the device. */
+typedef struct VirtIOCryptodevSessionParams {
+    const VirtIOCryptodevAlg *cipher;   /* NULL for none */
+    const VirtIOCryptodevAlg *mac;      /* NULL for none */
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *mac_key;
+    size_t mac_key_len;
+} VirtIOCryptodevSessionParams;
+
+typedef struct VirtIOCryptodevSession {
+    uint32_t id;
+    const VirtIOCryptodevAlg *cipher;
+    const VirtIOCryptodevAlg *mac;
+    void *backend_session;
+} VirtIOCryptodevSession;
+
+/*
+ * A backend performs the operations. Every call returns a
+ * VIRTIO_CRYPTODEV_S_* status; inputs have been checked by the device.
+ */
+typedef struct VirtIOCryptodevBackend {
+    const char *name;
+    /* Returns false (with errp set) when the backend cannot be had. */
+    bool (*open)(VirtIOCryptodev *s, Error **errp);
+    void (*close)(VirtIOCryptodev *s);
+    uint32_t (*create_session)(VirtIOCryptodev *s,
+                               const VirtIOCryptodevSessionParams *params,
+                               void **backend_session);
+    void (*destroy_session)(VirtIOCryptodev *s, void *backend_session);
+    /*
+     * dst holds len bytes for a cipher session; digest holds the MAC's
+     * digest_len bytes for a MAC session.
+     */
+    uint32_t (*crypt)(VirtIOCryptodev *s, VirtIOCryptodevSession *session,
+                      uint32_t op, const uint8_t *iv, const uint8_t *src,
+                      uint8_t *dst, size_t len, uint8_t *digest);
+} VirtIOCryptodevBackend;
+
+extern const VirtIOCryptodevBackend virtio_cryptodev_builtin_backend;
+extern const VirtIOCryptodevBackend virtio_cryptodev_devcrypto_backend;
+
+struct VirtIOCryptodev {
+    VirtIODevice parent_obj;
+
+    VirtQueue *vq;
+    GHashTable *sessions;         /* id -> VirtIOCryptodevSession */
+    uint32_t next_session_id;
+
+    /* Properties, mirrored in the config space. */
+    uint32_t max_data_len;
+    uint32_t max_sessions;
+    char *backend_name;           /* "auto", "builtin" or "devcrypto" */
+    char *devcrypto_path;
+
+    const VirtIOCryptodevBackend *backend;
+    int devcrypto_fd;             /* the devcrypto backend's; -1 otherwise */
+
+    /* Read-only QOM properties, so a test can see the work came here. */
+    uint64_t stat_requests;
+    uint64_t stat_bytes;
+    uint64_t stat_errors;
+};
+
+#endif
