@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cryptochat.errors import LocalProtocolError, RemoteProtocolError
+from cryptochat.messages import (
+    MAX_NAME_BYTES,
+    MAX_TEXT_BYTES,
+    Bye,
+    Error,
+    Hello,
+    Join,
+    Leave,
+    Members,
+    Message,
+    Nick,
+    Renamed,
+    Say,
+    Text,
+    Welcome,
+    Who,
+    decode,
+    encode,
+)
+
+EVERY_KIND: list[Message] = [
+    Hello("alice"),
+    Welcome("alice-2", ("server", "alice", "alice-2")),
+    Say("hello, world"),
+    Text("bob", "héllo ✓"),
+    Join("carol"),
+    Leave("carol", "connection lost"),
+    Who(),
+    Members(("server",)),
+    Nick("dave"),
+    Renamed("dave", "david"),
+    Error("the name x is taken"),
+    Bye("the server is shutting down"),
+]
+
+
+@pytest.mark.parametrize("message", EVERY_KIND, ids=lambda m: type(m).__name__)
+def test_every_message_kind_round_trips(message: Message) -> None:
+    assert decode(encode(message)) == message
+
+
+def test_messages_are_frozen_and_slotted() -> None:
+    message = Say("x")
+    with pytest.raises(AttributeError):
+        message.text = "y"  # type: ignore[misc]
+    assert not hasattr(message, "__dict__")
+
+
+def test_text_is_sent_unchanged_not_upper_cased() -> None:
+    # Seed defect 4: the seed's server upper-cased what it received.
+    assert decode(encode(Text("bob", "lower case"))) == Text("bob", "lower case")
+
+
+def test_text_at_the_documented_maximum_is_accepted() -> None:
+    text = "é" * (MAX_TEXT_BYTES // 2)
+    assert decode(encode(Say(text))) == Say(text)
+
+
+def test_text_over_the_maximum_is_refused_locally_and_remotely() -> None:
+    text = "x" * (MAX_TEXT_BYTES + 1)
+    with pytest.raises(LocalProtocolError, match="over the limit"):
+        encode(Say(text))
+    raw = b"\x03" + len(text).to_bytes(2, "big") + text.encode()
+    with pytest.raises(RemoteProtocolError, match="over the limit"):
+        decode(raw)
+
+
+@pytest.mark.parametrize("text", ["\x1b[2J", "bell\x07", "new\nline", "nul\x00"])
+def test_control_characters_are_refused_so_no_one_drives_a_terminal(text: str) -> None:
+    with pytest.raises(LocalProtocolError, match="control"):
+        encode(Say(text))
+    raw = b"\x03" + len(text.encode()).to_bytes(2, "big") + text.encode()
+    with pytest.raises(RemoteProtocolError, match="control"):
+        decode(raw)
+
+
+@pytest.mark.parametrize("name", ["", "has space", "colon:", "x" * (MAX_NAME_BYTES + 1), "tab\t"])
+def test_invalid_names_are_refused(name: str) -> None:
+    with pytest.raises(LocalProtocolError):
+        encode(Hello(name))
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b"", "empty"),
+        (b"\xff", "unknown message type"),
+        (b"\x01\x00\x05ab", "truncated"),
+        (b"\x01\x00\x02ab!", "trailing"),
+        (b"\x01\x00\x02\xff\xfe", "invalid UTF-8"),
+        (b"\x07\x00", "trailing"),
+    ],
+)
+def test_malformed_messages_are_rejected(raw: bytes, error: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=error):
+        decode(raw)
+
+
+names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zs", "Zl", "Zp"), blacklist_characters=":"),
+    min_size=1,
+    max_size=8,
+).filter(lambda n: not any(c.isspace() for c in n))
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), max_size=200)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.builds(Say, texts), st.builds(Text, names, texts), st.builds(Leave, names, texts)))
+def test_generated_messages_round_trip(message: Message) -> None:
+    assert decode(encode(message)) == message
