@@ -9,15 +9,21 @@ Boots are the expensive part (about 20 s under TCG): batch checks per boot.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["Lab", "GuestRun", "GuestTimeout", "cryptodev_device", "boot", "boot_many"]
+__all__ = [
+    "Guest", "GuestRun", "GuestTimeout", "Lab", "boot", "boot_many", "cryptodev_device", "qmp",
+    "start",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 FIRMWARE_DIRS = ("/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe/qemu")
@@ -96,7 +102,7 @@ def _command(lab: Lab, script: Path, qemu_opts: Sequence[str], cpus: int, memory
     return command
 
 
-class _Guest:
+class Guest:
     """One running guest: its process and the console it prints."""
 
     def __init__(self, command: list[str], script: Path) -> None:
@@ -116,6 +122,14 @@ class _Guest:
 
     def console(self) -> str:
         return b"".join(self.chunks).decode(errors="replace").replace("\r\n", "\n")
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        """Waits until the console shows `text` (a line the script echoes)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.console():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise GuestTimeout(f"never saw {text!r}; console tail:\n{self.console()[-3000:]}")
+            time.sleep(0.2)
 
     def kill(self) -> None:
         try:
@@ -151,29 +165,50 @@ def _split(console: str) -> tuple[str, int]:
     return body, int(digits) if digits.isdigit() else 255
 
 
-def _start(lab: Lab, script: str, qemu_opts: Sequence[str], cpus: int, memory: str,
-           network: str | None) -> _Guest:
+def start(lab: Lab, script: str, qemu_opts: Sequence[str] = (), cpus: int = 2,
+          memory: str = "1G", network: str | None = None) -> Guest:
+    """Starts a guest running `script`; `finish()` collects it."""
     scripts = REPO / "build" / "vm"
     scripts.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=scripts, suffix=".sh", delete=False) as f:
         # The script runs in a subshell so its `exit` still reaches the mark.
         f.write(_prologue(lab) + "(\n" + script + "\n)\n" + f'echo "{EXIT_MARK}$?"\n')
-    return _Guest(_command(lab, Path(f.name), qemu_opts, cpus, memory, network), Path(f.name))
+    return Guest(_command(lab, Path(f.name), qemu_opts, cpus, memory, network), Path(f.name))
 
 
 def boot(lab: Lab, script: str, *, qemu_opts: Sequence[str] = (), cpus: int = 2,
          memory: str = "1G", network: str | None = None, timeout: float = 600) -> GuestRun:
     """Boots one guest, runs `script` (sh) inside, returns its output and status."""
-    return _start(lab, script, qemu_opts, cpus, memory, network).finish(timeout)
+    return start(lab, script, qemu_opts, cpus, memory, network).finish(timeout)
 
 
 def boot_many(lab: Lab, guests: Sequence[tuple[str, Sequence[str]]], *, cpus: int = 1,
               memory: str = "1G", timeout: float = 600) -> list[GuestRun]:
     """Boots several guests at once (script, qemu options each); all are killed
     if any runs past the deadline."""
-    running = [_start(lab, script, opts, cpus, memory, None) for script, opts in guests]
+    running = [start(lab, script, opts, cpus, memory) for script, opts in guests]
     try:
         return [guest.finish(timeout) for guest in running]
     finally:
         for guest in running:
             guest.kill()
+
+
+def qmp(path: Path, command: str, **arguments: object) -> dict[str, object]:
+    """Runs one QMP command on a QEMU started with `-qmp unix:PATH,server=on,wait=off`."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(30)
+        sock.connect(str(path))
+        stream = sock.makefile("rw")
+
+        def call(name: str, args: dict[str, object]) -> dict[str, object]:
+            stream.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+            stream.flush()
+            while True:
+                reply: dict[str, object] = json.loads(stream.readline())
+                if "return" in reply or "error" in reply:
+                    return reply
+
+        json.loads(stream.readline())  # the greeting
+        call("qmp_capabilities", {})
+        return call(command, dict(arguments))

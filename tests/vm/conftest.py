@@ -1,0 +1,17 @@
+"""VM tests: real Debian kernel, our module, our QEMU. `make lab` builds them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from vmlab import Lab  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def lab() -> Lab:
+    return Lab.load()
