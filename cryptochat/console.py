@@ -9,6 +9,7 @@ messages scroll above it with the time, and ``/quit``, ``/who``, ``/nick NAME`` 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 import time
@@ -109,6 +110,7 @@ class PipeConsole(Console):
 
     async def commands(self) -> AsyncIterator[Command]:
         loop = asyncio.get_running_loop()
+        fd = sys.stdin.fileno()
         # Bounded, so a huge piped file is read only as fast as the chat can send it.
         queue: asyncio.Queue[str | None] = asyncio.Queue(self._backlog)
 
@@ -120,9 +122,16 @@ class PipeConsole(Console):
             return True
 
         def pump() -> None:
-            for raw in sys.stdin.buffer:
-                if not hand_over(raw.decode("utf-8", "replace").rstrip("\r\n")):
-                    return
+            # os.read, not sys.stdin: a daemon thread blocked inside a buffered reader makes the
+            # interpreter abort at exit, and this thread is still blocked when the chat ends first.
+            pending = b""
+            while chunk := os.read(fd, 65536):
+                *lines, pending = (pending + chunk).split(b"\n")
+                for raw in lines:
+                    if not hand_over(raw.decode("utf-8", "replace").rstrip("\r")):
+                        return
+            if pending:
+                hand_over(pending.decode("utf-8", "replace").rstrip("\r"))
             hand_over(None)
 
         threading.Thread(target=pump, name="stdin", daemon=True).start()

@@ -30,6 +30,7 @@ __all__ = [
     "expected_receipts",
     "main",
     "run_conversation",
+    "spawn",
 ]
 
 
@@ -139,6 +140,7 @@ class Participant:
 
 
 async def spawn(name: str, argv: Sequence[str]) -> Participant:
+    """Start ``argv`` with all three standard streams piped and start collecting its output."""
     process = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.PIPE,

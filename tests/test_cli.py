@@ -1,0 +1,224 @@
+"""The ``cryptochat`` command as users run it: real processes, piped stdin, exit statuses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+
+import pytest
+from conftest import KEY
+
+from cryptochat.demo import Line, run_conversation, spawn
+
+CHAT = (sys.executable, "-m", "cryptochat")
+SERVE = (*CHAT, "serve", "--host", "127.0.0.1")
+
+
+def connect(port: str, key_file: str, name: str) -> list[str]:
+    return [*CHAT, "connect", "127.0.0.1", port, "--key-file", key_file, "--name", name]
+
+
+def run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CHAT, *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_file(path: str, data: bytes, mode: int = 0o600) -> str:
+    with open(path, "wb") as f:
+        f.write(data)
+    os.chmod(path, mode)
+    return path
+
+
+# ---------------------------------------------------------------- keys
+
+
+def test_keygen_writes_32_random_bytes_readable_only_by_the_owner(tmp_path: os.PathLike[str]) -> None:
+    path = os.path.join(tmp_path, "k")
+    result = run("keygen", path)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with open(path, "rb") as f:
+        key = f.read()
+    assert len(key) == 32
+    assert key.hex() not in result.stdout + result.stderr
+
+
+def test_keygen_refuses_to_overwrite(key_file: str) -> None:
+    with open(key_file, "rb") as f:
+        before = f.read()
+    result = run("keygen", key_file)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"cryptochat: key file {key_file} already exists; not overwriting it"
+    with open(key_file, "rb") as f:
+        assert f.read() == before
+
+
+@pytest.mark.parametrize(
+    ("content", "mode", "complaint"),
+    [
+        (None, 0o600, "does not exist"),
+        (b"short", 0o600, "must hold exactly 32 bytes (too short)"),
+        (KEY + b"\n", 0o600, "must hold exactly 32 bytes (too long)"),
+        (KEY, 0o640, "accessible by group or others"),
+        (KEY, 0o604, "accessible by group or others"),
+        (KEY, 0o000, "cannot read key file"),
+    ],
+)
+def test_bad_key_files_are_one_line_and_status_2(
+    tmp_path: os.PathLike[str], content: bytes | None, mode: int, complaint: str
+) -> None:
+    path = os.path.join(tmp_path, "k")
+    if content is not None:
+        write_file(path, content, mode)
+    if mode == 0o000 and os.geteuid() == 0:
+        pytest.skip("root reads any file")
+    result = run("connect", "127.0.0.1", "1", "--key-file", path)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert complaint in result.stderr
+    assert "Traceback" not in result.stderr
+    assert KEY.hex() not in result.stderr and "\\x00\\x01" not in result.stderr
+
+
+def test_an_unknown_engine_is_a_usage_error(key_file: str) -> None:
+    result = run("serve", "--key-file", key_file, "--engine", "quantum")
+    assert result.returncode == 2
+    assert "invalid choice: 'quantum'" in result.stderr
+
+
+def test_unreachable_server_is_one_line_and_status_1(key_file: str) -> None:
+    result = run("connect", "127.0.0.1", str(free_port()), "--key-file", key_file, "--name", "x")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0].startswith("engine: software")
+    assert result.stderr.splitlines()[1].startswith("error: cannot reach the server at 127.0.0.1:")
+    assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- conversations
+
+
+def test_three_clients_and_the_server_receive_every_line_of_the_others_in_order(key_file: str) -> None:
+    long_line = "ü" * 2048  # 4096 bytes: the longest line, longer than the seed's 256-byte buffer
+    script = [
+        Line("alice", "hello everyone"),
+        Line("bob", "hi alice"),
+        Line("carol", "carol here, lower case"),
+        Line("server", "the operator speaks"),
+        Line("alice", long_line),
+        Line("bob", "same"),
+        Line("bob", "same"),
+        Line("carol", "bye now"),
+    ]
+    result = asyncio.run(run_conversation(script, key_file, clients=("alice", "bob", "carol")))
+    assert result.problems == []
+    assert result.received["bob"] == [
+        "alice: hello everyone",
+        "carol: carol here, lower case",
+        "server: the operator speaks",
+        f"alice: {long_line}",
+        "carol: bye now",
+    ]
+    assert result.exit_codes == {"server": 0, "alice": 0, "bob": 0, "carol": 0}
+    assert all(n[0].startswith("engine: software (cryptography") for n in result.notices.values())
+
+
+def test_lines_piped_before_connecting_are_all_sent_at_end_of_input(key_file: str) -> None:
+    async def scenario() -> None:
+        server = await spawn("server", [*SERVE, "--port", "0", "--key-file", key_file])
+        assert await server.wait_for("listening on", stream="stderr")
+        port = server.stderr[-1].rsplit(":", 1)[1].split()[0]
+        client = await spawn("dave", connect(port, key_file, "dave"))
+        for i in range(30):
+            await client.type(f"queued line {i}")
+        await client.end_input()
+        assert await client.finish() == 0
+        assert await server.wait_for("queued line 29")
+        server.process.send_signal(signal.SIGTERM)
+        assert await server.finish() == 0
+        assert server.stdout == [f"dave: queued line {i}" for i in range(30)]
+
+    asyncio.run(scenario())
+
+
+def test_wrong_key_fails_with_a_clear_line_on_both_ends(key_file: str, tmp_path: os.PathLike[str]) -> None:
+    other = write_file(os.path.join(tmp_path, "other.key"), os.urandom(32))
+
+    async def scenario() -> None:
+        server = await spawn("server", [*SERVE, "--port", "0", "--key-file", key_file])
+        assert await server.wait_for("listening on", stream="stderr")
+        port = server.stderr[-1].rsplit(":", 1)[1].split()[0]
+        client = await spawn("eve", connect(port, other, "eve"))
+        assert await client.finish() == 1
+        assert client.stderr[1:] == ["error: the server does not hold the same key"]
+        assert await server.wait_for("the client does not hold the same key", stream="stderr")
+        server.process.send_signal(signal.SIGTERM)
+        assert await server.finish() == 0
+        assert not any("Traceback" in line for line in server.stderr + client.stderr)
+
+    asyncio.run(scenario())
+
+
+def test_server_restart_and_client_reconnect_with_lines_typed_meanwhile(key_file: str) -> None:
+    port = str(free_port())
+    serve = [*SERVE, "--port", port, "--key-file", key_file]
+
+    async def scenario() -> None:
+        first = await spawn("server", serve)
+        assert await first.wait_for("listening on", stream="stderr")
+        alice = await spawn("alice", connect(port, key_file, "alice"))
+        assert await alice.wait_for("connected to", stream="stderr")
+        await alice.type("before the restart")
+        assert await first.wait_for("alice: before the restart")
+        first.process.send_signal(signal.SIGTERM)
+        assert await first.finish() == 0
+        assert await alice.wait_for("the server said goodbye: the server is shutting down", stream="stderr")
+        await alice.type("typed while the server was down")
+        second = await spawn("server", serve)
+        assert await second.wait_for("listening on", stream="stderr")
+        assert await alice.wait_for("reconnected to", stream="stderr", timeout=15)
+        assert await second.wait_for("alice: typed while the server was down")
+        await second.type("welcome back")
+        assert await alice.wait_for("server: welcome back")
+        await alice.end_input()
+        assert await alice.finish() == 0
+        second.process.send_signal(signal.SIGTERM)
+        assert await second.finish() == 0
+        assert second.stdout == ["alice: typed while the server was down"]
+
+    asyncio.run(scenario())
+
+
+def test_end_of_the_servers_stdin_ends_only_its_console(key_file: str) -> None:
+    async def scenario() -> None:
+        server = await spawn("server", [*SERVE, "--port", "0", "--key-file", key_file])
+        await server.end_input()
+        assert await server.wait_for("listening on", stream="stderr")
+        port = server.stderr[-1].rsplit(":", 1)[1].split()[0]
+        client = await spawn("late", connect(port, key_file, "late"))
+        await client.type("still serving?")
+        assert await server.wait_for("late: still serving?")
+        await client.end_input()
+        assert await client.finish() == 0
+        server.process.send_signal(signal.SIGINT)
+        assert await server.finish() == 0
+
+    asyncio.run(scenario())
+
+
+def test_the_local_demo_succeeds() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cryptochat.demo"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1].startswith("demo ok: 7 messages")
