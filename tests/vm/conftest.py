@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vmlab import Lab  # noqa: E402
+from vmlab import Lab
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,14 @@ Boots are the expensive part (about 20 s under TCG): batch checks per boot.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -41,6 +43,7 @@ class Lab:
     kernel: Path
     module: Path
     guest_bin: Path
+    hostile_module: Path
 
     @classmethod
     def load(cls, env_file: Path = REPO / "build" / "lab.env") -> Lab:
@@ -54,6 +57,7 @@ class Lab:
             kernel=Path(values["KERNEL"]),
             module=Path(values["MODULE"]),
             guest_bin=Path(values["GUEST_BIN"]),
+            hostile_module=Path(values["HOSTILE_MODULE"]),
         )
 
 
@@ -83,7 +87,8 @@ def _prologue(lab: Lab) -> str:
 MODULE={lab.module}
 BIN={lab.guest_bin}
 REPO={REPO}
-export MODULE BIN REPO
+PYTHON={sys.executable}
+export MODULE BIN REPO PYTHON
 echo {BEGIN_MARK}
 """
 
@@ -132,10 +137,8 @@ class Guest:
             time.sleep(0.2)
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def finish(self, timeout: float) -> GuestRun:
         try:
