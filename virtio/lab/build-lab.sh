@@ -88,7 +88,7 @@ fi
 # --- the guest module and test programs -------------------------------------
 guest_key=$( {
 	echo "$kernel_release"
-	cd "$repo" && find virtio/guest virtio/include virtio/tests/c -type f \
+	cd "$repo" && find virtio/guest virtio/include virtio/tests/c virtio/tests/hostile -type f \
 		-not -path '*/build/*' | sort | xargs sha256sum
 } | sha256sum | cut -c1-16)
 guest_out=$cache/guest/$guest_key
@@ -98,17 +98,20 @@ else
 	say "building the guest module for $kernel_release"
 	work=$cache/guest/work
 	rm -rf "$work" && mkdir -p "$work"
-	cp -r "$repo/virtio/guest" "$repo/virtio/include" "$work/"
+	cp -r "$repo/virtio/guest" "$repo/virtio/include" "$repo/virtio/tests/hostile" "$work/"
 	make -s -C "/lib/modules/$kernel_release/build" M="$work/guest" \
 		CRYPTOCHAT_INCLUDE="$work/include" modules >"$work/build.log" 2>&1 ||
 		{ cat "$work/build.log" >&2; die "module build failed"; }
+	make -s -C "/lib/modules/$kernel_release/build" M="$work/hostile" \
+		CRYPTOCHAT_INCLUDE="$work/include" modules >>"$work/build.log" 2>&1 ||
+		{ cat "$work/build.log" >&2; die "hostile test module build failed"; }
 	if [ -f "$repo/virtio/tests/c/Makefile" ]; then
 		say "building the guest test programs"
 		make -s -C "$repo/virtio/tests/c" O="$work/bin" >>"$work/build.log" 2>&1 ||
 			{ cat "$work/build.log" >&2; die "test program build failed"; }
 	fi
 	mkdir -p "$guest_out.tmp"
-	cp "$work/guest/virtio_cryptodev.ko" "$guest_out.tmp/"
+	cp "$work/guest/virtio_cryptodev.ko" "$work/hostile/virtio_cryptodev_hostile.ko" "$guest_out.tmp/"
 	[ -d "$work/bin" ] && cp -r "$work/bin" "$guest_out.tmp/bin"
 	rm -rf "$guest_out" && mv "$guest_out.tmp" "$guest_out"
 fi
@@ -119,6 +122,7 @@ QEMU=$qemu_out/qemu-system-x86_64
 KERNEL=$kernel_image
 KERNEL_RELEASE=$kernel_release
 MODULE=$guest_out/virtio_cryptodev.ko
+HOSTILE_MODULE=$guest_out/virtio_cryptodev_hostile.ko
 GUEST_BIN=$guest_out/bin
 ENV
 say "ready: build/lab.env"
