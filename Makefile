@@ -5,7 +5,8 @@ PYTHON ?= python3
 
 .PHONY: help demo test
 help:
-	@echo "make demo      install, then run the chat demo"
+	@echo "make demo      install, build the lab, run the two-VM chat demo"
+	@echo "make demo-local  the chat demo on loopback only (no VMs)"
 	@echo "make test      install, then run every test (lint, unit, VM)"
 	@echo "make lab       build QEMU with our device and the guest module"
 	@echo "make test-vm   the VM tests alone"
@@ -15,6 +16,6 @@ help:
 include mk/python.mk
 include mk/lab.mk
 
-demo: demo-local
+demo: demo-vms
 
 test: lint test-py test-vm

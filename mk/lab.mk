@@ -1,6 +1,6 @@
 # The VM lab: QEMU built from Debian's source with our device, the guest module, VM tests.
 
-.PHONY: lab test-vm shell
+.PHONY: lab test-vm shell demo-vms
 lab:
 	./virtio/lab/build-lab.sh
 
@@ -8,4 +8,7 @@ test-vm: install lab
 	$(PYTHON) -m pytest -q tests/vm
 
 shell: install lab
-	$(PYTHON) -m tests.vm.shell
+	$(PYTHON) virtio/lab/shell.py
+
+demo-vms: install lab
+	$(PYTHON) virtio/lab/two_vm_demo.py

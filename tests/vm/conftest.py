@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+# The harness lives with the lab (the demo uses it too); sections.py lives here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "virtio" / "lab"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from vmlab import Lab

@@ -263,6 +263,10 @@ static bool virtio_cryptodev_process(VirtIOCryptodev *s, VirtQueueElement *elem)
         iov_to_buf(elem->out_sg, elem->out_num, 0, &req, sizeof(req)) != sizeof(req)) {
         trace_virtio_cryptodev_bad_request(s, "short header");
         status = VIRTIO_CRYPTODEV_S_BADREQ;
+    } else if (req.reserved) {
+        /* Refused now, so the field can be given a meaning later. */
+        trace_virtio_cryptodev_bad_request(s, "reserved field set");
+        status = VIRTIO_CRYPTODEV_S_BADREQ;
     } else {
         payload_len = out_len - sizeof(req);
         trace_virtio_cryptodev_request(s, le32_to_cpu(req.opcode),

@@ -25,6 +25,7 @@ from pathlib import Path
 __all__ = [
     "Guest", "GuestRun", "GuestTimeout", "Lab", "boot", "boot_many", "cryptodev_device", "qmp",
     "start",
+    "vng_command",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,7 +94,7 @@ echo {BEGIN_MARK}
 """
 
 
-def _command(lab: Lab, script: Path, qemu_opts: Sequence[str], cpus: int, memory: str,
+def vng_command(lab: Lab, script: Path, qemu_opts: Sequence[str], cpus: int, memory: str,
              network: str | None) -> list[str]:
     firmware = " ".join(f"-L {path}" for path in FIRMWARE_DIRS)
     qemu = " ".join([firmware, *qemu_opts])
@@ -176,7 +177,7 @@ def start(lab: Lab, script: str, qemu_opts: Sequence[str] = (), cpus: int = 2,
     with tempfile.NamedTemporaryFile("w", dir=scripts, suffix=".sh", delete=False) as f:
         # The script runs in a subshell so its `exit` still reaches the mark.
         f.write(_prologue(lab) + "(\n" + script + "\n)\n" + f'echo "{EXIT_MARK}$?"\n')
-    return Guest(_command(lab, Path(f.name), qemu_opts, cpus, memory, network), Path(f.name))
+    return Guest(vng_command(lab, Path(f.name), qemu_opts, cpus, memory, network), Path(f.name))
 
 
 def boot(lab: Lab, script: str, *, qemu_opts: Sequence[str] = (), cpus: int = 2,
