@@ -5,7 +5,7 @@ install:
 	$(PYTHON) -m pip install -q --disable-pip-version-check -e '.[test]'
 
 lint: install
-	$(PYTHON) -m ruff check cryptochat tests benchmarks
+	$(PYTHON) -m ruff check cryptochat tests benchmarks virtio/lab
 	$(PYTHON) -m mypy --strict cryptochat
 
 test-py: install
