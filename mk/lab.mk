@@ -12,3 +12,7 @@ shell: install lab
 
 demo-vms: install lab
 	$(PYTHON) virtio/lab/two_vm_demo.py
+
+.PHONY: lint-kernel
+lint-kernel:
+	./virtio/lab/checkpatch.sh

@@ -4,7 +4,7 @@
 install:
 	$(PYTHON) -m pip install -q --disable-pip-version-check -e '.[test]'
 
-lint: install
+lint: install lint-kernel
 	$(PYTHON) -m ruff check cryptochat tests benchmarks virtio/lab
 	$(PYTHON) -m mypy --strict cryptochat
 
