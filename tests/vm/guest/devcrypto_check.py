@@ -1,0 +1,170 @@
+"""Runs inside a guest whose /dev/crypto is a symlink to /dev/cryptodev0 (our
+driver, served by the outer QEMU): the only real provider of the
+cryptodev-linux ABI on a machine without cryptodev-linux.
+
+(a) Our QEMU again, under the qtest accelerator, with the device's devcrypto
+    backend on /dev/crypto, driven by virtio/lab/qtest_virtio.py; results
+    against `cryptography`, and the work seen arriving at the outer device.
+(b) The cryptodev engine on /dev/crypto against the software engine.
+Prints one line per check and exits non-zero on any failure. Needs
+virtio/lab and tests/vm on PYTHONPATH (the VM test sets it)."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+import qtest_virtio as qv
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from vectors import CBC_AES256, HMAC_SHA256_CASE2
+from vmlab import Lab
+
+from cryptochat.engines import CryptodevEngine, SoftwareEngine, open_engine
+
+NODE = "/dev/crypto"
+COUNTER = Path("/sys/class/virtio_cryptodev/cryptodev0/requests")
+failures = 0
+
+
+def check(ok: bool, what: str) -> None:
+    global failures
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    failures += not ok
+
+
+def requests() -> int:
+    return int(COUNTER.read_text())
+
+
+def sw_aes_cbc(key: bytes, iv: bytes, data: bytes, *, decrypt: bool = False) -> bytes:
+    cipher = Cipher(algorithms.AES(key), modes.CBC(iv))
+    ctx = cipher.decryptor() if decrypt else cipher.encryptor()
+    return ctx.update(data) + ctx.finalize()
+
+
+def sw_hmac(key: bytes, data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
+    mac = hmac.HMAC(key, algorithm)
+    mac.update(data)
+    return mac.finalize()
+
+
+def qtest_devcrypto(qemu: Path) -> None:
+    rng = random.Random(int.from_bytes(os.urandom(4), "little"))
+    before = requests()
+    with qv.running(qemu, f"backend=devcrypto,devcrypto-path={NODE},max-data-len=2097152") as dev:
+        check("virtio-cryptodev: devcrypto backend" in dev.qt.stderr, "inner QEMU: devcrypto backend")
+        v = CBC_AES256
+        one = requests()
+        check(dev.aes_cbc(v["key"], v["iv"], v["plaintext"]) == v["ciphertext"],
+              "inner QEMU: NIST SP 800-38A F.2.5 encrypt")
+        # Session, operation, teardown: three inner requests, three outer ones.
+        check(requests() - one == 3, f"one inner operation is three outer requests ({requests() - one})")
+        check(dev.aes_cbc(v["key"], v["iv"], v["ciphertext"], decrypt=True) == v["plaintext"],
+              "inner QEMU: NIST SP 800-38A F.2.6 decrypt")
+        h = HMAC_SHA256_CASE2
+        check(dev.hmac_sha256(h["key"], h["data"]) == h["mac"], "inner QEMU: RFC 4231 case 2")
+
+        for key_len in (16, 24, 32):
+            key = rng.randbytes(key_len)
+            session = dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=key)
+            for size in (16, 4096, 65536, 1024 * 1024):
+                iv, data = rng.randbytes(16), rng.randbytes(size)
+                sealed = dev.crypt(session, data, iv=iv)
+                check(sealed == sw_aes_cbc(key, iv, data), f"inner QEMU: AES-{key_len * 8}-CBC {size} B")
+                check(dev.crypt(session, sealed, op=qv.DECRYPT, iv=iv) == data,
+                      f"inner QEMU: AES-{key_len * 8}-CBC {size} B round trip")
+            dev.destroy_session(session)
+        for alg, mac_id, digest in ((hashes.SHA256(), qv.CRYPTO_SHA2_256_HMAC, 32),
+                                    (hashes.SHA1(), qv.CRYPTO_SHA1_HMAC, 20)):
+            key = rng.randbytes(rng.choice((20, 32, 64, 100)))
+            session = dev.create_session(mac=mac_id, mac_key=key)
+            for size in (0, 1, 64, 65536):
+                data = rng.randbytes(size)
+                check(dev.crypt(session, data, out_len=digest) == sw_hmac(key, data, alg),
+                      f"inner QEMU: HMAC-{alg.name} {size} B")
+            dev.destroy_session(session)
+        key, mac_key, iv, data = rng.randbytes(32), rng.randbytes(32), rng.randbytes(16), rng.randbytes(4096)
+        both = dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=key, mac=qv.CRYPTO_SHA2_256_HMAC,
+                                  mac_key=mac_key)
+        check(dev.crypt(both, data, iv=iv, out_len=len(data) + 32)
+              == sw_aes_cbc(key, iv, data) + sw_hmac(mac_key, data, hashes.SHA256()),
+              "inner QEMU: cipher+MAC session, MAC over the plaintext")
+
+        # The inner device allows 2 MiB, the outer node 1 MiB: the host side's
+        # refusal comes back as an error status, and the device goes on working.
+        session = dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=key)
+        try:
+            dev.crypt(session, bytes(1536 * 1024), iv=iv)
+            check(False, "inner QEMU: a request the host node refuses gets an error status")
+        except qv.DeviceError as exc:
+            check(exc.status in (qv.Status.NOTSUPP, qv.Status.BACKEND),
+                  f"inner QEMU: a request the host node refuses gets an error status ({exc})")
+        check(dev.crypt(session, data, iv=iv) == sw_aes_cbc(key, iv, data),
+              "inner QEMU: works after the host's refusal")
+
+        # A reset frees the device's sessions, and with them the node's.
+        dev.init()
+        try:
+            dev.crypt(session, data, iv=iv)
+            check(False, "inner QEMU: sessions are gone after reset")
+        except qv.DeviceError as exc:
+            check(exc.status == qv.Status.NOSESSION, "inner QEMU: sessions are gone after reset")
+        check(not dev.broken and dev.qt.alive(), "inner QEMU: still up")
+    grown = requests() - before
+    # Every inner session, operation and teardown above is one outer request
+    # (57 of them; the refused 1.5 MiB one stops in the guest driver).
+    check(grown >= 57, f"the outer device served the inner device's work ({grown} requests)")
+
+    with qv.running(qemu, "backend=auto") as dev:
+        check("virtio-cryptodev: devcrypto backend" in dev.qt.stderr,
+              "backend=auto picks /dev/crypto when it opens")
+        check(dev.hmac_sha256(h["key"], h["data"]) == h["mac"], "backend=auto: RFC 4231 case 2")
+    with qv.running(qemu, "backend=auto,devcrypto-path=/dev/nonexistent") as dev:
+        check("virtio-cryptodev: builtin backend" in dev.qt.stderr,
+              "backend=auto falls back to builtin without the node")
+        check(dev.hmac_sha256(h["key"], h["data"]) == h["mac"], "builtin fallback: RFC 4231 case 2")
+    try:
+        qv.CryptodevQtest.start(qemu, "backend=devcrypto,devcrypto-path=/dev/nonexistent").qt.close()
+        check(False, "backend=devcrypto with a missing node refuses to start")
+    except qv.QtestError as exc:
+        check("Could not open '/dev/nonexistent'" in str(exc),
+              f"backend=devcrypto with a missing node refuses to start: {str(exc).splitlines()[-1]}")
+
+
+def engines() -> None:
+    software = SoftwareEngine()
+    before = requests()
+    for label, device in (("CryptodevEngine", CryptodevEngine(NODE)),
+                          ("open_engine", open_engine("cryptodev", NODE))):
+        print(f"     {label}: {device.describe()}")
+        check(isinstance(device, CryptodevEngine) and NODE in device.describe(),
+              f"{label}: the engine names {NODE}")
+        key, mac_key = os.urandom(32), os.urandom(32)
+        dev_cipher, sw_cipher = device.aes_cbc(key), software.aes_cbc(key)
+        dev_mac, sw_mac = device.hmac_sha256(mac_key), software.hmac_sha256(mac_key)
+        for size in (16, 1024, 65536):
+            iv, data = os.urandom(16), os.urandom(size)
+            sealed = dev_cipher.encrypt(iv, data)
+            check(sealed == sw_cipher.encrypt(iv, data), f"{label}: AES-256-CBC {size} B equals software")
+            check(dev_cipher.decrypt(iv, sealed) == data, f"{label}: AES-256-CBC {size} B round trip")
+        for size in (0, 100, 65536):
+            data = os.urandom(size)
+            check(dev_mac.mac(data) == sw_mac.mac(data), f"{label}: HMAC-SHA256 {size} B equals software")
+        dev_cipher.close()
+        dev_mac.close()
+        device.close()
+    check(requests() > before, "the engines' work reached the device")
+
+
+def main() -> int:
+    qtest_devcrypto(Lab.load().qemu)
+    engines()
+    print(f"     {failures} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

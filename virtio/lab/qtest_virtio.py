@@ -1,0 +1,648 @@
+"""A virtio driver for our device over QEMU's qtest protocol: no guest OS.
+
+QEMU runs with ``-accel qtest -qtest stdio``; this module speaks the line
+protocol on its stdin/stdout (``outl``/``inl`` on 0xcf8/0xcfc for PCI
+configuration, ``readl``/``writel``/``b64write``/``b64read`` for memory), finds
+the virtio-cryptodev PCI function, assigns its BARs, walks the virtio
+capabilities and drives one split virtqueue laid out by hand in guest RAM.
+
+Two layers: :class:`Qtest` is the protocol over a process (every reply has a
+deadline; a dead or silent QEMU raises); :class:`CryptodevQtest` is the
+virtio-pci modern driver with well-formed requests (``create_session``,
+``destroy_session``, ``crypt``) and a raw :meth:`CryptodevQtest.submit` that
+puts any descriptors the caller builds on the ring, for hostile tests.
+qtest has no interrupts here: processing a notify is synchronous, and the
+driver polls the used ring (or the device status, for a broken device).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import enum
+import os
+import selectors
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+
+__all__ = [
+    "DEVICE_ID",
+    "RAM_SIZE",
+    "VENDOR_ID",
+    "Config",
+    "CryptodevQtest",
+    "Desc",
+    "DeviceError",
+    "Opcode",
+    "Qtest",
+    "QtestError",
+    "QtestTimeout",
+    "Reply",
+    "Status",
+    "Used",
+    "link",
+    "qemu_command",
+    "running",
+]
+
+FIRMWARE_DIRS = ("/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe/qemu")
+RAM_SIZE = 64 * 1024 * 1024
+VENDOR_ID = 0x1AF4
+DEVICE_ID = 0x1040 + 63  # VIRTIO_ID_CRYPTODEV
+
+# cryptodev-linux algorithm ids (virtio/include/crypto/cryptodev.h) and directions.
+CRYPTO_AES_CBC = 11
+CRYPTO_SHA1_HMAC = 7
+CRYPTO_SHA2_256_HMAC = 18
+CRYPTO_SHA2_256 = 104
+ENCRYPT, DECRYPT = 0, 1
+
+# Virtio status bits and features.
+S_ACKNOWLEDGE, S_DRIVER, S_DRIVER_OK, S_FEATURES_OK = 1, 2, 4, 8
+S_NEEDS_RESET, S_FAILED = 0x40, 0x80
+F_INDIRECT_DESC = 1 << 28
+F_VERSION_1 = 1 << 32
+
+# Descriptor flags.
+DESC_NEXT, DESC_WRITE, DESC_INDIRECT = 1, 2, 4
+
+# Guest RAM layout: the rings low, data buffers above them.
+DESC_TABLE = 0x10000
+AVAIL_RING = 0x18000
+USED_RING = 0x20000
+BUFFERS = 0x100000
+BUFFERS_END = RAM_SIZE - 0x100000
+MMIO_BASE = 0xE0000000
+
+REQ = struct.Struct("<10I")
+RESP = struct.Struct("<4I")
+DESC = struct.Struct("<QIHH")
+
+
+class QtestError(RuntimeError):
+    """QEMU refused a command, died, or its answer made no sense."""
+
+
+class QtestTimeout(QtestError):
+    """QEMU did not answer in time; it has been killed."""
+
+
+class Opcode(enum.IntEnum):
+    CREATE_SESSION = 1
+    DESTROY_SESSION = 2
+    CRYPT = 3
+
+
+class Status(enum.IntEnum):
+    OK = 0
+    BADREQ = 1
+    NOTSUPP = 2
+    NOSESSION = 3
+    NOSPACE = 4
+    BACKEND = 5
+
+
+class DeviceError(RuntimeError):
+    """The device answered a well-formed request with an error status."""
+
+    def __init__(self, status: int, what: str) -> None:
+        self.status = status
+        name = Status(status).name if status in Status._value2member_map_ else str(status)
+        super().__init__(f"{what}: device status {name}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Desc:
+    """One split-ring descriptor, exactly as it goes into the table."""
+
+    addr: int
+    length: int
+    flags: int = 0
+    next: int = 0
+
+    def pack(self) -> bytes:
+        return DESC.pack(self.addr, self.length, self.flags, self.next)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Used:
+    """One used-ring entry: the head the device returned and the length it wrote."""
+
+    id: int
+    length: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reply:
+    """The device's answer to one well-formed request."""
+
+    status: int
+    session_id: int
+    out_len: int
+    used_len: int
+    output: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Config:
+    max_data_len: int
+    max_sessions: int
+    max_key_len: int
+
+
+def link(parts: Sequence[tuple[int, int, int]], first: int = 0) -> list[Desc]:
+    """A chain of (address, length, flags) parts in consecutive table slots
+    from `first`, each but the last pointing at the next."""
+    last = len(parts) - 1
+    return [
+        Desc(addr, length, flags | (DESC_NEXT if i < last else 0), first + i + 1 if i < last else 0)
+        for i, (addr, length, flags) in enumerate(parts)
+    ]
+
+
+def qemu_command(qemu: Path, device: str = "", extra: Sequence[str] = ()) -> list[str]:
+    """The command line of a qtest QEMU with one virtio-cryptodev function."""
+    firmware = [arg for path in FIRMWARE_DIRS if Path(path).is_dir() for arg in ("-L", path)]
+    props = f",{device}" if device else ""
+    return [
+        str(qemu), "-machine", "q35", "-accel", "qtest", "-qtest", "stdio", "-qtest-log", "/dev/null",
+        "-display", "none",
+        "-nodefaults", "-m", f"{RAM_SIZE // (1024 * 1024)}M", *firmware,
+        "-device", f"virtio-cryptodev-pci{props}", *extra,
+    ]
+
+
+class Qtest:
+    """QEMU's qtest line protocol over the process's stdin and stdout."""
+
+    def __init__(self, command: Sequence[str], timeout: float = 30.0) -> None:
+        self.timeout = timeout
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self._stdout = self.process.stdout.fileno()
+        os.set_blocking(self._stdout, False)
+        self._buffer = b""
+        self._stderr: list[bytes] = []
+        self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._stderr_reader.start()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._stdout, selectors.EVENT_READ)
+
+    def _drain_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for chunk in iter(lambda: self.process.stderr.read1(65536), b""):  # type: ignore[union-attr,attr-defined]
+            self._stderr.append(chunk)
+
+    @property
+    def stderr(self) -> str:
+        """What QEMU printed on stderr so far."""
+        return b"".join(self._stderr).decode(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _readline(self, deadline: float) -> str:
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise QtestTimeout(f"QEMU did not answer within {self.timeout} s")
+            if not self._selector.select(left):
+                continue
+            chunk = os.read(self._stdout, 1 << 20)
+            if not chunk:
+                self.process.wait(5)
+                self._stderr_reader.join(5)
+                raise QtestError(f"QEMU exited ({self.process.returncode}): {self.stderr.strip()}")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode()
+
+    def command(self, line: str) -> str:
+        """Sends one command; returns what follows ``OK`` in the reply."""
+        assert self.process.stdin is not None
+        if not self.alive():
+            raise QtestError(f"QEMU exited ({self.process.returncode}): {self.stderr.strip()}")
+        try:
+            self.process.stdin.write(line.encode() + b"\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            raise QtestError(f"QEMU went away: {self.stderr.strip()}") from None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            reply = self._readline(deadline)
+            if reply.startswith("IRQ "):
+                continue  # only with irq_intercept, which this driver does not use
+            if reply == "OK" or reply.startswith("OK "):
+                return reply[3:]
+            raise QtestError(f"{line.split(maxsplit=1)[0]}: {reply}")
+
+    def _value(self, line: str) -> int:
+        return int(self.command(line), 16)
+
+    def outl(self, port: int, value: int) -> None:
+        self.command(f"outl {port:#x} {value:#x}")
+
+    def inb(self, port: int) -> int:
+        return self._value(f"inb {port:#x}")
+
+    def inw(self, port: int) -> int:
+        return self._value(f"inw {port:#x}")
+
+    def inl(self, port: int) -> int:
+        return self._value(f"inl {port:#x}")
+
+    def outb(self, port: int, value: int) -> None:
+        self.command(f"outb {port:#x} {value:#x}")
+
+    def outw(self, port: int, value: int) -> None:
+        self.command(f"outw {port:#x} {value:#x}")
+
+    def readb(self, addr: int) -> int:
+        return self._value(f"readb {addr:#x}")
+
+    def readw(self, addr: int) -> int:
+        return self._value(f"readw {addr:#x}")
+
+    def readl(self, addr: int) -> int:
+        return self._value(f"readl {addr:#x}")
+
+    def writeb(self, addr: int, value: int) -> None:
+        self.command(f"writeb {addr:#x} {value:#x}")
+
+    def writew(self, addr: int, value: int) -> None:
+        self.command(f"writew {addr:#x} {value:#x}")
+
+    def writel(self, addr: int, value: int) -> None:
+        self.command(f"writel {addr:#x} {value:#x}")
+
+    def write(self, addr: int, data: bytes) -> None:
+        if data:
+            self.command(f"b64write {addr:#x} {len(data):#x} {base64.b64encode(data).decode()}")
+
+    def read(self, addr: int, length: int) -> bytes:
+        if not length:
+            return b""
+        data = base64.b64decode(self.command(f"b64read {addr:#x} {length:#x}"))
+        if len(data) != length:
+            raise QtestError(f"b64read returned {len(data)} bytes, not {length}")
+        return data
+
+    def memset(self, addr: int, length: int, value: int = 0) -> None:
+        self.command(f"memset {addr:#x} {length:#x} {value:#x}")
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        self.process.wait()
+
+    def close(self, timeout: float = 10.0) -> int:
+        """Stops QEMU (SIGTERM, as libqtest does) and returns its exit status."""
+        if self.alive():
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._stderr_reader.join(5)
+        self._selector.close()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        return self.process.returncode
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Caps:
+    common: int
+    notify: int
+    notify_multiplier: int
+    isr: int
+    device: int
+
+
+class CryptodevQtest:
+    """Drives one virtio-cryptodev-pci function through a :class:`Qtest` QEMU.
+
+    Use as a context manager: ``with CryptodevQtest.start(qemu) as dev: ...``.
+    """
+
+    def __init__(self, qtest: Qtest) -> None:
+        self.qt = qtest
+        self.devfn = self._find_function()
+        self.caps = self._map_bars_and_caps()
+        self.queue_size = 0
+        self.features = 0
+        self._avail_idx = 0
+        self._used_idx = 0
+        self._next_buffer = BUFFERS
+        self.init()
+
+    @classmethod
+    def start(cls, qemu: Path, device: str = "", extra: Sequence[str] = (),
+              timeout: float = 30.0) -> CryptodevQtest:
+        qt = Qtest(qemu_command(qemu, device, extra), timeout)
+        try:
+            qt.command("endianness")  # QEMU started and answers
+            return cls(qt)
+        except BaseException:
+            qt.close()
+            raise
+
+    def __enter__(self) -> CryptodevQtest:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.qt.close()
+
+    # PCI configuration space (mechanism #1 on ports 0xcf8/0xcfc).
+
+    def _cfg_addr(self, devfn: int, reg: int) -> None:
+        self.qt.outl(0xCF8, 0x80000000 | devfn << 8 | (reg & 0xFC))
+
+    def cfg_readl(self, reg: int, devfn: int | None = None) -> int:
+        self._cfg_addr(self.devfn if devfn is None else devfn, reg)
+        return self.qt.inl(0xCFC)
+
+    def cfg_readb(self, reg: int) -> int:
+        self._cfg_addr(self.devfn, reg)
+        return self.qt.inb(0xCFC + (reg & 3))
+
+    def cfg_writel(self, reg: int, value: int) -> None:
+        self._cfg_addr(self.devfn, reg)
+        self.qt.outl(0xCFC, value)
+
+    def cfg_writew(self, reg: int, value: int) -> None:
+        self._cfg_addr(self.devfn, reg)
+        self.qt.outw(0xCFC + (reg & 2), value)
+
+    def _find_function(self) -> int:
+        for slot in range(32):
+            devfn = slot << 3
+            if self.cfg_readl(0, devfn) == DEVICE_ID << 16 | VENDOR_ID:
+                return devfn
+        raise QtestError("no virtio-cryptodev PCI function on bus 0")
+
+    def _map_bars_and_caps(self) -> _Caps:
+        base = MMIO_BASE
+        bars: dict[int, int] = {}
+        bar = 0
+        while bar < 6:
+            reg = 0x10 + 4 * bar
+            original = self.cfg_readl(reg)
+            if original & 1:  # I/O BAR: modern virtio does not need it
+                bar += 1
+                continue
+            is64 = (original >> 1) & 3 == 2
+            self.cfg_writel(reg, 0xFFFFFFFF)
+            size_low = self.cfg_readl(reg) & ~0xF & 0xFFFFFFFF
+            size_high = 0xFFFFFFFF
+            if is64:
+                self.cfg_writel(reg + 4, 0xFFFFFFFF)
+                size_high = self.cfg_readl(reg + 4)
+            mask = size_high << 32 | size_low
+            if mask & 0xFFFFFFFF:
+                size = (~mask & 0xFFFFFFFFFFFFFFFF) + 1
+                base = (base + size - 1) & ~(size - 1)
+                self.cfg_writel(reg, base & 0xFFFFFFFF)
+                if is64:
+                    self.cfg_writel(reg + 4, base >> 32)
+                bars[bar] = base
+                base += size
+            bar += 2 if is64 else 1
+        self.cfg_writew(0x04, 0x0006)  # memory space and bus mastering (DMA)
+
+        found: dict[int, tuple[int, int]] = {}
+        multiplier = 0
+        if not self.cfg_readl(0x04) >> 16 & 0x10:
+            raise QtestError("no PCI capability list")
+        pos = self.cfg_readb(0x34) & 0xFC
+        for _ in range(48):  # a bounded walk, whatever the device says
+            if not pos:
+                break
+            cap_id, cap_next = self.cfg_readb(pos), self.cfg_readb(pos + 1)
+            if cap_id == 0x09:  # vendor specific: a virtio structure
+                cfg_type, bar = self.cfg_readb(pos + 3), self.cfg_readb(pos + 4)
+                offset = self.cfg_readl(pos + 8)
+                if cfg_type not in found and bar in bars:
+                    found[cfg_type] = (bar, offset)
+                if cfg_type == 2:
+                    multiplier = self.cfg_readl(pos + 16)
+            pos = cap_next & 0xFC
+        try:
+            common, notify, isr, device = (bars[found[t][0]] + found[t][1] for t in (1, 2, 3, 4))
+        except KeyError as exc:
+            raise QtestError(f"virtio capability {exc} missing") from None
+        return _Caps(common, notify, multiplier, isr, device)
+
+    # Virtio common configuration.
+
+    def status(self) -> int:
+        return self.qt.readb(self.caps.common + 0x14)
+
+    def set_status(self, value: int) -> None:
+        self.qt.writeb(self.caps.common + 0x14, value)
+
+    @property
+    def broken(self) -> bool:
+        """The device said it needs a reset (virtio_error)."""
+        return bool(self.status() & S_NEEDS_RESET)
+
+    def reset(self) -> None:
+        self.set_status(0)
+        deadline = time.monotonic() + self.qt.timeout
+        while self.status():
+            if time.monotonic() > deadline:
+                raise QtestError("device status stays non-zero after reset")
+            time.sleep(0.01)
+
+    def init(self, queue_size: int | None = None) -> None:
+        """Resets the device and brings it up with one fresh virtqueue."""
+        common = self.caps.common
+        self.reset()
+        self.set_status(S_ACKNOWLEDGE)
+        self.set_status(S_ACKNOWLEDGE | S_DRIVER)
+        self.qt.writel(common + 0x00, 0)
+        offered = self.qt.readl(common + 0x04)
+        self.qt.writel(common + 0x00, 1)
+        offered |= self.qt.readl(common + 0x04) << 32
+        if not offered & F_VERSION_1:
+            raise QtestError("device does not offer VIRTIO_F_VERSION_1")
+        self.features = offered & (F_VERSION_1 | F_INDIRECT_DESC)
+        self.qt.writel(common + 0x08, 0)
+        self.qt.writel(common + 0x0C, self.features & 0xFFFFFFFF)
+        self.qt.writel(common + 0x08, 1)
+        self.qt.writel(common + 0x0C, self.features >> 32)
+        self.set_status(S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK)
+        if not self.status() & S_FEATURES_OK:
+            raise QtestError("device refused our features")
+
+        if self.qt.readw(common + 0x12) < 1:
+            raise QtestError("device has no virtqueue")
+        self.qt.writew(common + 0x16, 0)
+        maximum = self.qt.readw(common + 0x18)
+        if queue_size is not None:
+            self.qt.writew(common + 0x18, queue_size)
+        self.queue_size = self.qt.readw(common + 0x18)
+        if not 0 < self.queue_size <= maximum:
+            raise QtestError(f"queue size {self.queue_size} (device maximum {maximum})")
+        self.qt.memset(DESC_TABLE, USED_RING + 0x8000 - DESC_TABLE)
+        for reg, addr in ((0x20, DESC_TABLE), (0x28, AVAIL_RING), (0x30, USED_RING)):
+            self.qt.writel(common + reg, addr & 0xFFFFFFFF)
+            self.qt.writel(common + reg + 4, addr >> 32)
+        self.qt.writew(common + 0x1C, 1)
+        self.notify_addr = self.caps.notify + self.qt.readw(common + 0x1E) * self.caps.notify_multiplier
+        self._avail_idx = self._used_idx = 0
+        self.set_status(S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK)
+
+    def config(self) -> Config:
+        """The device's limits, read field by field from its config space."""
+        return Config(*(self.qt.readl(self.caps.device + 4 * i) for i in range(3)))
+
+    # Guest memory.
+
+    def buffer(self, data: bytes | int) -> int:
+        """Places `data` (or that many zero bytes) in guest RAM; returns its address.
+
+        Buffers come from a ring that wraps around; they stay valid for many requests.
+        """
+        length = data if isinstance(data, int) else len(data)
+        addr = (self._next_buffer + 63) & ~63
+        if addr + length > BUFFERS_END:
+            addr = BUFFERS
+            if addr + length > BUFFERS_END:
+                raise ValueError(f"buffer of {length} bytes does not fit in guest RAM")
+        self._next_buffer = addr + length
+        if isinstance(data, int):
+            if length:
+                self.qt.memset(addr, length)
+        else:
+            self.qt.write(addr, data)
+        return addr
+
+    # The virtqueue.
+
+    def used_idx(self) -> int:
+        return self.qt.readw(USED_RING + 2)
+
+    def kick(self) -> None:
+        self.qt.writew(self.notify_addr, 0)
+
+    def submit(self, chain: Sequence[Desc], *, at: int = 0, head: int | None = None,
+               avail_step: int = 1, wait: float = 5.0) -> Used | None:
+        """Writes `chain` into the descriptor table from index `at`, makes `head`
+        (default `at`) available, moves the avail index by `avail_step`, notifies,
+        and waits for the used ring to move. Returns the used entry, or None when
+        the device did not answer (it broke itself, or `wait` passed).
+
+        Nothing is checked: flags, `next` fields, addresses and lengths go to the
+        device exactly as given."""
+        self.qt.write(DESC_TABLE + 16 * at, b"".join(desc.pack() for desc in chain))
+        slot = self._avail_idx % self.queue_size
+        self.qt.writew(AVAIL_RING + 4 + 2 * slot, at if head is None else head)
+        self._avail_idx = (self._avail_idx + avail_step) & 0xFFFF
+        self.qt.writew(AVAIL_RING + 2, self._avail_idx)
+        self.kick()
+        deadline = time.monotonic() + wait
+        while self.used_idx() == self._used_idx:
+            if self.broken or time.monotonic() > deadline:
+                return None
+            time.sleep(0.005)
+        slot = self._used_idx % self.queue_size
+        entry = Used(self.qt.readl(USED_RING + 4 + 8 * slot), self.qt.readl(USED_RING + 8 + 8 * slot))
+        self._used_idx = (self._used_idx + 1) & 0xFFFF
+        return entry
+
+    def request(self, header: bytes, payload: bytes = b"", out_len: int = 0, *,
+                indirect: bool = False) -> Reply:
+        """One well-formed request: header, payload (device-readable), output
+        room and the response (device-writable), each its own descriptor; in an
+        indirect table when asked or when the chain is longer than the queue."""
+        parts = [(self.buffer(header), len(header), 0)]
+        if payload:
+            parts.append((self.buffer(payload), len(payload), 0))
+        out_addr = self.buffer(out_len) if out_len else 0
+        if out_len:
+            parts.append((out_addr, out_len, DESC_WRITE))
+        resp_addr = self.buffer(RESP.size)
+        parts.append((resp_addr, RESP.size, DESC_WRITE))
+        chain = link(parts)
+        if indirect or len(chain) > self.queue_size:
+            if not self.features & F_INDIRECT_DESC:
+                raise QtestError("indirect descriptors were not negotiated")
+            table = b"".join(desc.pack() for desc in chain)
+            chain = [Desc(self.buffer(table), len(table), DESC_INDIRECT)]
+        used = self.submit(chain)
+        if used is None:
+            raise QtestError(f"no answer to a well-formed request (device status {self.status():#x})")
+        if used.id != 0:
+            raise QtestError(f"device returned head {used.id}, not 0")
+        status, session_id, written, _ = RESP.unpack(self.qt.read(resp_addr, RESP.size))
+        if written > out_len or used.length != written + RESP.size:
+            raise QtestError(f"device wrote {written} of {out_len} bytes, used length {used.length}")
+        return Reply(status, session_id, written, used.length, self.qt.read(out_addr, written))
+
+    # Well-formed operations.
+
+    def create_session(self, *, cipher: int = 0, key: bytes = b"", mac: int = 0,
+                       mac_key: bytes = b"") -> int:
+        header = REQ.pack(Opcode.CREATE_SESSION, 0, cipher, mac, len(key), len(mac_key), 0, 0, 0, 0)
+        reply = self.request(header, key + mac_key)
+        if reply.status != Status.OK:
+            raise DeviceError(reply.status, "create session")
+        return reply.session_id
+
+    def destroy_session(self, session_id: int) -> None:
+        reply = self.request(REQ.pack(Opcode.DESTROY_SESSION, session_id, 0, 0, 0, 0, 0, 0, 0, 0))
+        if reply.status != Status.OK:
+            raise DeviceError(reply.status, "destroy session")
+
+    def crypt(self, session_id: int, data: bytes, *, op: int = ENCRYPT, iv: bytes = b"",
+              out_len: int | None = None) -> bytes:
+        """Runs one operation; `out_len` is the output the session produces
+        (data length for a cipher, the digest length for a MAC, their sum for both)."""
+        header = REQ.pack(Opcode.CRYPT, session_id, 0, 0, 0, 0, op, len(iv), len(data), 0)
+        expected = len(data) if out_len is None else out_len
+        reply = self.request(header, iv + data, expected)
+        if reply.status != Status.OK:
+            raise DeviceError(reply.status, "crypt")
+        if reply.out_len != expected:
+            raise QtestError(f"device produced {reply.out_len} bytes, expected {expected}")
+        return reply.output
+
+    def aes_cbc(self, key: bytes, iv: bytes, data: bytes, *, decrypt: bool = False) -> bytes:
+        """One AES-CBC operation in a session of its own."""
+        session = self.create_session(cipher=CRYPTO_AES_CBC, key=key)
+        try:
+            return self.crypt(session, data, op=DECRYPT if decrypt else ENCRYPT, iv=iv)
+        finally:
+            self.destroy_session(session)
+
+    def hmac_sha256(self, key: bytes, data: bytes) -> bytes:
+        """One HMAC-SHA256 in a session of its own."""
+        session = self.create_session(mac=CRYPTO_SHA2_256_HMAC, mac_key=key)
+        try:
+            return self.crypt(session, data, out_len=32)
+        finally:
+            self.destroy_session(session)
+
+
+@contextlib.contextmanager
+def running(qemu: Path, device: str = "", extra: Sequence[str] = ()) -> Iterator[CryptodevQtest]:
+    """``with running(qemu, "backend=builtin") as dev:``; QEMU is stopped on exit."""
+    dev = CryptodevQtest.start(qemu, device, extra)
+    try:
+        yield dev
+    finally:
+        dev.qt.close()
