@@ -38,7 +38,7 @@ from .errors import (
     RemoteProtocolError,
     VersionMismatch,
 )
-from .framing import DEFAULT_MAX_FRAME, FrameDecoder, encode_frame
+from .framing import DEFAULT_MAX_FRAME, FrameDecoder, encode_header
 from .records import (
     PROTOCOL_VERSION,
     RecordOpener,
@@ -220,7 +220,7 @@ class Channel:
         self._max_frame = max_frame
         self.max_plaintext = max_plaintext_for_frame(max_frame)
         self._decoder = FrameDecoder(max_frame)
-        self._out = bytearray()
+        self._out: list[bytes] = []  # joined once in data_to_send, to copy each record only once
         self._private = X25519PrivateKey.generate()
         self._nonce = os.urandom(NONCE_SIZE)
         self._client_hello = b""
@@ -281,7 +281,7 @@ class Channel:
 
     def data_to_send(self) -> bytes:
         """Bytes to transmit, in order; empties the buffer."""
-        out = bytes(self._out)
+        out = b"".join(self._out)
         self._out.clear()
         return out
 
@@ -305,7 +305,7 @@ class Channel:
             raise RemoteProtocolError(f"unexpected {what}") from None
 
     def _emit(self, body: bytes) -> None:
-        self._out += encode_frame(body, self._max_frame)
+        self._out += (encode_header(len(body), self._max_frame), body)
 
     def _public_bytes(self) -> bytes:
         return self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)

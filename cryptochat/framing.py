@@ -10,7 +10,7 @@ import struct
 
 from .errors import LocalProtocolError, RemoteProtocolError
 
-__all__ = ["DEFAULT_MAX_FRAME", "HEADER_SIZE", "FrameDecoder", "encode_frame"]
+__all__ = ["DEFAULT_MAX_FRAME", "HEADER_SIZE", "FrameDecoder", "encode_frame", "encode_header"]
 
 DEFAULT_MAX_FRAME = 64 * 1024
 """Default largest frame body in bytes, excluding the 4-byte length prefix."""
@@ -19,11 +19,16 @@ _LENGTH = struct.Struct(">I")
 HEADER_SIZE = _LENGTH.size
 
 
+def encode_header(length: int, max_size: int = DEFAULT_MAX_FRAME) -> bytes:
+    """The length prefix for a body of ``length`` bytes; refuse a body the peer would reject."""
+    if length > max_size:
+        raise LocalProtocolError(f"frame of {length} bytes exceeds the maximum of {max_size}")
+    return _LENGTH.pack(length)
+
+
 def encode_frame(body: bytes, max_size: int = DEFAULT_MAX_FRAME) -> bytes:
-    """Return ``body`` with its length prefix; refuse a body the peer would reject."""
-    if len(body) > max_size:
-        raise LocalProtocolError(f"frame of {len(body)} bytes exceeds the maximum of {max_size}")
-    return _LENGTH.pack(len(body)) + body
+    """Return ``body`` with its length prefix."""
+    return encode_header(len(body), max_size) + body
 
 
 class FrameDecoder:
@@ -52,19 +57,25 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add ``data`` and return every frame body it completed, in order."""
-        self._buffer += data
+        if self._buffer:
+            self._buffer += data
+            data = bytes(self._buffer)
+            self._buffer.clear()
+        # Parse straight out of ``data``; only an incomplete tail is copied into the buffer.
         frames: list[bytes] = []
-        while len(self._buffer) >= HEADER_SIZE:
-            (length,) = _LENGTH.unpack_from(self._buffer)
+        pos = 0
+        while len(data) - pos >= HEADER_SIZE:
+            (length,) = _LENGTH.unpack_from(data, pos)
             if length > self._max_size:
                 raise RemoteProtocolError(
                     f"frame length {length} exceeds the maximum of {self._max_size}"
                 )
-            end = HEADER_SIZE + length
-            if len(self._buffer) < end:
+            end = pos + HEADER_SIZE + length
+            if len(data) < end:
                 break
-            frames.append(bytes(self._buffer[HEADER_SIZE:end]))
-            del self._buffer[:end]
+            frames.append(data[pos + HEADER_SIZE : end])
+            pos = end
+        self._buffer += data[pos:]
         return frames
 
     def check_eof(self) -> None:

@@ -51,7 +51,7 @@ class ServerConfig:
     """Seconds a closing connection gets to flush before it is cut."""
 
 
-_CLOSE = object()  # queue sentinel: close the channel after everything before it is sent
+_CLOSE = None  # in a send queue: close the channel once everything before it is sent
 
 
 class _Client:
@@ -63,20 +63,26 @@ class _Client:
         self.member = member
         self.channel = channel
         self.writer = writer
-        self.queue: asyncio.Queue[Message | object] = asyncio.Queue(queue_size)
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(queue_size)
         self.sender: asyncio.Task[None] | None = None
 
     async def drain_queue(self) -> None:
         while True:
-            item = await self.queue.get()
-            if item is _CLOSE:
-                self.channel.close()
-                self.writer.write(self.channel.data_to_send())
-                await self.writer.drain()
-                return
-            self.channel.send(encode(item))  # type: ignore[arg-type]
+            # Seal everything already waiting, then hand it to the socket in one write.
+            items = [await self.queue.get()]
+            while not self.queue.empty():
+                items.append(self.queue.get_nowait())
+            closing = False
+            for item in items:
+                if item is None:
+                    self.channel.close()
+                    closing = True
+                    break
+                self.channel.send(item)
             self.writer.write(self.channel.data_to_send())
             await self.writer.drain()
+            if closing:
+                return
 
 
 class ChatServer:
@@ -130,7 +136,7 @@ class ChatServer:
         for client in list(self._clients.values()):
             self._clients.pop(client.member)
             self._room.leave(client.member, reason)
-            self._enqueue(client, Bye(reason))
+            self._enqueue(client, encode(Bye(reason)))
             self._enqueue(client, _CLOSE)
         if self._connections:
             await asyncio.wait(list(self._connections), timeout=self.config.close_timeout)
@@ -239,25 +245,24 @@ class ChatServer:
                     self._enqueue(client, _CLOSE)
                 continue
             slow: list[_Client] = []
+            wire = encode(action.message)  # once per delivery, not once per recipient
             for member in action.to:
                 if member == CONSOLE:
                     self._show(action.message)
-                elif (client := self._clients.get(member)) is not None and not self._offer(
-                    client, action.message
-                ):
+                elif (client := self._clients.get(member)) is not None and not self._offer(client, wire):
                     slow.append(client)
             # Announced after this delivery reached everyone else, to keep a single order for all.
             for client in slow:
                 pending.extend(self._drop_slow(client))
 
-    def _offer(self, client: _Client, item: Message | object) -> bool:
+    def _offer(self, client: _Client, item: bytes | None) -> bool:
         try:
             client.queue.put_nowait(item)
         except asyncio.QueueFull:
             return False
         return True
 
-    def _enqueue(self, client: _Client, item: Message | object) -> None:
+    def _enqueue(self, client: _Client, item: bytes | None) -> None:
         if not self._offer(client, item):
             self._perform(self._drop_slow(client))
 
