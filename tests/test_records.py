@@ -9,7 +9,7 @@ from hashlib import sha256
 import pytest
 from conftest import handshake
 
-from cryptochat.engines import Engine
+from cryptochat.engines import CipherSession, Engine, MacSession
 from cryptochat.errors import IntegrityError, SequenceError
 from cryptochat.records import (
     PROTOCOL_VERSION,
@@ -88,11 +88,11 @@ def test_channel_creates_sessions_once_and_reuses_them(engine: Engine) -> None:
     created: list[str] = []
     original_cbc, original_mac = engine.aes_cbc, engine.hmac_sha256
 
-    def aes_cbc(key: bytes):  # type: ignore[no-untyped-def]
+    def aes_cbc(key: bytes) -> CipherSession:
         created.append("aes")
         return original_cbc(key)
 
-    def hmac_sha256(key: bytes):  # type: ignore[no-untyped-def]
+    def hmac_sha256(key: bytes) -> MacSession:
         created.append("hmac")
         return original_mac(key)
 
