@@ -135,6 +135,7 @@ class ChatServer:
             self._server.close()
         for client in list(self._clients.values()):
             self._clients.pop(client.member)
+            # Everyone is leaving: the Leave announcements the room returns would go to no one.
             self._room.leave(client.member, reason)
             self._enqueue(client, encode(Bye(reason)))
             self._enqueue(client, _CLOSE)
