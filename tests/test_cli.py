@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 from conftest import KEY
 
-from cryptochat.demo import Line, run_conversation, spawn
+from cryptochat.demo import Line, Participant, run_conversation
+from cryptochat.demo import spawn as demo_spawn
 
 CHAT = (sys.executable, "-m", "cryptochat")
 SERVE = (*CHAT, "serve", "--host", "127.0.0.1")
@@ -21,6 +24,26 @@ SERVE = (*CHAT, "serve", "--host", "127.0.0.1")
 
 def connect(port: str, key_file: str, name: str) -> list[str]:
     return [*CHAT, "connect", "127.0.0.1", port, "--key-file", key_file, "--name", name]
+
+
+_running: list[Participant] = []
+
+
+async def spawn(name: str, argv: list[str]) -> Participant:
+    participant = await demo_spawn(name, argv)
+    _running.append(participant)
+    return participant
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_processes() -> Iterator[None]:
+    """A failed assertion must not leave a server running: kill whatever a test started and left."""
+    yield
+    while _running:
+        participant = _running.pop()
+        if participant.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(participant.process.pid, signal.SIGKILL)
 
 
 def run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
