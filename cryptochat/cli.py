@@ -53,17 +53,18 @@ def load_key(path: str) -> bytes:
         raise ConfigError(f"key file {path} does not exist (create one: cryptochat keygen FILE)") from None
     except OSError as exc:
         raise ConfigError(f"cannot read key file {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
+    try:
         # fstat on the open file, so the file checked is the file read.
-        mode = os.fstat(f.fileno()).st_mode
+        mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise ConfigError(f"key file {path} is not a regular file")
         if mode & 0o077:
             raise ConfigError(f"key file {path} is accessible by group or others; run: chmod 600 {path}")
-        try:
-            key = f.read(PSK_SIZE + 1)
-        except OSError as exc:
-            raise ConfigError(f"cannot read key file {path}: {exc.strerror}") from None
+        key = os.read(fd, PSK_SIZE + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read key file {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
     if len(key) != PSK_SIZE:
         raise ConfigError(
             f"key file {path} must hold exactly {PSK_SIZE} bytes"
