@@ -1,6 +1,6 @@
 # The VM lab: QEMU built from Debian's source with our device, the guest module, VM tests.
 
-.PHONY: lab test-vm shell demo-vms
+.PHONY: lab test-vm shell demo-vms bench-vm
 lab:
 	./virtio/lab/build-lab.sh
 
@@ -16,3 +16,7 @@ demo-vms: install lab
 .PHONY: lint-kernel
 lint-kernel:
 	./virtio/lab/checkpatch.sh
+
+bench-vm: install lab
+	$(PYTHON) -m pip install -q --disable-pip-version-check matplotlib
+	$(PYTHON) benchmarks/device_bench.py
