@@ -11,7 +11,8 @@ help:
 	@echo "make lab       build QEMU with our device and the guest module"
 	@echo "make test-vm   the VM tests alone"
 	@echo "make shell     a guest with the device and the module loaded"
-	@echo "make bench     print the benchmarks"
+	@echo "make bench     the chat benchmark (channel, relay)"
+	@echo "make bench-vm  the device and engine benchmarks in a guest, and the plot"
 
 include mk/python.mk
 include mk/lab.mk

@@ -7,6 +7,7 @@ install:
 lint: install lint-kernel
 	$(PYTHON) -m ruff check cryptochat tests benchmarks virtio/lab
 	$(PYTHON) -m mypy --strict cryptochat
+	$(PYTHON) -m mypy --strict virtio/lab/*.py benchmarks/*.py
 
 test-py: install
 	$(PYTHON) -m pytest -q tests --ignore=tests/vm

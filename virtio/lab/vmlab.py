@@ -123,7 +123,8 @@ class Guest:
 
     def _read(self) -> None:
         assert self.process.stdout is not None
-        for chunk in iter(lambda: self.process.stdout.read1(65536), b""):  # type: ignore[union-attr]
+        fd = self.process.stdout.fileno()
+        for chunk in iter(lambda: os.read(fd, 65536), b""):
             self.chunks.append(chunk)
 
     def console(self) -> str:
