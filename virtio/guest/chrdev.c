@@ -81,29 +81,62 @@ static struct vcd_request *vcd_request_alloc(u32 opcode, u32 session_id)
 }
 
 /*
- * Describes @len bytes at @buf (kmalloc or vmalloc memory) page by page.
- * Returns the table, or NULL when out of memory.
+ * A user buffer the device reads or writes in place: pinned pages and the
+ * scatterlist describing them. Zero-copy saves the two copies a bounce buffer
+ * would cost, which dominate large requests.
  */
-static struct scatterlist *vcd_buf_to_sg(void *buf, size_t len)
-{
-	unsigned int n = DIV_ROUND_UP(offset_in_page(buf) + len, PAGE_SIZE);
+struct vcd_user_buf {
+	struct page **pages;
 	struct scatterlist *sg;
+	unsigned int npages;
+	bool writable;
+};
+
+/* Pins @len (> 0, already checked against the device's limit) bytes at @uaddr. */
+static int vcd_pin_user_buf(struct vcd_user_buf *buf, const void __user *uaddr,
+			    u32 len, bool writable)
+{
+	unsigned long start = (unsigned long)uaddr;
+	unsigned int offset = offset_in_page(start);
+	unsigned int n = DIV_ROUND_UP(offset + len, PAGE_SIZE);
 	unsigned int i;
+	int pinned;
 
-	sg = kmalloc_array(n, sizeof(*sg), GFP_KERNEL);
-	if (!sg)
-		return NULL;
-	sg_init_table(sg, n);
+	buf->npages = 0;
+	buf->writable = writable;
+	buf->sg = NULL;
+	buf->pages = kvmalloc_array(n, sizeof(*buf->pages), GFP_KERNEL);
+	if (!buf->pages)
+		return -ENOMEM;
+	pinned = pin_user_pages_fast(start & PAGE_MASK, n,
+				     writable ? FOLL_WRITE : 0, buf->pages);
+	if (pinned > 0)
+		buf->npages = pinned;
+	if (pinned != n)
+		return pinned < 0 ? pinned : -EFAULT;
+
+	buf->sg = kmalloc_array(n, sizeof(*buf->sg), GFP_KERNEL);
+	if (!buf->sg)
+		return -ENOMEM;
+	sg_init_table(buf->sg, n);
 	for (i = 0; i < n; i++) {
-		size_t chunk = min_t(size_t, len, PAGE_SIZE - offset_in_page(buf));
-		struct page *page = is_vmalloc_addr(buf) ? vmalloc_to_page(buf) :
-							   virt_to_page(buf);
+		unsigned int chunk = min_t(u32, len, PAGE_SIZE - offset);
 
-		sg_set_page(&sg[i], page, chunk, offset_in_page(buf));
-		buf += chunk;
+		sg_set_page(&buf->sg[i], buf->pages[i], chunk, offset);
 		len -= chunk;
+		offset = 0;
 	}
-	return sg;
+	return 0;
+}
+
+/* @written: the device wrote into the pages, so they must be marked dirty. */
+static void vcd_unpin_user_buf(struct vcd_user_buf *buf, bool written)
+{
+	if (buf->npages)
+		unpin_user_pages_dirty_lock(buf->pages, buf->npages,
+					    written && buf->writable);
+	kfree(buf->sg);
+	kvfree(buf->pages);
 }
 
 static int vcd_destroy_session(struct vcd_device *vcd, u32 id)
@@ -286,15 +319,16 @@ static int vcd_check_crypt_op(struct vcd_device *vcd, const struct crypt_op *cop
 static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 {
 	struct vcd_device *vcd = file->vcd;
-	struct scatterlist hdr, iv_sg, resp, digest_sg, *data_sg = NULL;
+	struct vcd_user_buf src = { 0 }, dst = { 0 };
+	struct scatterlist hdr, iv_sg, resp, digest_sg;
 	struct scatterlist *sgs[6];
 	u8 next_iv[VIRTIO_CRYPTODEV_BLOCK_LEN];
 	struct vcd_session session;
 	unsigned int out = 0, in = 0;
+	bool in_place, written = false;
 	struct vcd_request *req;
 	struct crypt_op cop;
 	u32 digest_len, expected;
-	u8 *data = NULL;
 	int err;
 
 	if (copy_from_user(&cop, arg, sizeof(cop)))
@@ -306,21 +340,21 @@ static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 	if (err)
 		return err;
 	digest_len = session.mac ? session.mac->digest_len : 0;
+	/* The device reads all the source before it writes: one buffer may serve both. */
+	in_place = session.cipher && cop.src == cop.dst;
 
 	req = vcd_request_alloc(VIRTIO_CRYPTODEV_OP_CRYPT, session.id);
 	if (!req)
 		return -ENOMEM;
 	if (cop.len) {
-		data = kvmalloc(cop.len, GFP_KERNEL);
-		data_sg = data ? vcd_buf_to_sg(data, cop.len) : NULL;
-		if (!data_sg) {
-			err = -ENOMEM;
+		err = vcd_pin_user_buf(&src, cop.src, cop.len, in_place);
+		if (err)
 			goto out;
-		}
-		if (copy_from_user(data, cop.src, cop.len)) {
-			err = -EFAULT;
+	}
+	if (session.cipher && !in_place) {
+		err = vcd_pin_user_buf(&dst, cop.dst, cop.len, true);
+		if (err)
 			goto out;
-		}
 	}
 
 	sg_init_one(&hdr, &req->hdr, sizeof(req->hdr));
@@ -331,21 +365,23 @@ static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 			err = -EFAULT;
 			goto out;
 		}
-		/* CBC's next IV is the last ciphertext block. */
-		if (cop.op == COP_DECRYPT)
-			memcpy(next_iv, data + cop.len - sizeof(next_iv),
-			       sizeof(next_iv));
+		/* CBC's next IV is the last ciphertext block: here, the source's. */
+		if (cop.op == COP_DECRYPT &&
+		    copy_from_user(next_iv, cop.src + cop.len - sizeof(next_iv),
+				   sizeof(next_iv))) {
+			err = -EFAULT;
+			goto out;
+		}
 		req->hdr.op = cpu_to_le32(cop.op);
 		req->hdr.iv_len = cpu_to_le32(sizeof(req->iv));
 		sg_init_one(&iv_sg, req->iv, sizeof(req->iv));
 		sgs[out++] = &iv_sg;
 	}
 	req->hdr.data_len = cpu_to_le32(cop.len);
-	if (data_sg)
-		sgs[out++] = data_sg;
-	/* The device reads the source before it writes: one buffer serves both. */
+	if (src.sg)
+		sgs[out++] = src.sg;
 	if (session.cipher)
-		sgs[out + in++] = data_sg;
+		sgs[out + in++] = in_place ? src.sg : dst.sg;
 	if (digest_len) {
 		sg_init_one(&digest_sg, req->digest, digest_len);
 		sgs[out + in++] = &digest_sg;
@@ -357,17 +393,14 @@ static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 	err = vcd_submit(vcd, req, sgs, out, in, expected);
 	if (err)
 		goto out;
+	written = true;
 	atomic64_add(cop.len, &vcd->stat_bytes);
 
-	if (session.cipher) {
-		if (copy_to_user(cop.dst, data, cop.len)) {
-			err = -EFAULT;
-			goto out;
-		}
-		if (cop.op == COP_ENCRYPT)
-			memcpy(next_iv, data + cop.len - sizeof(next_iv),
-			       sizeof(next_iv));
-		if ((cop.flags & COP_FLAG_WRITE_IV) && cop.iv &&
+	if (session.cipher && (cop.flags & COP_FLAG_WRITE_IV) && cop.iv) {
+		/* Encrypting, the last ciphertext block is the destination's. */
+		if ((cop.op == COP_ENCRYPT &&
+		     copy_from_user(next_iv, cop.dst + cop.len - sizeof(next_iv),
+				    sizeof(next_iv))) ||
 		    copy_to_user(cop.iv, next_iv, sizeof(next_iv))) {
 			err = -EFAULT;
 			goto out;
@@ -376,8 +409,8 @@ static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 	if (digest_len && copy_to_user(cop.mac, req->digest, digest_len))
 		err = -EFAULT;
 out:
-	kfree(data_sg);
-	kvfree(data);
+	vcd_unpin_user_buf(&dst, written);
+	vcd_unpin_user_buf(&src, written);
 	kfree(req);
 	return err;
 }
