@@ -18,10 +18,19 @@ from collections.abc import Callable, Sequence
 from . import __version__
 from .channel import PSK_SIZE
 from .client import ChatClient, ClientConfig
-from .console import AskWho, ChangeNick, Console, Quit, SendText, TerminalConsole, open_console
+from .console import (
+    AskWho,
+    ChangeNick,
+    Console,
+    Quit,
+    SendText,
+    TerminalConsole,
+    open_console,
+    show_room_message,
+)
 from .engines import ENGINE_NAMES, Engine, open_engine
 from .errors import ConfigError, CryptochatError, LocalProtocolError
-from .messages import Join, Leave, Members, Message, Renamed, Text, check_name
+from .messages import Message, check_name
 from .server import ChatServer, ServerConfig
 
 __all__ = ["load_key", "main", "write_key"]
@@ -146,17 +155,7 @@ def _on_signals(handler: Callable[[], None]) -> None:
 
 def _show_for_operator(console: Console) -> Callable[[Message], None]:
     def show(message: Message) -> None:
-        match message:
-            case Text(sender=sender, text=text):
-                console.message(sender, text)
-            case Join(name=name):
-                console.notice(f"{name} joined")
-            case Leave(name=name, reason=reason):
-                console.notice(f"{name} left ({reason})")
-            case Renamed(old=old, new=new):
-                console.notice(f"{old} is now known as {new}")
-            case Members(names=names):
-                console.notice(f"present: {', '.join(names)}")
+        show_room_message(console, message)
 
     return show
 

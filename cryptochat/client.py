@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from .channel import Channel, CloseReceived, ConnectionClosed, DataReceived, HandshakeComplete, Role
-from .console import AskWho, ChangeNick, Console, Quit, SendText
+from .console import AskWho, ChangeNick, Console, Quit, SendText, show_room_message
 from .engines.base import Engine
 from .errors import (
     AuthenticationError,
@@ -30,14 +30,10 @@ from .messages import (
     Bye,
     Error,
     Hello,
-    Join,
-    Leave,
-    Members,
     Message,
     Nick,
     Renamed,
     Say,
-    Text,
     Welcome,
     Who,
     decode,
@@ -269,18 +265,6 @@ class ChatClient:
                     f"present: {', '.join(members)}"
                 )
                 self._welcomed = self._ever_welcomed = True
-            case Text(sender=sender, text=text):
-                console.message(sender, text)
-            case Join(name=name):
-                console.notice(f"{name} joined")
-            case Leave(name=name, reason=reason):
-                console.notice(f"{name} left ({reason})")
-            case Members(names=names):
-                console.notice(f"present: {', '.join(names)}")
-            case Renamed(old=old, new=new):
-                if old == self._name:
-                    self._name = new
-                console.notice(f"{old} is now known as {new}")
             case Error(reason=reason):
                 console.error(f"the server says: {reason}")
             case Bye(reason=reason):
@@ -289,7 +273,10 @@ class ChatClient:
                 if not leaving:
                     raise _Lost(f"the server said goodbye: {reason}")
             case _:
-                raise RemoteProtocolError(f"a server may not send {type(message).__name__}")
+                if isinstance(message, Renamed) and message.old == self._name:
+                    self._name = message.new
+                if not show_room_message(console, message):
+                    raise RemoteProtocolError(f"a server may not send {type(message).__name__}")
 
 
 def _describe(exc: BaseException) -> str:

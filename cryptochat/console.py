@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from prompt_toolkit import PromptSession
 from prompt_toolkit.patch_stdout import patch_stdout
 
+from .messages import Join, Leave, Members, Message, Renamed, Text
+
 __all__ = [
     "AskWho",
     "ChangeNick",
@@ -31,6 +33,7 @@ __all__ = [
     "TerminalConsole",
     "open_console",
     "parse_terminal_line",
+    "show_room_message",
 ]
 
 
@@ -91,6 +94,27 @@ class Console(ABC):
     @abstractmethod
     def commands(self) -> AsyncIterator[Command]:
         """The operator's commands; ends with :class:`Quit` (end of input counts as ``/quit``)."""
+
+
+def show_room_message(console: Console, message: Message) -> bool:
+    """Show what every participant sees alike: a line, a join, a leave, a rename, who is present.
+
+    Returns False for any other message, which is the caller's business.
+    """
+    match message:
+        case Text(sender=sender, text=text):
+            console.message(sender, text)
+        case Join(name=name):
+            console.notice(f"{name} joined")
+        case Leave(name=name, reason=reason):
+            console.notice(f"{name} left ({reason})")
+        case Renamed(old=old, new=new):
+            console.notice(f"{old} is now known as {new}")
+        case Members(names=names):
+            console.notice(f"present: {', '.join(names)}")
+        case _:
+            return False
+    return True
 
 
 class PipeConsole(Console):
