@@ -20,15 +20,18 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 __all__ = [
     "DEFAULT_SCRIPT",
     "ConversationResult",
     "Line",
     "Participant",
+    "Speaker",
     "check_transcript",
     "expected_receipts",
     "main",
+    "play",
     "run_conversation",
     "spawn",
 ]
@@ -196,14 +199,7 @@ async def run_conversation(
             )
             if not await people[name].wait_for("connected to", stream="stderr", timeout=timeout):
                 raise RuntimeError(f"{name} did not connect: " + " | ".join(people[name].stderr))
-        for i, line in enumerate(script):
-            await people[line.speaker].type(line.text)
-            # Lines may repeat: wait for this occurrence, not an earlier one.
-            count = script[: i + 1].count(line)
-            shown = f"{line.speaker}: {line.text}"
-            for name, who in people.items():
-                if name != line.speaker and not await _wait_count(who, shown, count, timeout):
-                    problems.append(f"{name} did not receive {line.text!r} within {timeout} s")
+        problems += await play(script, people, timeout)
     except RuntimeError as exc:
         problems.append(str(exc))
     finally:
@@ -222,7 +218,33 @@ async def run_conversation(
     )
 
 
-async def _wait_count(who: Participant, line: str, count: int, timeout: float) -> bool:
+class Speaker(Protocol):
+    """A participant :func:`play` can type into and watch: a local process or one in a guest."""
+
+    stdout: list[str]
+    changed: asyncio.Event
+
+    async def type(self, text: str) -> None: ...
+
+
+async def play(script: Sequence[Line], people: Mapping[str, Speaker], timeout: float) -> list[str]:
+    """Type each line, and wait until every other participant shows it before the next.
+
+    So the order the server chooses is the script's. Returns the problems (a line that never arrived).
+    """
+    problems: list[str] = []
+    for i, line in enumerate(script):
+        await people[line.speaker].type(line.text)
+        # Lines may repeat: wait for this occurrence, not an earlier one.
+        count = script[: i + 1].count(line)
+        shown = f"{line.speaker}: {line.text}"
+        for name, who in people.items():
+            if name != line.speaker and not await _wait_count(who, shown, count, timeout):
+                problems.append(f"{name} did not receive {line.text!r} within {timeout} s")
+    return problems
+
+
+async def _wait_count(who: Speaker, line: str, count: int, timeout: float) -> bool:
     try:
         async with asyncio.timeout(timeout):
             while who.stdout.count(line) < count:

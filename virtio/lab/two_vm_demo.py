@@ -33,7 +33,7 @@ sys.path.insert(0, str(LAB_DIR))
 
 from vmlab import REPO, Guest, GuestRun, Lab, cryptodev_device, start  # noqa: E402
 
-from cryptochat.demo import Line, Participant, check_transcript, spawn  # noqa: E402
+from cryptochat.demo import Line, Participant, check_transcript, play, spawn  # noqa: E402
 
 SERVER, GUEST_CLIENT, HOST_CLIENT = "alice-vm", "bob-vm", "carol-host"
 CHAT_PORT = 5555
@@ -182,17 +182,6 @@ class DemoResult:
     seconds: float
 
 
-async def _wait_count(who: Speaker, line: str, count: int, timeout: float) -> bool:
-    try:
-        async with asyncio.timeout(timeout):
-            while who.stdout.count(line) < count:
-                who.changed.clear()
-                await who.changed.wait()
-    except TimeoutError:
-        return False
-    return True
-
-
 class Conductor:
     def __init__(self, lab: Lab, key_file: Path) -> None:
         self.lab = lab
@@ -250,7 +239,7 @@ class Conductor:
             for who in (guest_client, host_client):
                 if not await who.wait_for("connected to", stream="stderr", timeout=LINE_TIMEOUT):
                     raise RuntimeError(f"a client did not connect: {who.stderr}")
-            await self._play(people, problems)
+            problems += await play(SCRIPT, people, LINE_TIMEOUT)
         except RuntimeError as exc:
             problems.append(str(exc))
         finally:
@@ -278,16 +267,6 @@ class Conductor:
             problems=problems,
             seconds=time.monotonic() - started,
         )
-
-    async def _play(self, people: dict[str, Speaker], problems: list[str]) -> None:
-        for i, line in enumerate(SCRIPT):
-            await people[line.speaker].type(line.text)
-            count = SCRIPT[: i + 1].count(line)
-            shown = f"{line.speaker}: {line.text}"
-            for name, who in people.items():
-                if name != line.speaker and not await _wait_count(who, shown, count, LINE_TIMEOUT):
-                    problems.append(f"{name} did not receive {line.text!r} within {LINE_TIMEOUT} s")
-                    return
 
     async def _stop(self, people: dict[str, Speaker]) -> dict[str, int]:
         """Clients leave at end of input; then the server is asked to stop (SIGTERM)."""

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import qtest_virtio as qv
+from checklist import Checklist
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from vectors import CBC_AES256, HMAC_SHA256_CASE2
@@ -26,13 +27,8 @@ from cryptochat.engines import CryptodevEngine, SoftwareEngine, open_engine
 
 NODE = "/dev/crypto"
 COUNTER = Path("/sys/class/virtio_cryptodev/cryptodev0/requests")
-failures = 0
-
-
-def check(ok: bool, what: str) -> None:
-    global failures
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    failures += not ok
+CHECKS = Checklist("devcrypto_check")
+check = CHECKS.check
 
 
 def requests() -> int:
@@ -162,8 +158,7 @@ def engines() -> None:
 def main() -> int:
     qtest_devcrypto(Lab.load().qemu)
     engines()
-    print(f"     {failures} failures")
-    return 1 if failures else 0
+    return CHECKS.finish()
 
 
 if __name__ == "__main__":

@@ -8,19 +8,16 @@ import os
 import sys
 from pathlib import Path
 
+from checklist import Checklist
+
 from cryptochat.channel import Channel, DataReceived, Role
 from cryptochat.engines import CryptodevEngine, Engine, SoftwareEngine, open_engine
 from cryptochat.errors import ConfigError
 
 DEVICE = "/dev/cryptodev0"
 COUNTER = Path("/sys/class/virtio_cryptodev/cryptodev0/requests")
-failures = 0
-
-
-def check(ok: bool, what: str) -> None:
-    global failures
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    failures += not ok
+CHECKS = Checklist("engine_check")
+check = CHECKS.check
 
 
 def pump(a: Channel, b: Channel) -> list[bytes]:
@@ -86,8 +83,7 @@ def main() -> int:
     except ConfigError as exc:
         check("/dev/cryptodev9" in str(exc), f"a missing device is an error: {exc}")
     device.close()
-    print(f"engine_check: {failures} failed")
-    return 1 if failures else 0
+    return CHECKS.finish()
 
 
 if __name__ == "__main__":
