@@ -18,8 +18,9 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "play",
     "run_conversation",
     "spawn",
+    "wait_until",
 ]
 
 
@@ -108,16 +110,12 @@ class Participant:
     async def wait_for(self, predicate: str, *, stream: str = "stdout", timeout: float = 10.0) -> bool:
         """Wait until a line containing ``predicate`` appears; False on timeout or exit."""
         lines = self.stdout if stream == "stdout" else self.stderr
-        try:
-            async with asyncio.timeout(timeout):
-                while not any(predicate in line for line in lines):
-                    if self.process.returncode is not None and all(r.done() for r in self.readers):
-                        return False
-                    self.changed.clear()
-                    await self.changed.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await wait_until(
+            lambda: any(predicate in line for line in lines),
+            self.changed,
+            timeout,
+            gone=lambda: self.process.returncode is not None and all(r.done() for r in self.readers),
+        )
 
     async def type(self, text: str) -> None:
         assert self.process.stdin is not None
@@ -239,17 +237,34 @@ async def play(script: Sequence[Line], people: Mapping[str, Speaker], timeout: f
         count = script[: i + 1].count(line)
         shown = f"{line.speaker}: {line.text}"
         for name, who in people.items():
-            if name != line.speaker and not await _wait_count(who, shown, count, timeout):
+            if name == line.speaker:
+                continue
+            if not await wait_until(partial(_shows, who, shown, count), who.changed, timeout):
                 problems.append(f"{name} did not receive {line.text!r} within {timeout} s")
     return problems
 
 
-async def _wait_count(who: Speaker, line: str, count: int, timeout: float) -> bool:
+def _shows(who: Speaker, line: str, count: int) -> bool:
+    return who.stdout.count(line) >= count
+
+
+async def wait_until(
+    condition: Callable[[], bool],
+    changed: asyncio.Event,
+    timeout: float,
+    gone: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Wait until ``condition()`` holds, checking again each time ``changed`` is set.
+
+    False on timeout, or once ``gone()`` says nothing more can change (the participant exited).
+    """
     try:
         async with asyncio.timeout(timeout):
-            while who.stdout.count(line) < count:
-                who.changed.clear()
-                await who.changed.wait()
+            while not condition():
+                if gone():
+                    return False
+                changed.clear()
+                await changed.wait()
     except TimeoutError:
         return False
     return True

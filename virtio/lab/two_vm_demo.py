@@ -33,7 +33,7 @@ sys.path.insert(0, str(LAB_DIR))
 
 from vmlab import REPO, Guest, GuestRun, Lab, cryptodev_device, start  # noqa: E402
 
-from cryptochat.demo import Line, Participant, check_transcript, play, spawn  # noqa: E402
+from cryptochat.demo import Line, Participant, check_transcript, play, spawn, wait_until  # noqa: E402
 
 SERVER, GUEST_CLIENT, HOST_CLIENT = "alice-vm", "bob-vm", "carol-host"
 CHAT_PORT = 5555
@@ -104,16 +104,12 @@ class RemoteParticipant:
 
     async def wait_for(self, predicate: str, *, stream: str = "stdout", timeout: float = 10.0) -> bool:
         lines = self.stdout if stream == "stdout" else self.stderr
-        try:
-            async with asyncio.timeout(timeout):
-                while not any(predicate in line for line in lines):
-                    if self.pump is not None and self.pump.done():
-                        return False
-                    self.changed.clear()
-                    await self.changed.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await wait_until(
+            lambda: any(predicate in line for line in lines),
+            self.changed,
+            timeout,
+            gone=lambda: self.pump is not None and self.pump.done(),
+        )
 
     async def finish(self, timeout: float = 10.0) -> int:
         if self.pump is not None:
