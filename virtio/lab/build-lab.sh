@@ -17,6 +17,16 @@ qemu_configure=(
 )
 
 say() { echo "lab: $*"; }
+
+# inputs_key DESCRIPTION PATH...: a short hash of a description and every
+# file under the paths (build output excluded), naming one cached result.
+inputs_key() {
+	{
+		echo "$1"
+		shift
+		cd "$repo" && find "$@" -type f -not -path '*/build/*' | sort | xargs sha256sum
+	} | sha256sum | cut -c1-16
+}
 die() { echo "lab: error: $*" >&2; exit 1; }
 
 mkdir -p "$cache"
@@ -55,11 +65,8 @@ if [ -z "$qemu_src" ]; then
 fi
 qemu_version=$(basename "$(ls "$src_root"/qemu_*.dsc | sort | tail -n 1)" .dsc)
 
-qemu_key=$( {
-	echo "$qemu_version ${qemu_configure[*]}"
-	cd "$repo" && find virtio/qemu virtio/include virtio/lab/patch-qemu.sh -type f | sort |
-		xargs sha256sum
-} | sha256sum | cut -c1-16)
+qemu_key=$(inputs_key "$qemu_version ${qemu_configure[*]}" \
+	virtio/qemu virtio/include virtio/lab/patch-qemu.sh)
 qemu_out=$cache/qemu/$qemu_key
 if [ -x "$qemu_out/qemu-system-x86_64" ]; then
 	say "QEMU $qemu_version with virtio-cryptodev: cached ($qemu_key)"
@@ -86,11 +93,8 @@ else
 fi
 
 # --- the guest module and test programs -------------------------------------
-guest_key=$( {
-	echo "$kernel_release"
-	cd "$repo" && find virtio/guest virtio/include virtio/tests/c virtio/tests/hostile -type f \
-		-not -path '*/build/*' | sort | xargs sha256sum
-} | sha256sum | cut -c1-16)
+guest_key=$(inputs_key "$kernel_release" \
+	virtio/guest virtio/include virtio/tests/c virtio/tests/hostile)
 guest_out=$cache/guest/$guest_key
 if [ -f "$guest_out/virtio_cryptodev.ko" ]; then
 	say "guest module for $kernel_release: cached ($guest_key)"
