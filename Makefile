@@ -1,7 +1,9 @@
 # cryptochat: the chat (Python), the VM lab and the virtio-cryptodev device (C).
 # `make demo` and `make test` work on a fresh machine: each installs what it needs.
 
+# The interpreter that makes .venv/ (any Python 3.11 with venv; Debian's python3 works).
 PYTHON ?= python3
+export PYTHON
 
 .PHONY: help demo test
 help:
@@ -13,6 +15,7 @@ help:
 	@echo "make shell     a guest with the device and the module loaded"
 	@echo "make bench     the chat benchmark (channel, relay)"
 	@echo "make bench-vm  the device and engine benchmarks in a guest, and the plot"
+	@echo "make clean     remove .venv/ and build/ (the lab cache stays)"
 
 include mk/python.mk
 include mk/lab.mk

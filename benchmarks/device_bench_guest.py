@@ -30,7 +30,8 @@ import cryptography
 from cryptography.hazmat.backends.openssl import backend
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from cryptochat.engines import CryptodevEngine, Engine, SoftwareEngine
+from cryptochat.engines import Engine, SoftwareEngine
+from cryptochat.engines.cryptodev import CryptodevEngine
 from cryptochat.records import RecordOpener, RecordSealer, max_plaintext_for_frame
 
 DEVICE = "/dev/cryptodev0"

@@ -1,19 +1,38 @@
-# The Python package: install, lint, unit tests, local demo, benchmarks.
+# The Python package in the project's virtualenv (.venv/): install, lint, unit
+# tests, local demo, benchmarks. Every target runs .venv/bin/python; PYTHON only
+# makes the venv (scripts/venv.sh).
 
-.PHONY: install lint test-py demo-local bench
+VENV := .venv
+VPY := $(VENV)/bin/python
+
+.PHONY: install install-test install-bench install-lab lint test-py demo-local bench clean
 install:
-	$(PYTHON) -m pip install -q --disable-pip-version-check -e '.[test]'
+	./scripts/venv.sh
 
-lint: install lint-kernel
-	$(PYTHON) -m ruff check cryptochat tests benchmarks virtio/lab
-	$(PYTHON) -m mypy --strict cryptochat
-	$(PYTHON) -m mypy --strict virtio/lab/*.py benchmarks/*.py
+install-lab:
+	./scripts/venv.sh lab
 
-test-py: install
-	$(PYTHON) -m pytest -q tests --ignore=tests/vm
+install-bench:
+	./scripts/venv.sh bench,lab
+
+# make test type-checks the benchmarks (matplotlib) and the lab harness too.
+install-test:
+	./scripts/venv.sh test,bench,lab
+
+lint: install-test lint-kernel
+	$(VPY) -m ruff check cryptochat tests benchmarks virtio/lab
+	$(VPY) -m mypy --strict cryptochat
+	$(VPY) -m mypy --strict virtio/lab/*.py benchmarks/*.py
+
+test-py: install-test
+	$(VPY) -m pytest -q tests --ignore=tests/vm
 
 demo-local: install
-	$(PYTHON) -m cryptochat.demo
+	$(VPY) -m cryptochat.demo
 
-bench: install
-	$(PYTHON) benchmarks/chat_bench.py
+bench: install-bench
+	$(VPY) benchmarks/chat_bench.py
+
+# The lab cache (~/.cache/cryptochat) stays: it is keyed by its inputs.
+clean:
+	rm -rf $(VENV) build

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conftest import KEY
@@ -132,6 +134,44 @@ def test_unreachable_server_is_one_line_and_status_1(key_file: str) -> None:
     assert result.stderr.splitlines()[0].startswith("engine: software")
     assert result.stderr.splitlines()[1].startswith("error: cannot reach the server at 127.0.0.1:")
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def checkout_without_extension(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A copy of the package's sources with no built cffi extension, as a source checkout is."""
+    root = tmp_path_factory.mktemp("checkout")
+    package = Path(__file__).resolve().parents[1] / "cryptochat"
+    shutil.copytree(package, root / "cryptochat", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    return str(root)
+
+
+def run_in(checkout: str, *args: str) -> subprocess.CompletedProcess[str]:
+    # -m runs from the working directory first, so the copy shadows the installed package.
+    return subprocess.run([*CHAT, *args], capture_output=True, text=True, timeout=20, check=False,
+                          cwd=checkout)
+
+
+def test_auto_engine_without_the_extension_falls_back_to_software_and_says_why(
+    key_file: str, checkout_without_extension: str
+) -> None:
+    result = run_in(checkout_without_extension, "connect", "127.0.0.1", str(free_port()),
+                    "--key-file", key_file, "--name", "x", "--engine", "auto")
+    assert result.returncode == 1
+    engine_line = result.stderr.splitlines()[0]
+    assert engine_line.startswith("engine: software (cryptography")
+    assert engine_line.endswith("; the cryptodev engine is not built: install the package (pip install .)")
+    assert "Traceback" not in result.stderr
+
+
+def test_cryptodev_engine_without_the_extension_is_a_usage_error(
+    key_file: str, checkout_without_extension: str
+) -> None:
+    result = run_in(checkout_without_extension, "connect", "127.0.0.1", str(free_port()),
+                    "--key-file", key_file, "--name", "x", "--engine", "cryptodev")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "cryptochat: the cryptodev engine is not built: install the package (pip install .)"
+    )
 
 
 # ---------------------------------------------------------------- conversations

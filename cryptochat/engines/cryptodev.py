@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import glob
 import os
 
 from ._cryptodev import ffi, lib
@@ -24,7 +23,6 @@ __all__ = [
     "CryptodevEngine",
     "CryptodevError",
     "SessionInfo",
-    "candidate_devices",
 ]
 
 CRYPTO_AES_CBC = 11
@@ -50,12 +48,6 @@ class SessionInfo:
     cipher_driver: str
     hash_name: str
     hash_driver: str
-
-
-def candidate_devices() -> list[str]:
-    """Device nodes ``auto`` tries, in order: the guest's virtio-cryptodev devices, then ``/dev/crypto``."""
-    guest = sorted(glob.glob("/dev/cryptodev[0-9]*"), key=lambda p: int(p.removeprefix("/dev/cryptodev")))
-    return [*guest, "/dev/crypto"]
 
 
 class CryptodevDevice:

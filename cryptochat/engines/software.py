@@ -64,8 +64,13 @@ class _SoftwareMac:
 class SoftwareEngine(Engine):
     name = "software"
 
+    def __init__(self, fallback_reason: str | None = None) -> None:
+        # Why ``auto`` settled for software although a device may exist, for the one ``engine:`` line.
+        self.fallback_reason = fallback_reason
+
     def describe(self) -> str:
-        return f"software (cryptography {cryptography.__version__})"
+        described = f"software (cryptography {cryptography.__version__})"
+        return f"{described}; {self.fallback_reason}" if self.fallback_reason else described
 
     def cipher_supported(self, algorithm: str, key_size: int) -> bool:
         return algorithm == "aes-cbc" and key_size in _AES_KEY_SIZES

@@ -37,10 +37,6 @@ if ! flock -n 9; then
 fi
 
 "$repo/scripts/install-system-deps.sh"
-if ! command -v vng >/dev/null 2>&1; then
-	say "installing virtme-ng"
-	python3 -m pip install -q --disable-pip-version-check virtme-ng
-fi
 
 # The guest kernel: the newest Debian kernel that has both an image and headers.
 if [ -z "$kernel_release" ]; then

@@ -32,6 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 FIRMWARE_DIRS = ("/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe/qemu")
 BEGIN_MARK = "vmlab-script-begin"
 EXIT_MARK = "vmlab-exit-status="
+# virtme-ng from the project's venv (its [lab] extra), beside the interpreter running us.
+VNG = Path(sys.executable).parent / "vng"
 
 
 class GuestTimeout(AssertionError):
@@ -99,7 +101,7 @@ def vng_command(lab: Lab, script: Path, qemu_opts: Sequence[str], cpus: int, mem
     firmware = " ".join(f"-L {path}" for path in FIRMWARE_DIRS)
     qemu = " ".join([firmware, *qemu_opts])
     command = [
-        "vng", "--run", str(lab.kernel), "--disable-kvm", "--qemu", str(lab.qemu),
+        str(VNG), "--run", str(lab.kernel), "--disable-kvm", "--qemu", str(lab.qemu),
         "--cpus", str(cpus), "--memory", memory, f"--qemu-opts={qemu}",
         "--exec", f"sh {script}",
     ]

@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from vectors import CBC_AES256, HMAC_SHA256_CASE2
 from vmlab import Lab
 
-from cryptochat.engines import CryptodevEngine, SoftwareEngine, open_engine
+from cryptochat.engines import SoftwareEngine, open_engine
+from cryptochat.engines.cryptodev import CryptodevEngine
 
 NODE = "/dev/crypto"
 COUNTER = Path("/sys/class/virtio_cryptodev/cryptodev0/requests")

@@ -11,7 +11,8 @@ from pathlib import Path
 from checklist import Checklist
 
 from cryptochat.channel import Channel, DataReceived, Role
-from cryptochat.engines import CryptodevEngine, Engine, SoftwareEngine, open_engine
+from cryptochat.engines import Engine, SoftwareEngine, open_engine
+from cryptochat.engines.cryptodev import CryptodevEngine
 from cryptochat.errors import ConfigError
 
 DEVICE = "/dev/cryptodev0"

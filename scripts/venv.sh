@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Makes the project's virtualenv (.venv/ in the checkout) and installs the package
+# into it with the extras a target needs: `scripts/venv.sh test,bench,lab`.
+# Nothing is installed into the interpreter that made the venv. Idempotent: a stamp
+# per set of extras, keyed by the hash of pyproject.toml and setup.py; when either
+# changes the venv is made anew. PYTHON (default python3) is only used to create it.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv=$repo/.venv
+python=${PYTHON:-python3}
+extras=${1:-}
+
+say() { echo "venv: $*"; }
+die() { echo "venv: error: $*" >&2; exit 1; }
+
+deps_hash=$(cat "$repo/pyproject.toml" "$repo/setup.py" | sha256sum | cut -c1-16)
+stamp=$venv/.stamp-$deps_hash-${extras:-base}
+
+[ -f "$stamp" ] && exit 0
+
+# Debian's own python3 needs python3-venv (ensurepip) and python3-dev (Python.h,
+# for the cffi extension); another build of Python brings both itself.
+if ! "$python" -c 'import ensurepip, os, sysconfig; assert os.path.exists(sysconfig.get_paths()["include"] + "/Python.h")' 2>/dev/null; then
+	case $(readlink -f "$(command -v "$python")") in
+	/usr/bin/python3*)
+		say "installing python3-venv and python3-dev for Debian's python3"
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv python3-dev >/dev/null ||
+			die "apt-get install python3-venv python3-dev failed" ;;
+	*) die "$python has no venv module or no Python.h: use a full Python 3.11 build (PYTHON=...)" ;;
+	esac
+fi
+
+if [ ! -f "$venv/.deps-$deps_hash" ]; then
+	say "creating $venv with $python"
+	rm -rf "$venv"
+	"$python" -m venv "$venv" || die "$python -m venv failed"
+	"$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+	touch "$venv/.deps-$deps_hash"
+fi
+
+say "installing cryptochat${extras:+[$extras]} into $venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$repo${extras:+[$extras]}" ||
+	die "pip install failed"
+touch "$stamp"
