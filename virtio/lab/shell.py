@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vmlab import REPO, Lab, cryptodev_device, vng_command
+from vmlab import REPO, VNG_ENV, Lab, cryptodev_device, vng_command
 
 
 def main() -> int:
@@ -24,7 +24,7 @@ def main() -> int:
     )
     command = vng_command(lab, script, cryptodev_device(0) + cryptodev_device(1), cpus=2,
                           memory="1G", network="user")
-    return subprocess.call(command, cwd=REPO)
+    return subprocess.call(command, cwd=REPO, env=VNG_ENV)
 
 
 if __name__ == "__main__":

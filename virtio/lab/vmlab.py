@@ -23,17 +23,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
-    "Guest", "GuestRun", "GuestTimeout", "Lab", "boot", "boot_many", "cryptodev_device", "qmp",
-    "start",
-    "vng_command",
+    "VNG_ENV", "Guest", "GuestRun", "GuestTimeout", "Lab", "boot", "boot_many", "cryptodev_device",
+    "qmp", "start", "vng_command",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
 FIRMWARE_DIRS = ("/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe/qemu")
 BEGIN_MARK = "vmlab-script-begin"
 EXIT_MARK = "vmlab-exit-status="
-# virtme-ng from the project's venv (its [lab] extra), beside the interpreter running us.
+# virtme-ng from the project's venv (its [lab] extra), beside the interpreter running us;
+# vng runs its helpers (virtme-run, ...) from PATH, so the venv's bin goes first there.
 VNG = Path(sys.executable).parent / "vng"
+VNG_ENV = {**os.environ, "PATH": f"{VNG.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 class GuestTimeout(AssertionError):
@@ -117,7 +118,7 @@ class Guest:
         self.script = script
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO,
+            stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO, env=VNG_ENV,
         )
         self.chunks: list[bytes] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
