@@ -15,6 +15,7 @@ help:
 	@echo "make shell     a guest with the device and the module loaded"
 	@echo "make bench     the chat benchmark (channel, relay)"
 	@echo "make bench-vm  the device and engine benchmarks in a guest, and the plot"
+	@echo "make fuzz      the device and driver fuzzers and the full-ring soak, long runs"
 	@echo "make clean     remove .venv/ and build/ (the lab cache stays)"
 
 include mk/python.mk

@@ -157,7 +157,8 @@ def test_output_lands_only_in_the_writable_buffers(device: CryptodevQtest) -> No
         assert used is not None
         status = RESP.unpack(device.qt.read(resp + 64, 16))[0]
         assert status == (Status.OK if room == 64 else Status.BADREQ)
-        assert used.length == (64 + 16 if room == 64 else 16)
+        # The used length covers the response, which sits behind the output room.
+        assert used.length == room + 16
         for addr in (area, area + 64 + room, resp, resp + 80):
             assert device.qt.read(addr, 64) == canary, (room, hex(addr))
 
@@ -362,7 +363,8 @@ def test_malformed_chain_is_survived_and_the_device_recovers_after_reset(
         assert device.broken, f"no answer, yet status {device.status():#x}"
     else:
         assert outcome in (ANSWERED, EITHER), used
-        assert not device.broken
+        # Garbage after the answered chain may still break it, a batch later.
+        assert outcome == EITHER or not device.broken
         if not chain[0].flags & DESC_INDIRECT and outcome == ANSWERED:
             # The device never claims more than the guest gave it to write.
             assert used.id == options.get("head", 0) and used.length <= writable, used

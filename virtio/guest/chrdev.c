@@ -5,11 +5,16 @@
  *
  * Every ioctl copies its arguments in, checks every length against the
  * device's limits before allocating, and sends one request. Sessions belong
- * to the open file that created them; closing the file destroys them on the
- * device too.
+ * to the open file that created them, under ids of the file's own; closing
+ * the file destroys them on the device too. A session is counted: every
+ * request in flight holds a reference, and the destroy request, allocated
+ * with the session, goes out when the last one is dropped, whatever signal
+ * the caller got, so no session leaks on the device and no id is reused
+ * there while a request still names it.
  */
 
 #include <linux/cdev.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/mm.h>
@@ -42,16 +47,27 @@ static const struct vcd_alg vcd_algs[] = {
 };
 
 struct vcd_session {
-	u32 id;
+	struct kref ref;		/* the file's, and one per request */
+	struct vcd_device *vcd;
+	u32 id;				/* the device's */
+	u32 generation;			/* the device's, when it was created */
 	const struct vcd_alg *cipher;
 	const struct vcd_alg *mac;
+	struct vcd_request *destroy;	/* destroying never waits for memory */
 };
 
 struct vcd_file {
 	struct vcd_device *vcd;
 	struct mutex lock;		/* @sessions lookups against removal */
-	struct xarray sessions;		/* device session id -> vcd_session */
+	struct xarray sessions;		/* session handle -> vcd_session */
 };
+
+/*
+ * The ids user space sees are handles of the driver's own, unique across
+ * files (another file's handle is unknown here) and independent of the
+ * device's ids, which a reset hands out again.
+ */
+static atomic_t vcd_next_handle = ATOMIC_INIT(0);
 
 static dev_t vcd_devt;
 static struct cdev vcd_cdev;
@@ -80,79 +96,27 @@ static struct vcd_request *vcd_request_alloc(u32 opcode, u32 session_id)
 	return req;
 }
 
-/*
- * A user buffer the device reads or writes in place: pinned pages and the
- * scatterlist describing them. Zero-copy saves the two copies a bounce buffer
- * would cost, which dominate large requests.
- */
-struct vcd_user_buf {
-	struct page **pages;
-	struct scatterlist *sg;
-	unsigned int npages;
-	bool writable;
-};
-
-/* Pins @len (> 0, already checked against the device's limit) bytes at @uaddr. */
-static int vcd_pin_user_buf(struct vcd_user_buf *buf, const void __user *uaddr,
-			    u32 len, bool writable)
+static void vcd_session_release(struct kref *ref)
 {
-	unsigned long start = (unsigned long)uaddr;
-	unsigned int offset = offset_in_page(start);
-	unsigned int n = DIV_ROUND_UP(offset + len, PAGE_SIZE);
-	unsigned int i;
-	int pinned;
-
-	buf->npages = 0;
-	buf->writable = writable;
-	buf->sg = NULL;
-	buf->pages = kvmalloc_array(n, sizeof(*buf->pages), GFP_KERNEL);
-	if (!buf->pages)
-		return -ENOMEM;
-	pinned = pin_user_pages_fast(start & PAGE_MASK, n,
-				     writable ? FOLL_WRITE : 0, buf->pages);
-	if (pinned > 0)
-		buf->npages = pinned;
-	if (pinned != n)
-		return pinned < 0 ? pinned : -EFAULT;
-
-	buf->sg = kmalloc_array(n, sizeof(*buf->sg), GFP_KERNEL);
-	if (!buf->sg)
-		return -ENOMEM;
-	sg_init_table(buf->sg, n);
-	for (i = 0; i < n; i++) {
-		unsigned int chunk = min_t(u32, len, PAGE_SIZE - offset);
-
-		sg_set_page(&buf->sg[i], buf->pages[i], chunk, offset);
-		len -= chunk;
-		offset = 0;
-	}
-	return 0;
-}
-
-/* @written: the device wrote into the pages, so they must be marked dirty. */
-static void vcd_unpin_user_buf(struct vcd_user_buf *buf, bool written)
-{
-	if (buf->npages)
-		unpin_user_pages_dirty_lock(buf->pages, buf->npages,
-					    written && buf->writable);
-	kfree(buf->sg);
-	kvfree(buf->pages);
-}
-
-static int vcd_destroy_session(struct vcd_device *vcd, u32 id)
-{
+	struct vcd_session *session = container_of(ref, struct vcd_session, ref);
+	struct vcd_request *req = session->destroy;
 	struct scatterlist hdr, resp, *sgs[] = { &hdr, &resp };
-	struct vcd_request *req;
-	int err;
 
-	req = vcd_request_alloc(VIRTIO_CRYPTODEV_OP_DESTROY_SESSION, id);
-	if (!req)
-		return -ENOMEM;
+	/*
+	 * Not killable: an interrupted destroy would leak the session on the
+	 * device. The wait ends: the device answers, or is reset or removed.
+	 * A session from before a reset is already gone there and not sent.
+	 */
 	sg_init_one(&hdr, &req->hdr, sizeof(req->hdr));
 	sg_init_one(&resp, &req->resp, sizeof(req->resp));
-	err = vcd_submit(vcd, req, sgs, 1, 1, 0);
+	vcd_submit(session->vcd, req, sgs, 1, 1, 0, session->generation, false);
 	kfree(req);
-	return err;
+	kfree(session);
+}
+
+static void vcd_session_put(struct vcd_session *session)
+{
+	kref_put(&session->ref, vcd_session_release);
 }
 
 static int vcd_check_session_op(struct vcd_device *vcd, struct session_op *sop,
@@ -209,9 +173,11 @@ static int vcd_ioctl_new_session(struct vcd_file *file, void __user *arg)
 	keys_len = sop.keylen + sop.mackeylen;
 	req = vcd_request_alloc(VIRTIO_CRYPTODEV_OP_CREATE_SESSION, 0);
 	session = kzalloc(sizeof(*session), GFP_KERNEL);
+	if (session)
+		session->destroy = vcd_request_alloc(VIRTIO_CRYPTODEV_OP_DESTROY_SESSION, 0);
 	if (keys_len)
 		keys = kmalloc(keys_len, GFP_KERNEL);
-	if (!req || !session || (keys_len && !keys)) {
+	if (!req || !session || !session->destroy || (keys_len && !keys)) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -232,36 +198,48 @@ static int vcd_ioctl_new_session(struct vcd_file *file, void __user *arg)
 		sg_init_one(&keys_sg, keys, keys_len);
 		sgs[1] = &keys_sg;
 		sgs[2] = &resp;
-		err = vcd_submit(vcd, req, sgs, 2, 1, 0);
+		err = vcd_submit(vcd, req, sgs, 2, 1, 0, VCD_ANY_GENERATION, true);
 	} else {
 		sgs[1] = &resp;
-		err = vcd_submit(vcd, req, sgs, 1, 1, 0);
+		err = vcd_submit(vcd, req, sgs, 1, 1, 0, VCD_ANY_GENERATION, true);
 	}
 	if (err)
 		goto out;
 
+	/* From here the session exists on the device: the last put destroys it. */
+	kref_init(&session->ref);
+	session->vcd = vcd;
 	session->id = le32_to_cpu(req->resp.session_id);
+	session->generation = req->generation;
 	session->cipher = cipher;
 	session->mac = mac;
-	user_sop.ses = session->id;
+	session->destroy->hdr.session_id = cpu_to_le32(session->id);
 	mutex_lock(&file->lock);
-	err = xa_insert(&file->sessions, session->id, session, GFP_KERNEL);
+	do {
+		user_sop.ses = atomic_inc_return(&vcd_next_handle);
+		/* Busy only after the handles wrapped: take the next. */
+		err = user_sop.ses ? xa_insert(&file->sessions, user_sop.ses,
+					       session, GFP_KERNEL) : -EBUSY;
+	} while (err == -EBUSY);
 	mutex_unlock(&file->lock);
-	if (err) {
-		vcd_destroy_session(vcd, session->id);
-		goto out;
-	}
+	if (err)
+		goto out_put;
 	if (copy_to_user(arg, &user_sop, sizeof(user_sop))) {
 		mutex_lock(&file->lock);
-		xa_erase(&file->sessions, session->id);
+		xa_erase(&file->sessions, user_sop.ses);
 		mutex_unlock(&file->lock);
-		vcd_destroy_session(vcd, session->id);
 		err = -EFAULT;
-		goto out;
+		goto out_put;
 	}
+	session = NULL;
+	goto out;
+out_put:
+	vcd_session_put(session);
 	session = NULL;
 out:
 	kfree_sensitive(keys);
+	if (session)
+		kfree(session->destroy);
 	kfree(session);
 	kfree(req);
 	return err;
@@ -279,24 +257,22 @@ static int vcd_ioctl_free_session(struct vcd_file *file, u32 __user *arg)
 	mutex_unlock(&file->lock);
 	if (!session)
 		return -ENOENT;
-	/* The session is gone for this file whatever the device says. */
-	vcd_destroy_session(file->vcd, id);
-	kfree(session);
+	/* Gone for this file now; on the device once no request holds it. */
+	vcd_session_put(session);
 	return 0;
 }
 
-/* Copies the file's session @id, so no lock is held while the device works. */
-static int vcd_lookup_session(struct vcd_file *file, u32 id,
-			      struct vcd_session *copy)
+/* The file's session @id, with a reference the caller puts. */
+static struct vcd_session *vcd_get_session(struct vcd_file *file, u32 id)
 {
 	struct vcd_session *session;
 
 	mutex_lock(&file->lock);
 	session = xa_load(&file->sessions, id);
 	if (session)
-		*copy = *session;
+		kref_get(&session->ref);
 	mutex_unlock(&file->lock);
-	return session ? 0 : -EINVAL;
+	return session;
 }
 
 static int vcd_check_crypt_op(struct vcd_device *vcd, const struct crypt_op *cop,
@@ -307,11 +283,14 @@ static int vcd_check_crypt_op(struct vcd_device *vcd, const struct crypt_op *cop
 	/* Multi-part hashing is not offered: each call is a whole message. */
 	if (cop->flags & COP_FLAG_UPDATE)
 		return -EINVAL;
+	if (cop->op != COP_ENCRYPT && cop->op != COP_DECRYPT)
+		return -EINVAL;
 	if (session->cipher) {
-		if (cop->op != COP_ENCRYPT && cop->op != COP_DECRYPT)
-			return -EINVAL;
 		if (!cop->len || cop->len % VIRTIO_CRYPTODEV_BLOCK_LEN)
 			return -EINVAL;
+	} else if (cop->op != COP_ENCRYPT) {
+		/* cryptodev-linux would hash the destination, which a hash has not. */
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -319,47 +298,42 @@ static int vcd_check_crypt_op(struct vcd_device *vcd, const struct crypt_op *cop
 static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 {
 	struct vcd_device *vcd = file->vcd;
-	struct vcd_user_buf src = { 0 }, dst = { 0 };
 	struct scatterlist hdr, iv_sg, resp, digest_sg;
-	struct scatterlist *sgs[6];
+	struct scatterlist *sgs[VCD_FIXED_SGS + 2];
 	u8 next_iv[VIRTIO_CRYPTODEV_BLOCK_LEN];
-	struct vcd_session session;
+	struct vcd_data data = { 0 };
+	struct vcd_session *session;
 	unsigned int out = 0, in = 0;
-	bool in_place, written = false;
-	struct vcd_request *req;
+	struct vcd_request *req = NULL;
 	struct crypt_op cop;
 	u32 digest_len, expected;
 	int err;
 
 	if (copy_from_user(&cop, arg, sizeof(cop)))
 		return -EFAULT;
-	err = vcd_lookup_session(file, cop.ses, &session);
+	session = vcd_get_session(file, cop.ses);
+	if (!session)
+		return -EINVAL;
+	err = vcd_check_crypt_op(vcd, &cop, session);
 	if (err)
-		return err;
-	err = vcd_check_crypt_op(vcd, &cop, &session);
-	if (err)
-		return err;
-	digest_len = session.mac ? session.mac->digest_len : 0;
-	/* The device reads all the source before it writes: one buffer may serve both. */
-	in_place = session.cipher && cop.src == cop.dst;
+		goto out;
+	digest_len = session->mac ? session->mac->digest_len : 0;
 
-	req = vcd_request_alloc(VIRTIO_CRYPTODEV_OP_CRYPT, session.id);
-	if (!req)
-		return -ENOMEM;
-	if (cop.len) {
-		err = vcd_pin_user_buf(&src, cop.src, cop.len, in_place);
-		if (err)
-			goto out;
+	req = vcd_request_alloc(VIRTIO_CRYPTODEV_OP_CRYPT, session->id);
+	if (!req) {
+		err = -ENOMEM;
+		goto out;
 	}
-	if (session.cipher && !in_place) {
-		err = vcd_pin_user_buf(&dst, cop.dst, cop.len, true);
+	if (cop.len) {
+		err = vcd_data_get(&data, vcd, cop.src, cop.dst, cop.len,
+				   session->cipher);
 		if (err)
 			goto out;
 	}
 
 	sg_init_one(&hdr, &req->hdr, sizeof(req->hdr));
 	sgs[out++] = &hdr;
-	if (session.cipher) {
+	if (session->cipher) {
 		/* A missing IV means zeros, as with cryptodev-linux's first call. */
 		if (cop.iv && copy_from_user(req->iv, cop.iv, sizeof(req->iv))) {
 			err = -EFAULT;
@@ -378,10 +352,10 @@ static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 		sgs[out++] = &iv_sg;
 	}
 	req->hdr.data_len = cpu_to_le32(cop.len);
-	if (src.sg)
-		sgs[out++] = src.sg;
-	if (session.cipher)
-		sgs[out + in++] = in_place ? src.sg : dst.sg;
+	if (data.src_sg)
+		sgs[out++] = data.src_sg;
+	if (data.dst_sg)
+		sgs[out + in++] = data.dst_sg;
 	if (digest_len) {
 		sg_init_one(&digest_sg, req->digest, digest_len);
 		sgs[out + in++] = &digest_sg;
@@ -389,14 +363,16 @@ static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 	sg_init_one(&resp, &req->resp, sizeof(req->resp));
 	sgs[out + in++] = &resp;
 
-	expected = (session.cipher ? cop.len : 0) + digest_len;
-	err = vcd_submit(vcd, req, sgs, out, in, expected);
+	expected = (session->cipher ? cop.len : 0) + digest_len;
+	err = vcd_submit(vcd, req, sgs, out, in, expected, session->generation,
+			 true);
+	if (!err)
+		err = vcd_data_finish(&data, true);
 	if (err)
 		goto out;
-	written = true;
 	atomic64_add(cop.len, &vcd->stat_bytes);
 
-	if (session.cipher && (cop.flags & COP_FLAG_WRITE_IV) && cop.iv) {
+	if (session->cipher && (cop.flags & COP_FLAG_WRITE_IV) && cop.iv) {
 		/* Encrypting, the last ciphertext block is the destination's. */
 		if ((cop.op == COP_ENCRYPT &&
 		     copy_from_user(next_iv, cop.dst + cop.len - sizeof(next_iv),
@@ -409,23 +385,26 @@ static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 	if (digest_len && copy_to_user(cop.mac, req->digest, digest_len))
 		err = -EFAULT;
 out:
-	vcd_unpin_user_buf(&dst, written);
-	vcd_unpin_user_buf(&src, written);
+	/* Once queued, the device may have written the pages, answer or not. */
+	vcd_data_put(&data, req && req->queued);
 	kfree(req);
+	vcd_session_put(session);
 	return err;
 }
 
 static int vcd_ioctl_session_info(struct vcd_file *file, void __user *arg)
 {
 	struct session_info_op info;
+	struct vcd_session *found;
 	struct vcd_session session;
-	int err;
 
 	if (copy_from_user(&info, arg, sizeof(info)))
 		return -EFAULT;
-	err = vcd_lookup_session(file, info.ses, &session);
-	if (err)
-		return err;
+	found = vcd_get_session(file, info.ses);
+	if (!found)
+		return -EINVAL;
+	session = *found;
+	vcd_session_put(found);
 	memset(&info.cipher_info, 0, sizeof(info.cipher_info));
 	memset(&info.hash_info, 0, sizeof(info.hash_info));
 	if (session.cipher) {
@@ -449,6 +428,24 @@ static int vcd_ioctl_session_info(struct vcd_file *file, void __user *arg)
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
+/*
+ * CRIOGET, as cryptodev-linux answers it: a new descriptor for the same open
+ * file (BSD's clone, kept for the programs that still ask for it).
+ */
+static int vcd_ioctl_clone(struct file *filp, u32 __user *arg)
+{
+	int fd = get_unused_fd_flags(0);
+
+	if (fd < 0)
+		return fd;
+	if (put_user(fd, arg)) {
+		put_unused_fd(fd);
+		return -EFAULT;
+	}
+	fd_install(fd, get_file(filp));
+	return 0;
+}
+
 static long vcd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct vcd_file *file = filp->private_data;
@@ -457,6 +454,11 @@ static long vcd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	if (READ_ONCE(file->vcd->removed))
 		return -ENODEV;
 	switch (cmd) {
+	case CRIOGET:
+		return vcd_ioctl_clone(filp, uarg);
+	case CIOCASYMFEAT:
+		/* No public-key operations: no feature bits, as cryptodev-linux. */
+		return put_user(0, (u32 __user *)uarg);
 	case CIOCGSESSION:
 		return vcd_ioctl_new_session(file, uarg);
 	case CIOCFSESSION:
@@ -502,10 +504,10 @@ static int vcd_release_file(struct inode *inode, struct file *filp)
 	struct vcd_session *session;
 	unsigned long id;
 
-	/* A removed device answers -ENODEV at once: nothing to wait for. */
+	/* No ioctl runs on a file being released: every ref here is the file's. */
 	xa_for_each(&file->sessions, id, session) {
-		vcd_destroy_session(file->vcd, session->id);
-		kfree(session);
+		xa_erase(&file->sessions, id);
+		vcd_session_put(session);
 	}
 	xa_destroy(&file->sessions);
 	mutex_destroy(&file->lock);
@@ -537,6 +539,8 @@ VCD_STAT_ATTR(max_sessions, vcd->max_sessions);
 VCD_STAT_ATTR(requests, atomic64_read(&vcd->stat_requests));
 VCD_STAT_ATTR(bytes, atomic64_read(&vcd->stat_bytes));
 VCD_STAT_ATTR(errors, atomic64_read(&vcd->stat_errors));
+VCD_STAT_ATTR(resets, atomic64_read(&vcd->stat_resets));
+VCD_STAT_ATTR(bounced, atomic64_read(&vcd->stat_bounced));
 
 static struct attribute *vcd_attrs[] = {
 	&dev_attr_max_data_len.attr,
@@ -544,6 +548,8 @@ static struct attribute *vcd_attrs[] = {
 	&dev_attr_requests.attr,
 	&dev_attr_bytes.attr,
 	&dev_attr_errors.attr,
+	&dev_attr_resets.attr,
+	&dev_attr_bounced.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(vcd);

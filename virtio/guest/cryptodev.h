@@ -7,23 +7,35 @@
 #define VIRTIO_CRYPTODEV_GUEST_H
 
 #include <linux/atomic.h>
+#include <linux/cache.h>
 #include <linux/completion.h>
 #include <linux/kref.h>
 #include <linux/scatterlist.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <virtio_cryptodev.h>
 
 #define VCD_MAX_DEVICES	64
+/* Descriptors of a request besides its data: header, IV, digest, response. */
+#define VCD_FIXED_SGS	4
 
 /* One per virtio-cryptodev device, on vdev->priv; open files hold a ref. */
 struct vcd_device {
 	struct virtio_device *vdev;	/* valid only while !removed */
 	struct virtqueue *vq;
-	spinlock_t vq_lock;		/* the queue, @ring_full, @removed */
+	spinlock_t vq_lock;		/* the queue and the flags below */
 	wait_queue_head_t ring_wait;	/* submitters waiting for a ring slot */
 	bool ring_full;
 	bool removed;
+	bool resetting;			/* NEEDS_RESET seen, @reset_work runs */
+	/*
+	 * Bumped by every reset, which empties the device's session table:
+	 * a session of an older generation is never sent, so its id, which
+	 * the device may have handed out again, cannot reach another's key.
+	 */
+	u32 generation;
+	struct work_struct reset_work;
 	struct kref ref;
 	int minor;
 
@@ -31,31 +43,77 @@ struct vcd_device {
 	u32 max_data_len;
 	u32 max_sessions;
 	u32 max_key_len;
+	unsigned int max_sgs;		/* descriptors one chain may use */
+
+	/* User memory pinned or bounced for requests in flight, bounded. */
+	spinlock_t mem_lock;
+	size_t mem_in_flight;
+	size_t mem_limit;
+	wait_queue_head_t mem_wait;
 
 	atomic64_t stat_requests;
 	atomic64_t stat_bytes;
 	atomic64_t stat_errors;
+	atomic64_t stat_resets;
+	atomic64_t stat_bounced;
 };
 
 /*
  * One request in flight. Allocated (never on the stack: the device reads and
  * writes it) by the submitter, which sleeps on @done until the queue
- * callback or device removal completes it.
+ * callback, a reset or device removal completes it. The device writes
+ * @digest and @resp: each has a cache line of its own.
  */
 struct vcd_request {
 	struct virtio_cryptodev_req hdr;
 	u8 iv[VIRTIO_CRYPTODEV_BLOCK_LEN];
-	u8 digest[VIRTIO_CRYPTODEV_MAX_DIGEST_LEN];
-	struct virtio_cryptodev_resp resp;
-	struct completion done;
+	u8 digest[VIRTIO_CRYPTODEV_MAX_DIGEST_LEN] ____cacheline_aligned;
+	struct virtio_cryptodev_resp resp ____cacheline_aligned;
+	struct completion done ____cacheline_aligned;
 	unsigned int used_len;
-	int error;			/* -ENODEV when the device went away */
+	u32 generation;			/* the device's, when it was queued */
+	bool queued;			/* the device was handed the buffers */
+	int error;			/* -ENODEV gone, -EIO reset */
 };
+
+/* Any generation: for requests that do not name a session. */
+#define VCD_ANY_GENERATION	U32_MAX
 
 int vcd_submit(struct vcd_device *vcd, struct vcd_request *req,
 	       struct scatterlist **sgs, unsigned int out_sgs,
-	       unsigned int in_sgs, u32 expected_out);
+	       unsigned int in_sgs, u32 expected_out, u32 generation,
+	       bool killable);
 void vcd_put(struct vcd_device *vcd);
+
+/*
+ * A request's source and destination in user memory, as the device sees
+ * them: the caller's pages pinned in place (charged to its RLIMIT_MEMLOCK),
+ * or, when they would not fit in one chain or the charge is refused, a
+ * kernel bounce buffer of large chunks. Either way the bytes in flight per
+ * device are bounded (buffers.c).
+ */
+struct vcd_data {
+	struct vcd_device *vcd;
+	struct page **pages;		/* pinned: source, then destination */
+	unsigned int src_pages;
+	unsigned int dst_pages;
+	struct page **chunks;		/* bounced */
+	unsigned int nchunks;
+	unsigned int order;
+	struct scatterlist *src_sg;	/* what the device reads */
+	struct scatterlist *dst_sg;	/* writes; NULL for none, == src in place */
+	struct scatterlist *sg_mem;
+	size_t charged;
+	unsigned long locked;		/* pages charged to the caller's mm */
+	void __user *dst;
+	u32 len;
+	bool bounced;
+};
+
+int vcd_data_get(struct vcd_data *data, struct vcd_device *vcd,
+		 const void __user *src, void __user *dst, u32 len, bool has_dst);
+int vcd_data_finish(struct vcd_data *data, bool answered);
+void vcd_data_put(struct vcd_data *data, bool written);
 
 int vcd_chrdev_init(void);
 void vcd_chrdev_exit(void);

@@ -17,9 +17,15 @@
  *                     the digest), then struct virtio_cryptodev_resp last
  *
  * The device finds the response at the end of the writable buffers, so a
- * request it rejects early is still answered. The used length it reports is
- * the output it wrote plus the response on success, the response alone on
- * failure.
+ * request it rejects early is still answered. The used length it reports
+ * always covers the response: it is the whole writable part. The output
+ * room before the response is written only on success; a failed request
+ * leaves the guest's buffers as they were.
+ *
+ * A chain is never longer than the queue (the virtio spec's rule): the
+ * driver pins the caller's pages when they fit and bounces the data through
+ * larger kernel chunks when they do not. The device answers a bounded batch
+ * of requests per turn of QEMU's main loop and yields in between.
  *
  * All fields are little-endian.
  */

@@ -564,6 +564,37 @@ class CryptodevQtest:
         self._used_idx = (self._used_idx + 1) & 0xFFFF
         return entry
 
+    def keep_ring_full(self, entry: Desc, seconds: float) -> int:
+        """Puts `entry` (one descriptor: an indirect table many requests may share) in
+        every descriptor slot and keeps every slot of the ring in flight for `seconds`,
+        as a guest flooding the device would; then waits for the ring to drain.
+        Returns how many requests the device answered."""
+        n = self.queue_size
+        self.qt.write(DESC_TABLE, entry.pack() * n)
+        self.qt.write(AVAIL_RING + 4, b"".join(i.to_bytes(2, "little") for i in range(n)))
+        answered = in_flight = 0
+        deadline = time.monotonic() + seconds
+        while True:
+            used = self.used_idx()
+            done = (used - self._used_idx) & 0xFFFF
+            self._used_idx = used
+            answered += done
+            in_flight -= done
+            if self.broken:
+                raise QtestError(f"the device broke under a full ring (status {self.status():#x})")
+            if time.monotonic() > deadline:
+                if not in_flight:
+                    return answered
+                if time.monotonic() > deadline + self.qt.timeout:
+                    raise QtestTimeout(f"{in_flight} requests still unanswered")
+            elif in_flight < n:
+                # Slot i always names head i, so only the index moves.
+                self._avail_idx = (self._avail_idx + n - in_flight) & 0xFFFF
+                in_flight = n
+                self.qt.writew(AVAIL_RING + 2, self._avail_idx)
+                self.kick()
+            time.sleep(0.002)
+
     def request(self, header: bytes, payload: bytes = b"", out_len: int = 0, *,
                 indirect: bool = False) -> Reply:
         """One well-formed request: header, payload (device-readable), output
@@ -589,7 +620,7 @@ class CryptodevQtest:
         if used.id != 0:
             raise QtestError(f"device returned head {used.id}, not 0")
         status, session_id, written, _ = RESP.unpack(self.qt.read(resp_addr, RESP.size))
-        if written > out_len or used.length != written + RESP.size:
+        if written > out_len or used.length != out_len + RESP.size:
             raise QtestError(f"device wrote {written} of {out_len} bytes, used length {used.length}")
         return Reply(status, session_id, written, used.length, self.qt.read(out_addr, written))
 

@@ -202,7 +202,7 @@ def boot_many(lab: Lab, guests: Sequence[tuple[str, Sequence[str]]], *, cpus: in
             guest.kill()
 
 
-def qmp(path: Path, command: str, **arguments: object) -> dict[str, object]:
+def qmp(path: Path, command: str, /, **arguments: object) -> dict[str, object]:
     """Runs one QMP command on a QEMU started with `-qmp unix:PATH,server=on,wait=off`."""
     with socket.socket(socket.AF_UNIX) as sock:
         sock.settimeout(30)

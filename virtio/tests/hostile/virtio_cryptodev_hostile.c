@@ -34,7 +34,7 @@
 #define HOSTILE_MAX_SEGS	8
 #define HOSTILE_TIMEOUT		(10 * HZ)	/* an answer later than this is a hang */
 #define HOSTILE_BROKEN_WAIT	(2 * HZ)	/* how long a broken device stays silent */
-#define HOSTILE_MAX_FLIGHT	1024
+#define HOSTILE_MAX_FLIGHT	2048	/* more than any queue: the ring fills */
 #define RESP_LEN		sizeof(struct virtio_cryptodev_resp)
 
 enum { OUT = 0, IN = 1 };
@@ -335,12 +335,13 @@ static bool hostile_verdict(struct hostile_dev *hd, const char *name,
 	}
 	status = le32_to_cpu(resp.status);
 	out_len = le32_to_cpu(resp.out_len);
+	/* The used length covers the response: the whole writable part. */
 	if (status != want_status || out_len != want_out ||
-	    r->used_len != want_out + RESP_LEN) {
+	    r->used_len != hreq_in_len(r)) {
 		hostile_fail(hd, name,
 			     "status %u out_len %u used %u, want %u/%u/%zu",
 			     status, out_len, r->used_len, want_status,
-			     want_out, want_out + RESP_LEN);
+			     want_out, hreq_in_len(r));
 		return false;
 	}
 	hostile_ok(hd, name);
@@ -938,7 +939,7 @@ static bool hostile_garbage_ok(struct hostile_req *r)
 	struct virtio_cryptodev_resp resp;
 	u32 status;
 
-	if (r->used_len != RESP_LEN || !hreq_resp(r, &resp))
+	if (r->used_len != hreq_in_len(r) || !hreq_resp(r, &resp))
 		return false;
 	status = le32_to_cpu(resp.status);
 	return status == VIRTIO_CRYPTODEV_S_BADREQ ||

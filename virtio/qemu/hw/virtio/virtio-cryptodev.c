@@ -17,6 +17,7 @@
 #include "qapi/error.h"
 #include "qemu/error-report.h"
 #include "qemu/iov.h"
+#include "qemu/main-loop.h"
 #include "qemu/module.h"
 #include "hw/qdev-properties.h"
 #include "hw/virtio/virtio.h"
@@ -25,9 +26,18 @@
 #include "cryptochat/crypto/cryptodev.h"
 #include "trace.h"
 
-#define VIRTIO_CRYPTODEV_QUEUE_SIZE 128
+/* virtio-blk's largest: a 1 MiB request zero-copy in one legal chain. */
+#define VIRTIO_CRYPTODEV_QUEUE_SIZE 1024
 #define VIRTIO_CRYPTODEV_DEFAULT_DATA_LEN (1024 * 1024)
 #define VIRTIO_CRYPTODEV_DEFAULT_SESSIONS 1024
+/*
+ * One turn of the main loop answers at most this many requests, or this many
+ * source bytes (but always at least one request), then yields the BQL and
+ * comes back in a bottom half: a guest that keeps the ring full cannot
+ * starve QMP or other devices.
+ */
+#define VIRTIO_CRYPTODEV_BATCH_REQUESTS 32
+#define VIRTIO_CRYPTODEV_BATCH_BYTES (2 * 1024 * 1024)
 
 static const VirtIOCryptodevAlg virtio_cryptodev_algs[] = {
     { CRYPTO_AES_CBC, "cbc(aes)", VIRTIO_CRYPTODEV_ALG_CIPHER, 0, 0 },
@@ -124,6 +134,7 @@ static uint32_t virtio_cryptodev_create_session(VirtIOCryptodev *s,
 
     if (iov_to_buf(elem->out_sg, elem->out_num, sizeof(*req),
                    keys, payload_len) != payload_len) {
+        explicit_bzero(keys, sizeof(keys));
         return VIRTIO_CRYPTODEV_S_BADREQ;
     }
     params.key = keys;
@@ -184,8 +195,7 @@ static uint32_t virtio_cryptodev_crypt(VirtIOCryptodev *s,
     uint32_t data_len = le32_to_cpu(req->data_len);
     uint8_t iv[VIRTIO_CRYPTODEV_BLOCK_LEN];
     VirtIOCryptodevSession *session;
-    g_autofree uint8_t *src = NULL;
-    g_autofree uint8_t *out = NULL;
+    uint8_t *src, *out;
     size_t cipher_out, out_len;
     uint32_t status;
 
@@ -198,14 +208,23 @@ static uint32_t virtio_cryptodev_crypt(VirtIOCryptodev *s,
         trace_virtio_cryptodev_bad_request(s, "data length");
         return VIRTIO_CRYPTODEV_S_BADREQ;
     }
+    /*
+     * Every field is checked against the session's kind before a backend
+     * sees it: cryptodev-linux reads COP_DECRYPT on a hash session as "hash
+     * the destination", which is NULL here and oopses the host's kernel.
+     */
+    if (op != VIRTIO_CRYPTODEV_ENCRYPT && op != VIRTIO_CRYPTODEV_DECRYPT) {
+        trace_virtio_cryptodev_bad_request(s, "direction");
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
     if (session->cipher) {
-        if ((op != VIRTIO_CRYPTODEV_ENCRYPT && op != VIRTIO_CRYPTODEV_DECRYPT) ||
-            iv_len != VIRTIO_CRYPTODEV_BLOCK_LEN || !data_len ||
+        if (iv_len != VIRTIO_CRYPTODEV_BLOCK_LEN || !data_len ||
             data_len % VIRTIO_CRYPTODEV_BLOCK_LEN) {
             trace_virtio_cryptodev_bad_request(s, "cipher operation");
             return VIRTIO_CRYPTODEV_S_BADREQ;
         }
-    } else if (iv_len) {
+    } else if (iv_len || op != VIRTIO_CRYPTODEV_ENCRYPT) {
+        trace_virtio_cryptodev_bad_request(s, "hash operation");
         return VIRTIO_CRYPTODEV_S_BADREQ;
     }
 
@@ -223,19 +242,26 @@ static uint32_t virtio_cryptodev_crypt(VirtIOCryptodev *s,
                    iv, iv_len) != iv_len ||
         iov_to_buf(elem->out_sg, elem->out_num, sizeof(*req) + iv_len,
                    src, data_len) != data_len) {
-        return VIRTIO_CRYPTODEV_S_BADREQ;
+        status = VIRTIO_CRYPTODEV_S_BADREQ;
+        goto out;
     }
 
     status = s->backend->crypt(s, session, op, iv_len ? iv : NULL, src,
                                session->cipher ? out : NULL, data_len,
                                session->mac ? out + cipher_out : NULL);
     if (status != VIRTIO_CRYPTODEV_S_OK) {
-        return status;
+        goto out;
     }
     iov_from_buf(elem->in_sg, elem->in_num, 0, out, out_len);
     resp->out_len = cpu_to_le32(out_len);
     s->stat_bytes += data_len;
-    return VIRTIO_CRYPTODEV_S_OK;
+out:
+    /* Either buffer may hold plaintext: none stays in freed host memory. */
+    explicit_bzero(src, data_len);
+    explicit_bzero(out, out_len);
+    g_free(src);
+    g_free(out);
+    return status;
 }
 
 /*
@@ -299,27 +325,79 @@ static bool virtio_cryptodev_process(VirtIOCryptodev *s, VirtQueueElement *elem)
     written = le32_to_cpu(resp.out_len);
     iov_from_buf(elem->in_sg, elem->in_num, out_room, &resp, sizeof(resp));
     trace_virtio_cryptodev_response(s, status, written);
-    virtqueue_push(s->vq, elem, written + sizeof(resp));
+    /*
+     * The used length covers the response at the end of the writable part.
+     * The output room before it is written only on success: a failed
+     * request leaves the guest's buffers as they were.
+     */
+    virtqueue_push(s->vq, elem, out_room + sizeof(resp));
     return true;
+}
+
+/*
+ * Answers one batch. Returns true when the batch's budget ran out with
+ * requests possibly left, false when the ring is empty or the device broke.
+ */
+static bool virtio_cryptodev_run_batch(VirtIOCryptodev *s)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    VirtQueueElement *elem;
+    unsigned int requests = 0;
+    size_t bytes = 0;
+    bool more = false;
+
+    while ((elem = virtqueue_pop(s->vq, sizeof(VirtQueueElement)))) {
+        bytes += iov_size(elem->out_sg, elem->out_num);
+        if (!virtio_cryptodev_process(s, elem)) {
+            virtqueue_detach_element(s->vq, elem, 0);
+            g_free(elem);
+            break;
+        }
+        g_free(elem);
+        if (++requests >= VIRTIO_CRYPTODEV_BATCH_REQUESTS ||
+            bytes >= VIRTIO_CRYPTODEV_BATCH_BYTES) {
+            more = true;
+            break;
+        }
+    }
+    if (requests) {
+        virtio_notify(vdev, s->vq);
+    }
+    return more && !vdev->broken;
+}
+
+/* The queue's work, one bounded batch per turn of the main loop. */
+static void virtio_cryptodev_bh(void *opaque)
+{
+    VirtIOCryptodev *s = opaque;
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+
+    if (!(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) || vdev->broken) {
+        virtio_queue_set_notification(s->vq, 1);
+        return;
+    }
+    if (virtio_cryptodev_run_batch(s)) {
+        qemu_bh_schedule(s->bh);
+        return;
+    }
+    /* Re-arm, then look once more: the guest may have added and not kicked. */
+    virtio_queue_set_notification(s->vq, 1);
+    if (!virtio_queue_empty(s->vq) && !vdev->broken) {
+        virtio_queue_set_notification(s->vq, 0);
+        qemu_bh_schedule(s->bh);
+    }
 }
 
 static void virtio_cryptodev_handle_queue(VirtIODevice *vdev, VirtQueue *vq)
 {
     VirtIOCryptodev *s = VIRTIO_CRYPTODEV(vdev);
-    VirtQueueElement *elem;
 
     if (!(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
         return;
     }
-    while ((elem = virtqueue_pop(vq, sizeof(VirtQueueElement)))) {
-        if (!virtio_cryptodev_process(s, elem)) {
-            virtqueue_detach_element(vq, elem, 0);
-            g_free(elem);
-            break;
-        }
-        g_free(elem);
-    }
-    virtio_notify(vdev, vq);
+    /* No kicks while a batch is pending: the bottom half polls the ring. */
+    virtio_queue_set_notification(vq, 0);
+    qemu_bh_schedule(s->bh);
 }
 
 static void virtio_cryptodev_get_config(VirtIODevice *vdev, uint8_t *config)
@@ -342,7 +420,10 @@ static uint64_t virtio_cryptodev_get_features(VirtIODevice *vdev,
 
 static void virtio_cryptodev_reset(VirtIODevice *vdev)
 {
-    virtio_cryptodev_destroy_all_sessions(VIRTIO_CRYPTODEV(vdev));
+    VirtIOCryptodev *s = VIRTIO_CRYPTODEV(vdev);
+
+    qemu_bh_cancel(s->bh);
+    virtio_cryptodev_destroy_all_sessions(s);
 }
 
 static bool virtio_cryptodev_open_backend(VirtIOCryptodev *s, Error **errp)
@@ -411,6 +492,8 @@ static void virtio_cryptodev_realize(DeviceState *dev, Error **errp)
     virtio_init(vdev, VIRTIO_ID_CRYPTODEV, sizeof(struct virtio_cryptodev_config));
     s->vq = virtio_add_queue(vdev, VIRTIO_CRYPTODEV_QUEUE_SIZE,
                              virtio_cryptodev_handle_queue);
+    s->bh = qemu_bh_new_guarded(virtio_cryptodev_bh, s,
+                                &DEVICE(s)->mem_reentrancy_guard);
 }
 
 static void virtio_cryptodev_unrealize(DeviceState *dev)
@@ -418,11 +501,25 @@ static void virtio_cryptodev_unrealize(DeviceState *dev)
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIOCryptodev *s = VIRTIO_CRYPTODEV(dev);
 
+    qemu_bh_delete(s->bh);
     virtio_delete_queue(s->vq);
     virtio_cleanup(vdev);
     virtio_cryptodev_destroy_all_sessions(s);
     g_hash_table_destroy(s->sessions);
     s->backend->close(s);
+}
+
+/*
+ * A host-side test hook (QMP qom-set, never reachable from the guest): puts
+ * the device in NEEDS_RESET, so the guest driver's recovery can be tested.
+ */
+static void virtio_cryptodev_set_inject_error(Object *obj, bool value,
+                                              Error **errp)
+{
+    if (value) {
+        virtio_error(VIRTIO_DEVICE(obj),
+                     "virtio-cryptodev: error injected by the host");
+    }
 }
 
 static void virtio_cryptodev_instance_init(Object *obj)
@@ -435,6 +532,8 @@ static void virtio_cryptodev_instance_init(Object *obj)
                                    OBJ_PROP_FLAG_READ);
     object_property_add_uint64_ptr(obj, "stat-errors", &s->stat_errors,
                                    OBJ_PROP_FLAG_READ);
+    object_property_add_bool(obj, "x-inject-error", NULL,
+                             virtio_cryptodev_set_inject_error);
 }
 
 static const VMStateDescription vmstate_virtio_cryptodev = {

@@ -80,6 +80,7 @@ struct VirtIOCryptodev {
     VirtIODevice parent_obj;
 
     VirtQueue *vq;
+    QEMUBH *bh;                   /* runs the queue, a bounded batch a turn */
     GHashTable *sessions;         /* id -> VirtIOCryptodevSession */
     uint32_t next_session_id;
 
