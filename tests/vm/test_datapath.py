@@ -15,6 +15,7 @@ SCRIPT = "".join([
     section("load", "insmod $MODULE"),
     section("abi", "$BIN/cryptodev_abi"),
     section("vectors", "$BIN/cryptodev_vectors /dev/cryptodev0"),
+    section("algorithms", "$BIN/cryptodev_algs /dev/cryptodev0"),
     section("hostile", f"$BIN/cryptodev_hostile /dev/cryptodev0 {HOSTILE_ROUNDS}"),
     section("stress", "$BIN/cryptodev_stress /dev/cryptodev0 4 4 250"),
     section("two devices at once",
@@ -51,6 +52,13 @@ def test_nist_and_rfc_vectors_pass_through_the_device(
         sections: dict[str, tuple[str, int]]) -> None:
     output = assert_passed(sections, "vectors")
     assert "size 1048576: decrypt(encrypt(x)) == x" in output
+
+
+def test_ctr_ecb_xts_null_and_more_hashes_give_known_answers(
+        sections: dict[str, tuple[str, int]]) -> None:
+    output = assert_passed(sections, "algorithms")
+    assert "CTR with COP_FLAG_WRITE_IV chains across calls" in output
+    assert "IEEE 1619 vector 4 XTS-AES128" in output
 
 
 def test_hostile_user_space_gets_errnos_and_memory_does_not_grow(

@@ -23,28 +23,62 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
+#include <asm/unaligned.h>
 #include <crypto/cryptodev.h>
 #include "cryptodev.h"
 
 enum vcd_alg_kind { VCD_CIPHER, VCD_HMAC, VCD_HASH };
+enum vcd_mode { VCD_NONE, VCD_CBC, VCD_CTR, VCD_ECB, VCD_XTS, VCD_NULL };
 
 struct vcd_alg {
 	u32 id;
 	const char *name;
 	enum vcd_alg_kind kind;
-	u32 digest_len;
+	u32 digest_len;			/* HMAC and hash */
+	enum vcd_mode mode;		/* cipher */
+	u32 iv_len;			/* cipher: 16, or 0 for ECB and NULL */
+	u32 block_len;			/* cipher: data is a multiple of it */
 };
+
+#define VCD_CIPHER_ALG(id_, name_, mode_, iv_len_, block_len_) \
+	{ .id = id_, .name = name_, .kind = VCD_CIPHER, .mode = mode_, \
+	  .iv_len = iv_len_, .block_len = block_len_ }
+#define VCD_DIGEST_ALG(id_, name_, kind_, len_) \
+	{ .id = id_, .name = name_, .kind = kind_, .digest_len = len_ }
 
 /* What the device supports; a new algorithm is a row here and there. */
 static const struct vcd_alg vcd_algs[] = {
-	{ CRYPTO_AES_CBC, "cbc(aes)", VCD_CIPHER, 0 },
-	{ CRYPTO_SHA1_HMAC, "hmac(sha1)", VCD_HMAC, 20 },
-	{ CRYPTO_SHA2_256_HMAC, "hmac(sha256)", VCD_HMAC, 32 },
-	{ CRYPTO_SHA2_512_HMAC, "hmac(sha512)", VCD_HMAC, 64 },
-	{ CRYPTO_SHA1, "sha1", VCD_HASH, 20 },
-	{ CRYPTO_SHA2_256, "sha256", VCD_HASH, 32 },
-	{ CRYPTO_SHA2_512, "sha512", VCD_HASH, 64 },
+	VCD_CIPHER_ALG(CRYPTO_AES_CBC, "cbc(aes)", VCD_CBC, 16, 16),
+	VCD_CIPHER_ALG(CRYPTO_AES_CTR, "ctr(aes)", VCD_CTR, 16, 1),
+	VCD_CIPHER_ALG(CRYPTO_AES_ECB, "ecb(aes)", VCD_ECB, 0, 16),
+	VCD_CIPHER_ALG(CRYPTO_AES_XTS, "xts(aes)", VCD_XTS, 16, 16),
+	VCD_CIPHER_ALG(CRYPTO_NULL, "ecb(cipher_null)", VCD_NULL, 0, 1),
+	VCD_DIGEST_ALG(CRYPTO_MD5_HMAC, "hmac(md5)", VCD_HMAC, 16),
+	VCD_DIGEST_ALG(CRYPTO_SHA1_HMAC, "hmac(sha1)", VCD_HMAC, 20),
+	VCD_DIGEST_ALG(CRYPTO_SHA2_224_HMAC, "hmac(sha224)", VCD_HMAC, 28),
+	VCD_DIGEST_ALG(CRYPTO_SHA2_256_HMAC, "hmac(sha256)", VCD_HMAC, 32),
+	VCD_DIGEST_ALG(CRYPTO_SHA2_384_HMAC, "hmac(sha384)", VCD_HMAC, 48),
+	VCD_DIGEST_ALG(CRYPTO_SHA2_512_HMAC, "hmac(sha512)", VCD_HMAC, 64),
+	VCD_DIGEST_ALG(CRYPTO_MD5, "md5", VCD_HASH, 16),
+	VCD_DIGEST_ALG(CRYPTO_SHA1, "sha1", VCD_HASH, 20),
+	VCD_DIGEST_ALG(CRYPTO_SHA2_224, "sha224", VCD_HASH, 28),
+	VCD_DIGEST_ALG(CRYPTO_SHA2_256, "sha256", VCD_HASH, 32),
+	VCD_DIGEST_ALG(CRYPTO_SHA2_384, "sha384", VCD_HASH, 48),
+	VCD_DIGEST_ALG(CRYPTO_SHA2_512, "sha512", VCD_HASH, 64),
 };
+
+/* Key lengths as Linux's crypto API (and so cryptodev-linux) takes them. */
+static bool vcd_key_len_ok(const struct vcd_alg *alg, u32 key_len)
+{
+	switch (alg->mode) {
+	case VCD_NULL:
+		return key_len == 0;
+	case VCD_XTS:
+		return key_len == 32 || key_len == 48 || key_len == 64;
+	default:
+		return key_len == 16 || key_len == 24 || key_len == 32;
+	}
+}
 
 struct vcd_session {
 	struct kref ref;		/* the file's, and one per request */
@@ -131,7 +165,7 @@ static int vcd_check_session_op(struct vcd_device *vcd, struct session_op *sop,
 		*cipher = vcd_find_alg(sop->cipher);
 		if (!*cipher || (*cipher)->kind != VCD_CIPHER)
 			return -EINVAL;
-		if (sop->keylen != 16 && sop->keylen != 24 && sop->keylen != 32)
+		if (!vcd_key_len_ok(*cipher, sop->keylen))
 			return -EINVAL;
 	} else {
 		sop->keylen = 0;
@@ -286,12 +320,40 @@ static int vcd_check_crypt_op(struct vcd_device *vcd, const struct crypt_op *cop
 	if (cop->op != COP_ENCRYPT && cop->op != COP_DECRYPT)
 		return -EINVAL;
 	if (session->cipher) {
-		if (!cop->len || cop->len % VIRTIO_CRYPTODEV_BLOCK_LEN)
+		if (!cop->len || cop->len % session->cipher->block_len)
 			return -EINVAL;
 	} else if (cop->op != COP_ENCRYPT) {
 		/* cryptodev-linux would hash the destination, which a hash has not. */
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/*
+ * The IV COP_FLAG_WRITE_IV hands back, where it is known before the device
+ * runs: CTR's counter advanced by the blocks used, and CBC's last source
+ * block when decrypting (in place, the device overwrites it). CBC
+ * encryption takes it from the destination afterwards.
+ */
+static int vcd_next_iv_before(const struct vcd_alg *alg,
+			      const struct crypt_op *cop, const u8 *iv,
+			      u8 *next_iv)
+{
+	u64 hi, lo, blocks;
+
+	if (alg->mode == VCD_CTR) {
+		blocks = DIV_ROUND_UP((u64)cop->len, VIRTIO_CRYPTODEV_BLOCK_LEN);
+		hi = get_unaligned_be64(iv);
+		lo = get_unaligned_be64(iv + 8);
+		hi += lo + blocks < lo;
+		put_unaligned_be64(hi, next_iv);
+		put_unaligned_be64(lo + blocks, next_iv + 8);
+		return 0;
+	}
+	if (alg->mode == VCD_CBC && cop->op == COP_DECRYPT &&
+	    copy_from_user(next_iv, cop->src + cop->len - VIRTIO_CRYPTODEV_BLOCK_LEN,
+			   VIRTIO_CRYPTODEV_BLOCK_LEN))
+		return -EFAULT;
 	return 0;
 }
 
@@ -333,20 +395,17 @@ static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 
 	sg_init_one(&hdr, &req->hdr, sizeof(req->hdr));
 	sgs[out++] = &hdr;
-	if (session->cipher) {
+	if (session->cipher)
+		req->hdr.op = cpu_to_le32(cop.op);
+	if (session->cipher && session->cipher->iv_len) {
 		/* A missing IV means zeros, as with cryptodev-linux's first call. */
 		if (cop.iv && copy_from_user(req->iv, cop.iv, sizeof(req->iv))) {
 			err = -EFAULT;
 			goto out;
 		}
-		/* CBC's next IV is the last ciphertext block: here, the source's. */
-		if (cop.op == COP_DECRYPT &&
-		    copy_from_user(next_iv, cop.src + cop.len - sizeof(next_iv),
-				   sizeof(next_iv))) {
-			err = -EFAULT;
+		err = vcd_next_iv_before(session->cipher, &cop, req->iv, next_iv);
+		if (err)
 			goto out;
-		}
-		req->hdr.op = cpu_to_le32(cop.op);
 		req->hdr.iv_len = cpu_to_le32(sizeof(req->iv));
 		sg_init_one(&iv_sg, req->iv, sizeof(req->iv));
 		sgs[out++] = &iv_sg;
@@ -372,9 +431,11 @@ static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 		goto out;
 	atomic64_add(cop.len, &vcd->stat_bytes);
 
-	if (session->cipher && (cop.flags & COP_FLAG_WRITE_IV) && cop.iv) {
-		/* Encrypting, the last ciphertext block is the destination's. */
-		if ((cop.op == COP_ENCRYPT &&
+	if (session->cipher && (session->cipher->mode == VCD_CBC ||
+				session->cipher->mode == VCD_CTR) &&
+	    (cop.flags & COP_FLAG_WRITE_IV) && cop.iv) {
+		/* Encrypting CBC, the last ciphertext block is the destination's. */
+		if ((session->cipher->mode == VCD_CBC && cop.op == COP_ENCRYPT &&
 		     copy_from_user(next_iv, cop.dst + cop.len - sizeof(next_iv),
 				    sizeof(next_iv))) ||
 		    copy_to_user(cop.iv, next_iv, sizeof(next_iv))) {

@@ -20,6 +20,7 @@
  *   CIOCGSESSION cipher == 0 and mac == 0            EINVAL
  *   CIOCGSESSION unknown/unsupported cipher or mac   EINVAL
  *   CIOCGSESSION AES key length not 16/24/32         EINVAL
+ *   (XTS: not 32/48/64; CRYPTO_NULL: not 0)
  *   CIOCGSESSION key length huge (1 << 30)           EINVAL
  *   CIOCGSESSION key or mackey pointer bad           EFAULT
  *   CIOCGSESSION mackeylen > CRYPTO_HMAC_MAX_KEY_LEN EINVAL
@@ -137,12 +138,16 @@ static const struct session_case session_cases[] = {
 	  CRYPTO_DES_CBC, 8, P_GOOD, 0, 0, P_NULL },
 	{ "CIOCGSESSION cipher 999", EINVAL,
 	  999, 16, P_GOOD, 0, 0, P_NULL },
-	{ "CIOCGSESSION cipher CRYPTO_AES_CTR (not supported)", EINVAL,
-	  CRYPTO_AES_CTR, 16, P_GOOD, 0, 0, P_NULL },
+	{ "CIOCGSESSION cipher CRYPTO_3DES_CBC (not supported)", EINVAL,
+	  CRYPTO_3DES_CBC, 24, P_GOOD, 0, 0, P_NULL },
+	{ "CIOCGSESSION AES-XTS keylen 16 (one key, XTS needs two)", EINVAL,
+	  CRYPTO_AES_XTS, 16, P_GOOD, 0, 0, P_NULL },
+	{ "CIOCGSESSION CRYPTO_NULL with a key", EINVAL,
+	  CRYPTO_NULL, 16, P_GOOD, 0, 0, P_NULL },
 	{ "CIOCGSESSION mac 999", EINVAL,
 	  0, 0, P_NULL, 999, 32, P_GOOD },
-	{ "CIOCGSESSION mac CRYPTO_MD5_HMAC", EINVAL,
-	  0, 0, P_NULL, CRYPTO_MD5_HMAC, 32, P_GOOD },
+	{ "CIOCGSESSION mac CRYPTO_RIPEMD160_HMAC", EINVAL,
+	  0, 0, P_NULL, CRYPTO_RIPEMD160_HMAC, 32, P_GOOD },
 	{ "CIOCGSESSION AES + mac 999", EINVAL,
 	  CRYPTO_AES_CBC, 16, P_GOOD, 999, 32, P_GOOD },
 	{ "CIOCGSESSION AES keylen 0", EINVAL,

@@ -17,8 +17,8 @@
 #include "trace.h"
 
 typedef struct BuiltinSession {
-    QCryptoCipher *cipher;
-    QCryptoHmac *hmac;   /* NULL for a plain hash */
+    QCryptoCipher *cipher;   /* NULL for none, and for CRYPTO_NULL */
+    QCryptoHmac *hmac;       /* NULL for a plain hash */
 } BuiltinSession;
 
 static bool builtin_open(VirtIOCryptodev *s, Error **errp)
@@ -30,6 +30,7 @@ static void builtin_close(VirtIOCryptodev *s)
 {
 }
 
+/* @key_len: of one AES key (XTS takes two). */
 static QCryptoCipherAlgorithm builtin_aes(size_t key_len)
 {
     switch (key_len) {
@@ -58,9 +59,12 @@ static uint32_t builtin_create_session(VirtIOCryptodev *s,
     BuiltinSession *session = g_new0(BuiltinSession, 1);
     Error *err = NULL;
 
-    if (p->cipher) {
-        session->cipher = qcrypto_cipher_new(builtin_aes(p->key_len),
-                                             QCRYPTO_CIPHER_MODE_CBC,
+    if (p->cipher && p->cipher->mode != VIRTIO_CRYPTODEV_MODE_NULL) {
+        size_t aes_key_len = p->cipher->mode == QCRYPTO_CIPHER_MODE_XTS ?
+                             p->key_len / 2 : p->key_len;
+
+        session->cipher = qcrypto_cipher_new(builtin_aes(aes_key_len),
+                                             p->cipher->mode,
                                              p->key, p->key_len, &err);
         if (!session->cipher) {
             goto fail;
@@ -100,6 +104,53 @@ static int builtin_digest(VirtIOCryptodevSession *session, BuiltinSession *b,
                               &digest, &digest_len, errp);
 }
 
+/*
+ * QEMU's CTR takes whole blocks only; CTR is a keystream XORed in, so a
+ * tail is done as a zero-padded block whose extra bytes are dropped.
+ */
+static int builtin_ctr_tail(QCryptoCipher *cipher, const uint8_t *src,
+                            uint8_t *dst, size_t len, Error **errp)
+{
+    size_t whole = QEMU_ALIGN_DOWN(len, VIRTIO_CRYPTODEV_BLOCK_LEN);
+    uint8_t block[VIRTIO_CRYPTODEV_BLOCK_LEN] = { 0 };
+    int ret = 0;
+
+    if (whole) {
+        ret = qcrypto_cipher_encrypt(cipher, src, dst, whole, errp);
+    }
+    if (!ret && len > whole) {
+        memcpy(block, src + whole, len - whole);
+        ret = qcrypto_cipher_encrypt(cipher, block, block, sizeof(block), errp);
+        memcpy(dst + whole, block, len - whole);
+        explicit_bzero(block, sizeof(block));
+    }
+    return ret;
+}
+
+static int builtin_cipher(const VirtIOCryptodevAlg *alg, BuiltinSession *b,
+                          uint32_t op, const uint8_t *iv, const uint8_t *src,
+                          uint8_t *dst, size_t len, Error **errp)
+{
+    int ret;
+
+    if (alg->mode == VIRTIO_CRYPTODEV_MODE_NULL) {
+        memcpy(dst, src, len);
+        return 0;
+    }
+    if (alg->iv_len) {
+        ret = qcrypto_cipher_setiv(b->cipher, iv, alg->iv_len, errp);
+        if (ret) {
+            return ret;
+        }
+    }
+    if (alg->mode == QCRYPTO_CIPHER_MODE_CTR) {
+        return builtin_ctr_tail(b->cipher, src, dst, len, errp);
+    }
+    return op == VIRTIO_CRYPTODEV_ENCRYPT ?
+        qcrypto_cipher_encrypt(b->cipher, src, dst, len, errp) :
+        qcrypto_cipher_decrypt(b->cipher, src, dst, len, errp);
+}
+
 static uint32_t builtin_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *session,
                               uint32_t op, const uint8_t *iv, const uint8_t *src,
                               uint8_t *dst, size_t len, uint8_t *digest)
@@ -109,18 +160,13 @@ static uint32_t builtin_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *sessio
     int ret = 0;
 
     /* With a cipher and a MAC, the MAC covers the plaintext. */
-    if (digest && (!b->cipher || op == VIRTIO_CRYPTODEV_ENCRYPT)) {
+    if (digest && (!session->cipher || op == VIRTIO_CRYPTODEV_ENCRYPT)) {
         ret = builtin_digest(session, b, src, len, digest, &err);
     }
-    if (!ret && b->cipher) {
-        ret = qcrypto_cipher_setiv(b->cipher, iv, VIRTIO_CRYPTODEV_BLOCK_LEN, &err);
-        if (!ret) {
-            ret = op == VIRTIO_CRYPTODEV_ENCRYPT ?
-                qcrypto_cipher_encrypt(b->cipher, src, dst, len, &err) :
-                qcrypto_cipher_decrypt(b->cipher, src, dst, len, &err);
-        }
+    if (!ret && session->cipher) {
+        ret = builtin_cipher(session->cipher, b, op, iv, src, dst, len, &err);
     }
-    if (!ret && digest && b->cipher && op == VIRTIO_CRYPTODEV_DECRYPT) {
+    if (!ret && digest && session->cipher && op == VIRTIO_CRYPTODEV_DECRYPT) {
         ret = builtin_digest(session, b, dst, len, digest, &err);
     }
     if (ret) {

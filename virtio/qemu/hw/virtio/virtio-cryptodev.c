@@ -39,21 +39,46 @@
 #define VIRTIO_CRYPTODEV_BATCH_REQUESTS 32
 #define VIRTIO_CRYPTODEV_BATCH_BYTES (2 * 1024 * 1024)
 
+#define CIPHER(id_, name_, mode_, iv_len_, block_len_) \
+    { .id = id_, .name = name_, .kind = VIRTIO_CRYPTODEV_ALG_CIPHER, \
+      .mode = mode_, .iv_len = iv_len_, .block_len = block_len_ }
+#define DIGEST(id_, name_, kind_, len_, hash_) \
+    { .id = id_, .name = name_, .kind = VIRTIO_CRYPTODEV_ALG_##kind_, \
+      .digest_len = len_, .hash = QCRYPTO_HASH_ALG_##hash_ }
+
 static const VirtIOCryptodevAlg virtio_cryptodev_algs[] = {
-    { CRYPTO_AES_CBC, "cbc(aes)", VIRTIO_CRYPTODEV_ALG_CIPHER, 0, 0 },
-    { CRYPTO_SHA1_HMAC, "hmac(sha1)", VIRTIO_CRYPTODEV_ALG_HMAC,
-      20, QCRYPTO_HASH_ALG_SHA1 },
-    { CRYPTO_SHA2_256_HMAC, "hmac(sha256)", VIRTIO_CRYPTODEV_ALG_HMAC,
-      32, QCRYPTO_HASH_ALG_SHA256 },
-    { CRYPTO_SHA2_512_HMAC, "hmac(sha512)", VIRTIO_CRYPTODEV_ALG_HMAC,
-      64, QCRYPTO_HASH_ALG_SHA512 },
-    { CRYPTO_SHA1, "sha1", VIRTIO_CRYPTODEV_ALG_HASH,
-      20, QCRYPTO_HASH_ALG_SHA1 },
-    { CRYPTO_SHA2_256, "sha256", VIRTIO_CRYPTODEV_ALG_HASH,
-      32, QCRYPTO_HASH_ALG_SHA256 },
-    { CRYPTO_SHA2_512, "sha512", VIRTIO_CRYPTODEV_ALG_HASH,
-      64, QCRYPTO_HASH_ALG_SHA512 },
+    CIPHER(CRYPTO_AES_CBC, "cbc(aes)", QCRYPTO_CIPHER_MODE_CBC, 16, 16),
+    CIPHER(CRYPTO_AES_CTR, "ctr(aes)", QCRYPTO_CIPHER_MODE_CTR, 16, 1),
+    CIPHER(CRYPTO_AES_ECB, "ecb(aes)", QCRYPTO_CIPHER_MODE_ECB, 0, 16),
+    CIPHER(CRYPTO_AES_XTS, "xts(aes)", QCRYPTO_CIPHER_MODE_XTS, 16, 16),
+    CIPHER(CRYPTO_NULL, "ecb(cipher_null)", VIRTIO_CRYPTODEV_MODE_NULL, 0, 1),
+    DIGEST(CRYPTO_MD5_HMAC, "hmac(md5)", HMAC, 16, MD5),
+    DIGEST(CRYPTO_SHA1_HMAC, "hmac(sha1)", HMAC, 20, SHA1),
+    DIGEST(CRYPTO_SHA2_224_HMAC, "hmac(sha224)", HMAC, 28, SHA224),
+    DIGEST(CRYPTO_SHA2_256_HMAC, "hmac(sha256)", HMAC, 32, SHA256),
+    DIGEST(CRYPTO_SHA2_384_HMAC, "hmac(sha384)", HMAC, 48, SHA384),
+    DIGEST(CRYPTO_SHA2_512_HMAC, "hmac(sha512)", HMAC, 64, SHA512),
+    DIGEST(CRYPTO_MD5, "md5", HASH, 16, MD5),
+    DIGEST(CRYPTO_SHA1, "sha1", HASH, 20, SHA1),
+    DIGEST(CRYPTO_SHA2_224, "sha224", HASH, 28, SHA224),
+    DIGEST(CRYPTO_SHA2_256, "sha256", HASH, 32, SHA256),
+    DIGEST(CRYPTO_SHA2_384, "sha384", HASH, 48, SHA384),
+    DIGEST(CRYPTO_SHA2_512, "sha512", HASH, 64, SHA512),
 };
+
+/* Key lengths as Linux's crypto API takes them for each mode. */
+static bool virtio_cryptodev_key_len_ok(const VirtIOCryptodevAlg *alg,
+                                        uint32_t key_len)
+{
+    switch (alg->mode) {
+    case VIRTIO_CRYPTODEV_MODE_NULL:
+        return key_len == 0;
+    case QCRYPTO_CIPHER_MODE_XTS:
+        return key_len == 32 || key_len == 48 || key_len == 64;
+    default:
+        return key_len == 16 || key_len == 24 || key_len == 32;
+    }
+}
 
 static const VirtIOCryptodevAlg *virtio_cryptodev_find_alg(uint32_t id)
 {
@@ -111,7 +136,7 @@ static uint32_t virtio_cryptodev_create_session(VirtIOCryptodev *s,
     if (cipher_id) {
         params.cipher = virtio_cryptodev_find_alg(cipher_id);
         if (!params.cipher || params.cipher->kind != VIRTIO_CRYPTODEV_ALG_CIPHER ||
-            (key_len != 16 && key_len != 24 && key_len != 32)) {
+            !virtio_cryptodev_key_len_ok(params.cipher, key_len)) {
             return VIRTIO_CRYPTODEV_S_NOTSUPP;
         }
     } else if (key_len) {
@@ -218,8 +243,8 @@ static uint32_t virtio_cryptodev_crypt(VirtIOCryptodev *s,
         return VIRTIO_CRYPTODEV_S_BADREQ;
     }
     if (session->cipher) {
-        if (iv_len != VIRTIO_CRYPTODEV_BLOCK_LEN || !data_len ||
-            data_len % VIRTIO_CRYPTODEV_BLOCK_LEN) {
+        if (iv_len != session->cipher->iv_len || !data_len ||
+            data_len % session->cipher->block_len) {
             trace_virtio_cryptodev_bad_request(s, "cipher operation");
             return VIRTIO_CRYPTODEV_S_BADREQ;
         }

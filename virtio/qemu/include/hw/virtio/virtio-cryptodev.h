@@ -12,6 +12,7 @@
 #define QEMU_VIRTIO_CRYPTODEV_H
 
 #include "hw/virtio/virtio.h"
+#include "crypto/cipher.h"
 #include "crypto/hash.h"
 #include "qom/object.h"
 #include "cryptochat/virtio_cryptodev.h"
@@ -25,6 +26,9 @@ typedef enum VirtIOCryptodevAlgKind {
     VIRTIO_CRYPTODEV_ALG_HASH,
 } VirtIOCryptodevAlgKind;
 
+/* A cipher with no transformation: CRYPTO_NULL copies, for benchmarks. */
+#define VIRTIO_CRYPTODEV_MODE_NULL QCRYPTO_CIPHER_MODE__MAX
+
 /* One row of the algorithm table: what the device supports, by cryptodev id. */
 typedef struct VirtIOCryptodevAlg {
     uint32_t id;                 /* cryptodev-linux's CRYPTO_* */
@@ -32,6 +36,9 @@ typedef struct VirtIOCryptodevAlg {
     VirtIOCryptodevAlgKind kind;
     uint32_t digest_len;         /* HMAC and hash */
     QCryptoHashAlgorithm hash;   /* HMAC and hash */
+    QCryptoCipherMode mode;      /* cipher, or VIRTIO_CRYPTODEV_MODE_NULL */
+    uint32_t iv_len;             /* cipher: 16, or 0 for ECB and NULL */
+    uint32_t block_len;          /* cipher: data is a multiple of it */
 } VirtIOCryptodevAlg;
 
 /* What a backend is asked to set up: keys already validated by the device. */
