@@ -59,6 +59,7 @@ def test_ctr_ecb_xts_null_and_more_hashes_give_known_answers(
     output = assert_passed(sections, "algorithms")
     assert "CTR with COP_FLAG_WRITE_IV chains across calls" in output
     assert "IEEE 1619 vector 4 XTS-AES128" in output
+    assert "CIOCCPHASH: the copy continues to the same digest" in output
 
 
 def test_hostile_user_space_gets_errnos_and_memory_does_not_grow(

@@ -110,3 +110,66 @@ def test_hashes_and_hmacs_match_cryptography(device: CryptodevQtest, hash_alg: i
         assert device.crypt(keyed, data, out_len=digest_len) == mac.finalize()
         device.destroy_session(keyed)
     device.destroy_session(plain)
+
+
+def _digest(algorithm: type[hashes.HashAlgorithm], key: bytes | None, data: bytes) -> bytes:
+    if key is None:
+        plain = hashes.Hash(algorithm())
+        plain.update(data)
+        return plain.finalize()
+    mac = hmac.HMAC(key, algorithm())
+    mac.update(data)
+    return mac.finalize()
+
+
+def _multipart(dev: CryptodevQtest, session: int, parts: list[bytes], digest_len: int) -> bytes:
+    """UPDATE for every part but the last (the first with RESET), FINAL with the last."""
+    for i, part in enumerate(parts[:-1]):
+        dev.crypt(session, part, out_len=0 if part else digest_len,
+                  flags=qv.F_UPDATE | (qv.F_RESET if i == 0 else 0))
+    return dev.crypt(session, parts[-1], out_len=digest_len, flags=qv.F_FINAL)
+
+
+@pytest.mark.parametrize(("hash_alg", "hmac_alg", "algorithm"), HASHES,
+                         ids=[a.name for _, _, a in HASHES])
+def test_multipart_hashing_split_anywhere_gives_the_one_shot_digest(
+        device: CryptodevQtest, hash_alg: int, hmac_alg: int,
+        algorithm: type[hashes.HashAlgorithm]) -> None:
+    rng = random.Random(f"multipart-{algorithm.name}")
+    data, key = rng.randbytes(1024), rng.randbytes(40)
+    digest_len = algorithm.digest_size
+    # SHA-256 and its HMAC at every split of 1 KiB; the others at a spread of them.
+    splits = range(1, 1024) if algorithm is hashes.SHA256 else (1, 63, 64, 65, 500, 1023)
+    for alg, mac_key in ((hash_alg, None), (hmac_alg, key)):
+        session = device.create_session(mac=alg, mac_key=mac_key or b"")
+        want = _digest(algorithm, mac_key, data)
+        for cut in splits:
+            got = _multipart(device, session, [data[:cut], data[cut:]], digest_len)
+            assert got == want, (algorithm.name, mac_key is not None, cut)
+        # Three parts, then a one-shot on the same session starts over.
+        assert _multipart(device, session, [data[:100], data[100:700], data[700:]], digest_len) == want
+        assert device.crypt(session, data[:10], out_len=digest_len) == _digest(algorithm, mac_key, data[:10])
+        device.destroy_session(session)
+
+
+def test_a_copied_hash_state_continues_independently(device: CryptodevQtest) -> None:
+    key = bytes(range(32))
+    first = device.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=key)
+    second = device.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=key)
+    device.crypt(first, b"common prefix ", out_len=0, flags=qv.F_UPDATE | qv.F_RESET)
+    device.copy_hash(second, first)
+    one = device.crypt(first, b"then one", out_len=32, flags=qv.F_FINAL)
+    two = device.crypt(second, b"then two", out_len=32, flags=qv.F_FINAL)
+    assert one == _digest(hashes.SHA256, key, b"common prefix then one")
+    assert two == _digest(hashes.SHA256, key, b"common prefix then two")
+    other = device.create_session(mac=qv.CRYPTO_SHA1_HMAC, mac_key=key)
+    with pytest.raises(DeviceError) as refused:
+        device.copy_hash(other, first)
+    assert refused.value.status == Status.BADREQ
+
+
+def test_flags_on_a_cipher_session_are_refused(device: CryptodevQtest) -> None:
+    session = device.create_session(cipher=qv.CRYPTO_AES_CBC, key=bytes(16))
+    with pytest.raises(DeviceError) as refused:
+        device.crypt(session, bytes(16), iv=bytes(16), flags=qv.F_UPDATE)
+    assert refused.value.status == Status.BADREQ

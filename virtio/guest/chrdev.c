@@ -309,13 +309,23 @@ static struct vcd_session *vcd_get_session(struct vcd_file *file, u32 id)
 	return session;
 }
 
+#define VCD_HASH_FLAGS (COP_FLAG_UPDATE | COP_FLAG_FINAL | COP_FLAG_RESET)
+
+/* cryptodev-linux's multi-part hashing flags, as the device numbers them. */
+static u32 vcd_hash_flags(u16 flags)
+{
+	return (flags & COP_FLAG_UPDATE ? VIRTIO_CRYPTODEV_F_UPDATE : 0) |
+	       (flags & COP_FLAG_FINAL ? VIRTIO_CRYPTODEV_F_FINAL : 0) |
+	       (flags & COP_FLAG_RESET ? VIRTIO_CRYPTODEV_F_RESET : 0);
+}
+
 static int vcd_check_crypt_op(struct vcd_device *vcd, const struct crypt_op *cop,
 			      const struct vcd_session *session)
 {
 	if (cop->len > vcd->max_data_len)
 		return -EINVAL;
-	/* Multi-part hashing is not offered: each call is a whole message. */
-	if (cop->flags & COP_FLAG_UPDATE)
+	/* Multi-part hashing needs a hash: the running state is the MAC's. */
+	if ((cop->flags & VCD_HASH_FLAGS) && !session->mac)
 		return -EINVAL;
 	if (cop->op != COP_ENCRYPT && cop->op != COP_DECRYPT)
 		return -EINVAL;
@@ -368,7 +378,7 @@ static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 	unsigned int out = 0, in = 0;
 	struct vcd_request *req = NULL;
 	struct crypt_op cop;
-	u32 digest_len, expected;
+	u32 digest_len, expected, flags;
 	int err;
 
 	if (copy_from_user(&cop, arg, sizeof(cop)))
@@ -379,7 +389,10 @@ static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 	err = vcd_check_crypt_op(vcd, &cop, session);
 	if (err)
 		goto out;
-	digest_len = session->mac ? session->mac->digest_len : 0;
+	flags = session->mac ? vcd_hash_flags(cop.flags) : 0;
+	digest_len = session->mac &&
+		     virtio_cryptodev_digest_out(flags, cop.len) ?
+		     session->mac->digest_len : 0;
 
 	req = vcd_request_alloc(VIRTIO_CRYPTODEV_OP_CRYPT, session->id);
 	if (!req) {
@@ -411,6 +424,7 @@ static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 		sgs[out++] = &iv_sg;
 	}
 	req->hdr.data_len = cpu_to_le32(cop.len);
+	req->hdr.flags = cpu_to_le32(flags);
 	if (data.src_sg)
 		sgs[out++] = data.src_sg;
 	if (data.dst_sg)
@@ -489,6 +503,44 @@ static int vcd_ioctl_session_info(struct vcd_file *file, void __user *arg)
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
+/* CIOCCPHASH: the running hash state of one of the file's sessions into another. */
+static int vcd_ioctl_copy_hash(struct vcd_file *file, void __user *arg)
+{
+	struct scatterlist hdr, src_sg, resp, *sgs[] = { &hdr, &src_sg, &resp };
+	struct vcd_session *dst = NULL, *src = NULL;
+	struct vcd_request *req = NULL;
+	struct cphash_op op;
+	__le32 *src_id;
+	int err = -EINVAL;
+
+	if (copy_from_user(&op, arg, sizeof(op)))
+		return -EFAULT;
+	dst = vcd_get_session(file, op.dst_ses);
+	src = vcd_get_session(file, op.src_ses);
+	if (!dst || !src || dst == src || !dst->mac || dst->mac != src->mac ||
+	    dst->cipher || src->cipher || dst->generation != src->generation)
+		goto out;
+	req = vcd_request_alloc(VIRTIO_CRYPTODEV_OP_COPY_HASH, dst->id);
+	if (!req) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* The request's IV field is ours to use: it carries the source id. */
+	src_id = (__le32 *)req->iv;
+	*src_id = cpu_to_le32(src->id);
+	sg_init_one(&hdr, &req->hdr, sizeof(req->hdr));
+	sg_init_one(&src_sg, src_id, sizeof(*src_id));
+	sg_init_one(&resp, &req->resp, sizeof(req->resp));
+	err = vcd_submit(file->vcd, req, sgs, 2, 1, 0, dst->generation, true);
+out:
+	kfree(req);
+	if (src)
+		vcd_session_put(src);
+	if (dst)
+		vcd_session_put(dst);
+	return err;
+}
+
 /*
  * CRIOGET, as cryptodev-linux answers it: a new descriptor for the same open
  * file (BSD's clone, kept for the programs that still ask for it).
@@ -528,6 +580,8 @@ static long vcd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return vcd_ioctl_crypt(file, uarg);
 	case CIOCGSESSINFO:
 		return vcd_ioctl_session_info(file, uarg);
+	case CIOCCPHASH:
+		return vcd_ioctl_copy_hash(file, uarg);
 	default:
 		return -EINVAL;
 	}

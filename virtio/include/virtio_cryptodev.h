@@ -69,12 +69,41 @@ enum virtio_cryptodev_opcode {
 	 * readable payload: IV (iv_len: 16 with a cipher, else 0), then the
 	 *                   source (data_len)
 	 * writable output:  the destination (data_len, cipher sessions only),
-	 *                   then the digest (the MAC's length, MAC sessions only)
+	 *                   then the digest (the MAC's length, MAC sessions
+	 *                   only, when the flags below say it is written)
 	 * With both a cipher and a MAC, the MAC covers the plaintext: the
 	 * source when encrypting, the destination when decrypting.
 	 */
 	VIRTIO_CRYPTODEV_OP_CRYPT = 3,
+	/*
+	 * readable payload: the source session's id (le32)
+	 * writable output:  none
+	 * The running hash state of the source session is copied into
+	 * session_id's; both hash or HMAC sessions of one algorithm.
+	 */
+	VIRTIO_CRYPTODEV_OP_COPY_HASH = 4,
 };
+
+/*
+ * VIRTIO_CRYPTODEV_OP_CRYPT flags, for sessions with a hash or HMAC: the
+ * device keeps a running state per session, as cryptodev-linux does.
+ * The state starts over first with F_RESET, or with no flag at all (a
+ * one-shot). The digest is written (and the state then starts over) with
+ * F_FINAL, without F_UPDATE, or when data_len is 0.
+ */
+#define VIRTIO_CRYPTODEV_F_UPDATE	(1 << 0)
+#define VIRTIO_CRYPTODEV_F_FINAL	(1 << 1)
+#define VIRTIO_CRYPTODEV_F_RESET	(1 << 2)
+#define VIRTIO_CRYPTODEV_F_ALL		(VIRTIO_CRYPTODEV_F_UPDATE | \
+					 VIRTIO_CRYPTODEV_F_FINAL | \
+					 VIRTIO_CRYPTODEV_F_RESET)
+
+/* Whether a CRYPT with @flags on @data_len bytes writes the digest. */
+static inline int virtio_cryptodev_digest_out(__u32 flags, __u32 data_len)
+{
+	return (flags & VIRTIO_CRYPTODEV_F_FINAL) ||
+	       !(flags & VIRTIO_CRYPTODEV_F_UPDATE) || !data_len;
+}
 
 /* VIRTIO_CRYPTODEV_OP_CRYPT directions, as cryptodev-linux numbers them. */
 #define VIRTIO_CRYPTODEV_ENCRYPT	0
@@ -95,7 +124,7 @@ struct virtio_cryptodev_req {
 	__le32 op;		/* CRYPT: VIRTIO_CRYPTODEV_ENCRYPT/DECRYPT */
 	__le32 iv_len;		/* CRYPT */
 	__le32 data_len;	/* CRYPT */
-	__le32 reserved;	/* zero */
+	__le32 flags;		/* CRYPT: VIRTIO_CRYPTODEV_F_*, else zero */
 };
 
 enum virtio_cryptodev_status {

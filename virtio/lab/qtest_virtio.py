@@ -75,6 +75,8 @@ CRYPTO_SHA2_256 = 104
 CRYPTO_SHA2_384 = 105
 CRYPTO_SHA2_512 = 106
 ENCRYPT, DECRYPT = 0, 1
+# CRYPT flags: multi-part hashing (virtio/include/virtio_cryptodev.h).
+F_UPDATE, F_FINAL, F_RESET = 1, 2, 4
 
 # Virtio status bits and features.
 S_ACKNOWLEDGE, S_DRIVER, S_DRIVER_OK, S_FEATURES_OK = 1, 2, 4, 8
@@ -110,6 +112,7 @@ class Opcode(enum.IntEnum):
     CREATE_SESSION = 1
     DESTROY_SESSION = 2
     CRYPT = 3
+    COPY_HASH = 4
 
 
 class Status(enum.IntEnum):
@@ -653,10 +656,11 @@ class CryptodevQtest:
             raise DeviceError(reply.status, "destroy session")
 
     def crypt(self, session_id: int, data: bytes, *, op: int = ENCRYPT, iv: bytes = b"",
-              out_len: int | None = None) -> bytes:
+              out_len: int | None = None, flags: int = 0) -> bytes:
         """Runs one operation; `out_len` is the output the session produces
-        (data length for a cipher, the digest length for a MAC, their sum for both)."""
-        header = REQ.pack(Opcode.CRYPT, session_id, 0, 0, 0, 0, op, len(iv), len(data), 0)
+        (data length for a cipher, the digest length for a MAC when it is written,
+        their sum for both); `flags` are the multi-part hashing flags (F_*)."""
+        header = REQ.pack(Opcode.CRYPT, session_id, 0, 0, 0, 0, op, len(iv), len(data), flags)
         expected = len(data) if out_len is None else out_len
         reply = self.request(header, iv + data, expected)
         if reply.status != Status.OK:
@@ -664,6 +668,13 @@ class CryptodevQtest:
         if reply.out_len != expected:
             raise QtestError(f"device produced {reply.out_len} bytes, expected {expected}")
         return reply.output
+
+    def copy_hash(self, dst: int, src: int) -> None:
+        """Copies session `src`'s running hash state into session `dst`."""
+        reply = self.request(REQ.pack(Opcode.COPY_HASH, dst, 0, 0, 0, 0, 0, 0, 0, 0),
+                             struct.pack("<I", src))
+        if reply.status != Status.OK:
+            raise DeviceError(reply.status, "copy hash")
 
     def aes_cbc(self, key: bytes, iv: bytes, data: bytes, *, decrypt: bool = False) -> bytes:
         """One AES-CBC operation in a session of its own."""

@@ -10,12 +10,15 @@
  *   NULL      a copy
  *   MD5, SHA-224, SHA-384 of "abc" (RFC 1321, FIPS 180-4)
  *   HMAC-MD5 RFC 2202 case 1; HMAC-SHA224/384 RFC 4231 case 2
+ *   HMAC-SHA256 RFC 4231 case 2 in three parts (COP_FLAG_UPDATE, then
+ *             COP_FLAG_FINAL), and continued on a copy (CIOCCPHASH)
  *
  *   cryptodev_algs [DEV]
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -162,6 +165,56 @@ static void ciphers(struct tally *t, int fd)
 	      errno_name(-err));
 }
 
+static int part(int fd, uint32_t ses, uint16_t flags, const char *text,
+		uint8_t *mac)
+{
+	return cd_crypt(fd, ses, COP_ENCRYPT, flags, text, NULL, strlen(text),
+			NULL, mac);
+}
+
+static void multipart(struct tally *t, int fd)
+{
+	static const char key[] = "Jefe";
+	uint8_t want[SHA256_LEN], got[SHA256_LEN], copied[SHA256_LEN];
+	struct cphash_op cp;
+	uint32_t a, b;
+	int err;
+
+	unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+	      want, sizeof(want));
+	err = ses_new(fd, 0, NULL, 0, CRYPTO_SHA2_256_HMAC, key, 4, &a);
+	if (!check(t, !err, "HMAC-SHA256 session (%s)", errno_name(-err)))
+		return;
+	err = part(fd, a, COP_FLAG_UPDATE | COP_FLAG_RESET, "what do ", got);
+	if (!err)
+		err = part(fd, a, COP_FLAG_UPDATE, "ya want ", got);
+	if (!err)
+		err = part(fd, a, COP_FLAG_FINAL, "for nothing?", got);
+	check(t, !err && same_bytes(got, want, sizeof(want)),
+	      "RFC 4231 case 2 in three parts (%s)", errno_name(-err));
+
+	err = ses_new(fd, 0, NULL, 0, CRYPTO_SHA2_256_HMAC, key, 4, &b);
+	if (check(t, !err, "a second HMAC-SHA256 session (%s)", errno_name(-err))) {
+		err = part(fd, a, COP_FLAG_UPDATE | COP_FLAG_RESET, "what do ya ",
+			   got);
+		cp.dst_ses = b;
+		cp.src_ses = a;
+		if (!err)
+			err = ioctl(fd, CIOCCPHASH, &cp) < 0 ? -errno : 0;
+		if (!err)
+			err = part(fd, a, COP_FLAG_FINAL, "want for nothing?", got);
+		if (!err)
+			err = part(fd, b, COP_FLAG_FINAL, "want for nothing?",
+				   copied);
+		check(t, !err && same_bytes(got, want, sizeof(want)) &&
+		      same_bytes(copied, want, sizeof(want)),
+		      "CIOCCPHASH: the copy continues to the same digest (%s)",
+		      errno_name(-err));
+		ses_free(fd, b);
+	}
+	ses_free(fd, a);
+}
+
 int main(int argc, char **argv)
 {
 	const char *dev = dev_path(argc, argv);
@@ -174,6 +227,7 @@ int main(int argc, char **argv)
 	}
 	ciphers(&t, fd);
 	digests(&t, fd);
+	multipart(&t, fd);
 	close(fd);
 	return tally_finish(&t, "cryptodev_algs");
 }

@@ -1,7 +1,9 @@
 /*
- * virtio-cryptodev builtin backend: QEMU's own crypto layer (qcrypto_*),
- * available on every host. QEMU's cryptodev-builtin backend cannot do HMAC,
- * so this one calls qcrypto_hmac_* directly.
+ * virtio-cryptodev builtin backend: the crypto QEMU is built with, on every
+ * host. Ciphers go through QEMU's crypto layer (qcrypto_cipher_*). Hashes and
+ * HMACs go to libgcrypt, which QEMU links already (--enable-gcrypt), because
+ * the device keeps a running state per session (multi-part hashing, and
+ * copying a state) and QEMU 7.2's qcrypto_hash/hmac only hash whole buffers.
  *
  * This work is licensed under the terms of the GNU GPL, version 2 or
  * (at your option) any later version.  See the COPYING file in the
@@ -10,15 +12,17 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include <gcrypt.h>
 #include "crypto/cipher.h"
-#include "crypto/hmac.h"
-#include "crypto/hash.h"
 #include "hw/virtio/virtio-cryptodev.h"
 #include "trace.h"
 
 typedef struct BuiltinSession {
     QCryptoCipher *cipher;   /* NULL for none, and for CRYPTO_NULL */
-    QCryptoHmac *hmac;       /* NULL for a plain hash */
+    gcry_md_hd_t md;         /* NULL for no hash or HMAC */
+    int md_algo;
+    /* libgcrypt refuses input after a digest is read: start over first. */
+    bool md_read;
 } BuiltinSession;
 
 static bool builtin_open(VirtIOCryptodev *s, Error **errp)
@@ -43,13 +47,48 @@ static QCryptoCipherAlgorithm builtin_aes(size_t key_len)
     }
 }
 
+static int builtin_md_algo(QCryptoHashAlgorithm hash)
+{
+    switch (hash) {
+    case QCRYPTO_HASH_ALG_MD5:
+        return GCRY_MD_MD5;
+    case QCRYPTO_HASH_ALG_SHA1:
+        return GCRY_MD_SHA1;
+    case QCRYPTO_HASH_ALG_SHA224:
+        return GCRY_MD_SHA224;
+    case QCRYPTO_HASH_ALG_SHA256:
+        return GCRY_MD_SHA256;
+    case QCRYPTO_HASH_ALG_SHA384:
+        return GCRY_MD_SHA384;
+    case QCRYPTO_HASH_ALG_SHA512:
+        return GCRY_MD_SHA512;
+    default:
+        return GCRY_MD_NONE;
+    }
+}
+
 static void builtin_destroy_session(VirtIOCryptodev *s, void *backend_session)
 {
     BuiltinSession *session = backend_session;
 
     qcrypto_cipher_free(session->cipher);
-    qcrypto_hmac_free(session->hmac);
+    gcry_md_close(session->md);
     g_free(session);
+}
+
+static bool builtin_open_md(const VirtIOCryptodevSessionParams *p,
+                            BuiltinSession *session)
+{
+    bool keyed = p->mac->kind == VIRTIO_CRYPTODEV_ALG_HMAC;
+
+    session->md_algo = builtin_md_algo(p->mac->hash);
+    if (session->md_algo == GCRY_MD_NONE ||
+        gcry_md_open(&session->md, session->md_algo,
+                     keyed ? GCRY_MD_FLAG_HMAC : 0)) {
+        session->md = NULL;
+        return false;
+    }
+    return !keyed || !gcry_md_setkey(session->md, p->mac_key, p->mac_key_len);
 }
 
 static uint32_t builtin_create_session(VirtIOCryptodev *s,
@@ -70,13 +109,8 @@ static uint32_t builtin_create_session(VirtIOCryptodev *s,
             goto fail;
         }
     }
-    if (p->mac && p->mac->kind == VIRTIO_CRYPTODEV_ALG_HMAC) {
-        session->hmac = qcrypto_hmac_new(p->mac->hash, p->mac_key,
-                                         p->mac_key_len, &err);
-        if (!session->hmac) {
-            goto fail;
-        }
-    } else if (p->mac && !qcrypto_hash_supports(p->mac->hash)) {
+    if (p->mac && !builtin_open_md(p, session)) {
+        trace_virtio_cryptodev_backend_error(s, "gcry_md_open/setkey");
         builtin_destroy_session(s, session);
         return VIRTIO_CRYPTODEV_S_NOTSUPP;
     }
@@ -90,18 +124,21 @@ fail:
     return VIRTIO_CRYPTODEV_S_NOTSUPP;
 }
 
-static int builtin_digest(VirtIOCryptodevSession *session, BuiltinSession *b,
-                          const uint8_t *data, size_t len, uint8_t *digest,
-                          Error **errp)
+/* Adds @data to the running state; with @digest, writes it and starts over. */
+static void builtin_digest(VirtIOCryptodevSession *session, BuiltinSession *b,
+                           uint32_t flags, const uint8_t *data, size_t len,
+                           uint8_t *digest)
 {
-    size_t digest_len = session->mac->digest_len;
-
-    if (b->hmac) {
-        return qcrypto_hmac_bytes(b->hmac, (const char *)data, len,
-                                  &digest, &digest_len, errp);
+    if (!flags || (flags & VIRTIO_CRYPTODEV_F_RESET) || b->md_read) {
+        gcry_md_reset(b->md);
+        b->md_read = false;
     }
-    return qcrypto_hash_bytes(session->mac->hash, (const char *)data, len,
-                              &digest, &digest_len, errp);
+    gcry_md_write(b->md, data, len);
+    if (digest) {
+        memcpy(digest, gcry_md_read(b->md, b->md_algo),
+               session->mac->digest_len);
+        b->md_read = true;
+    }
 }
 
 /*
@@ -152,28 +189,46 @@ static int builtin_cipher(const VirtIOCryptodevAlg *alg, BuiltinSession *b,
 }
 
 static uint32_t builtin_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *session,
-                              uint32_t op, const uint8_t *iv, const uint8_t *src,
-                              uint8_t *dst, size_t len, uint8_t *digest)
+                              uint32_t op, uint32_t flags, const uint8_t *iv,
+                              const uint8_t *src, uint8_t *dst, size_t len,
+                              uint8_t *digest)
 {
     BuiltinSession *b = session->backend_session;
     Error *err = NULL;
     int ret = 0;
 
     /* With a cipher and a MAC, the MAC covers the plaintext. */
-    if (digest && (!session->cipher || op == VIRTIO_CRYPTODEV_ENCRYPT)) {
-        ret = builtin_digest(session, b, src, len, digest, &err);
+    if (b->md && (!session->cipher || op == VIRTIO_CRYPTODEV_ENCRYPT)) {
+        builtin_digest(session, b, flags, src, len, digest);
     }
-    if (!ret && session->cipher) {
+    if (session->cipher) {
         ret = builtin_cipher(session->cipher, b, op, iv, src, dst, len, &err);
     }
-    if (!ret && digest && session->cipher && op == VIRTIO_CRYPTODEV_DECRYPT) {
-        ret = builtin_digest(session, b, dst, len, digest, &err);
+    if (!ret && b->md && session->cipher && op == VIRTIO_CRYPTODEV_DECRYPT) {
+        builtin_digest(session, b, flags, dst, len, digest);
     }
     if (ret) {
         trace_virtio_cryptodev_backend_error(s, error_get_pretty(err));
         error_free(err);
         return VIRTIO_CRYPTODEV_S_BACKEND;
     }
+    return VIRTIO_CRYPTODEV_S_OK;
+}
+
+static uint32_t builtin_copy_hash(VirtIOCryptodev *s,
+                                  VirtIOCryptodevSession *dst,
+                                  VirtIOCryptodevSession *src)
+{
+    BuiltinSession *to = dst->backend_session, *from = src->backend_session;
+    gcry_md_hd_t copy;
+
+    if (gcry_md_copy(&copy, from->md)) {
+        trace_virtio_cryptodev_backend_error(s, "gcry_md_copy");
+        return VIRTIO_CRYPTODEV_S_BACKEND;
+    }
+    gcry_md_close(to->md);
+    to->md = copy;
+    to->md_read = from->md_read;
     return VIRTIO_CRYPTODEV_S_OK;
 }
 
@@ -184,4 +239,5 @@ const VirtIOCryptodevBackend virtio_cryptodev_builtin_backend = {
     .create_session = builtin_create_session,
     .destroy_session = builtin_destroy_session,
     .crypt = builtin_crypt,
+    .copy_hash = builtin_copy_hash,
 };

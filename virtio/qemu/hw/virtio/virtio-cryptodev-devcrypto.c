@@ -82,18 +82,24 @@ static void devcrypto_destroy_session(VirtIOCryptodev *s, void *backend_session)
 }
 
 static uint32_t devcrypto_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *session,
-                                uint32_t op, const uint8_t *iv, const uint8_t *src,
-                                uint8_t *dst, size_t len, uint8_t *digest)
+                                uint32_t op, uint32_t flags, const uint8_t *iv,
+                                const uint8_t *src, uint8_t *dst, size_t len,
+                                uint8_t *digest)
 {
     DevcryptoSession *d = session->backend_session;
     uint8_t iv_copy[VIRTIO_CRYPTODEV_BLOCK_LEN];
+    uint8_t unused[VIRTIO_CRYPTODEV_MAX_DIGEST_LEN];
+    /* The host's cryptodev-linux keeps the running state: same semantics. */
     struct crypt_op cop = {
         .ses = d->ses,
         .op = op,
+        .flags = (flags & VIRTIO_CRYPTODEV_F_UPDATE ? COP_FLAG_UPDATE : 0) |
+                 (flags & VIRTIO_CRYPTODEV_F_FINAL ? COP_FLAG_FINAL : 0) |
+                 (flags & VIRTIO_CRYPTODEV_F_RESET ? COP_FLAG_RESET : 0),
         .len = len,
         .src = (__u8 *)src,
         .dst = dst,
-        .mac = digest,
+        .mac = digest ? digest : (session->mac ? unused : NULL),
     };
 
     if (iv) {
@@ -107,6 +113,19 @@ static uint32_t devcrypto_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *sess
     return VIRTIO_CRYPTODEV_S_OK;
 }
 
+static uint32_t devcrypto_copy_hash(VirtIOCryptodev *s,
+                                    VirtIOCryptodevSession *dst,
+                                    VirtIOCryptodevSession *src)
+{
+    DevcryptoSession *to = dst->backend_session, *from = src->backend_session;
+    struct cphash_op op = { .dst_ses = to->ses, .src_ses = from->ses };
+
+    if (ioctl(s->devcrypto_fd, CIOCCPHASH, &op) < 0) {
+        return devcrypto_status(s, "CIOCCPHASH");
+    }
+    return VIRTIO_CRYPTODEV_S_OK;
+}
+
 const VirtIOCryptodevBackend virtio_cryptodev_devcrypto_backend = {
     .name = "devcrypto",
     .open = devcrypto_open,
@@ -114,4 +133,5 @@ const VirtIOCryptodevBackend virtio_cryptodev_devcrypto_backend = {
     .create_session = devcrypto_create_session,
     .destroy_session = devcrypto_destroy_session,
     .crypt = devcrypto_crypt,
+    .copy_hash = devcrypto_copy_hash,
 };

@@ -208,6 +208,35 @@ static uint32_t virtio_cryptodev_destroy_session(VirtIOCryptodev *s,
     return VIRTIO_CRYPTODEV_S_OK;
 }
 
+static uint32_t virtio_cryptodev_copy_hash(VirtIOCryptodev *s,
+                                           const struct virtio_cryptodev_req *req,
+                                           const VirtQueueElement *elem,
+                                           size_t payload_len)
+{
+    VirtIOCryptodevSession *dst, *src;
+    uint32_t src_id;
+
+    if (payload_len != sizeof(src_id) ||
+        iov_to_buf(elem->out_sg, elem->out_num, sizeof(*req), &src_id,
+                   sizeof(src_id)) != sizeof(src_id)) {
+        trace_virtio_cryptodev_bad_request(s, "copy hash payload");
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    dst = g_hash_table_lookup(s->sessions,
+                              GUINT_TO_POINTER(le32_to_cpu(req->session_id)));
+    src = g_hash_table_lookup(s->sessions,
+                              GUINT_TO_POINTER(le32_to_cpu(src_id)));
+    if (!dst || !src) {
+        return VIRTIO_CRYPTODEV_S_NOSESSION;
+    }
+    if (dst == src || !dst->mac || dst->mac != src->mac ||
+        dst->cipher || src->cipher) {
+        trace_virtio_cryptodev_bad_request(s, "copy hash sessions");
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    return s->backend->copy_hash(s, dst, src);
+}
+
 static uint32_t virtio_cryptodev_crypt(VirtIOCryptodev *s,
                                        const struct virtio_cryptodev_req *req,
                                        VirtQueueElement *elem,
@@ -218,10 +247,12 @@ static uint32_t virtio_cryptodev_crypt(VirtIOCryptodev *s,
     uint32_t op = le32_to_cpu(req->op);
     uint32_t iv_len = le32_to_cpu(req->iv_len);
     uint32_t data_len = le32_to_cpu(req->data_len);
+    uint32_t flags = le32_to_cpu(req->flags);
     uint8_t iv[VIRTIO_CRYPTODEV_BLOCK_LEN];
     VirtIOCryptodevSession *session;
     uint8_t *src, *out;
     size_t cipher_out, out_len;
+    bool digest_out;
     uint32_t status;
 
     session = g_hash_table_lookup(s->sessions, GUINT_TO_POINTER(id));
@@ -252,9 +283,14 @@ static uint32_t virtio_cryptodev_crypt(VirtIOCryptodev *s,
         trace_virtio_cryptodev_bad_request(s, "hash operation");
         return VIRTIO_CRYPTODEV_S_BADREQ;
     }
+    if ((flags & ~VIRTIO_CRYPTODEV_F_ALL) || (flags && !session->mac)) {
+        trace_virtio_cryptodev_bad_request(s, "flags");
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
 
+    digest_out = session->mac && virtio_cryptodev_digest_out(flags, data_len);
     cipher_out = session->cipher ? data_len : 0;
-    out_len = cipher_out + (session->mac ? session->mac->digest_len : 0);
+    out_len = cipher_out + (digest_out ? session->mac->digest_len : 0);
     if (out_len > out_room) {
         trace_virtio_cryptodev_bad_request(s, "output buffers too short");
         return VIRTIO_CRYPTODEV_S_BADREQ;
@@ -271,9 +307,9 @@ static uint32_t virtio_cryptodev_crypt(VirtIOCryptodev *s,
         goto out;
     }
 
-    status = s->backend->crypt(s, session, op, iv_len ? iv : NULL, src,
+    status = s->backend->crypt(s, session, op, flags, iv_len ? iv : NULL, src,
                                session->cipher ? out : NULL, data_len,
-                               session->mac ? out + cipher_out : NULL);
+                               digest_out ? out + cipher_out : NULL);
     if (status != VIRTIO_CRYPTODEV_S_OK) {
         goto out;
     }
@@ -314,9 +350,10 @@ static bool virtio_cryptodev_process(VirtIOCryptodev *s, VirtQueueElement *elem)
         iov_to_buf(elem->out_sg, elem->out_num, 0, &req, sizeof(req)) != sizeof(req)) {
         trace_virtio_cryptodev_bad_request(s, "short header");
         status = VIRTIO_CRYPTODEV_S_BADREQ;
-    } else if (req.reserved) {
+    } else if (req.flags &&
+               le32_to_cpu(req.opcode) != VIRTIO_CRYPTODEV_OP_CRYPT) {
         /* Refused now, so the field can be given a meaning later. */
-        trace_virtio_cryptodev_bad_request(s, "reserved field set");
+        trace_virtio_cryptodev_bad_request(s, "flags outside CRYPT");
         status = VIRTIO_CRYPTODEV_S_BADREQ;
     } else {
         payload_len = out_len - sizeof(req);
@@ -334,6 +371,9 @@ static bool virtio_cryptodev_process(VirtIOCryptodev *s, VirtQueueElement *elem)
         case VIRTIO_CRYPTODEV_OP_CRYPT:
             status = virtio_cryptodev_crypt(s, &req, elem, payload_len,
                                             out_room, &resp);
+            break;
+        case VIRTIO_CRYPTODEV_OP_COPY_HASH:
+            status = virtio_cryptodev_copy_hash(s, &req, elem, payload_len);
             break;
         default:
             trace_virtio_cryptodev_bad_request(s, "unknown opcode");

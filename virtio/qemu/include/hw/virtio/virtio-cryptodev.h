@@ -72,12 +72,18 @@ typedef struct VirtIOCryptodevBackend {
                                void **backend_session);
     void (*destroy_session)(VirtIOCryptodev *s, void *backend_session);
     /*
-     * dst holds len bytes for a cipher session; digest holds the MAC's
-     * digest_len bytes for a MAC session.
+     * dst holds len bytes for a cipher session. A MAC session keeps a
+     * running state: flags (VIRTIO_CRYPTODEV_F_*) say when it starts
+     * over; digest, when not NULL, takes the MAC's digest_len bytes and
+     * the state starts over after it.
      */
     uint32_t (*crypt)(VirtIOCryptodev *s, VirtIOCryptodevSession *session,
-                      uint32_t op, const uint8_t *iv, const uint8_t *src,
-                      uint8_t *dst, size_t len, uint8_t *digest);
+                      uint32_t op, uint32_t flags, const uint8_t *iv,
+                      const uint8_t *src, uint8_t *dst, size_t len,
+                      uint8_t *digest);
+    /* Copies src's running MAC state into dst (same algorithm). */
+    uint32_t (*copy_hash)(VirtIOCryptodev *s, VirtIOCryptodevSession *dst,
+                          VirtIOCryptodevSession *src);
 } VirtIOCryptodevBackend;
 
 extern const VirtIOCryptodevBackend virtio_cryptodev_builtin_backend;
