@@ -16,6 +16,7 @@ SCRIPT = "".join([
     section("abi", "$BIN/cryptodev_abi"),
     section("vectors", "$BIN/cryptodev_vectors /dev/cryptodev0"),
     section("algorithms", "$BIN/cryptodev_algs /dev/cryptodev0"),
+    section("async", "$BIN/cryptodev_async /dev/cryptodev0 20"),
     section("hostile", f"$BIN/cryptodev_hostile /dev/cryptodev0 {HOSTILE_ROUNDS}"),
     section("stress", "$BIN/cryptodev_stress /dev/cryptodev0 4 4 250"),
     section("two devices at once",
@@ -60,6 +61,13 @@ def test_ctr_ecb_xts_null_and_more_hashes_give_known_answers(
     assert "CTR with COP_FLAG_WRITE_IV chains across calls" in output
     assert "IEEE 1619 vector 4 XTS-AES128" in output
     assert "CIOCCPHASH: the copy continues to the same digest" in output
+
+
+def test_async_requests_are_answered_through_poll_and_fetch_and_close_loses_nothing(
+        sections: dict[str, tuple[str, int]]) -> None:
+    output = assert_passed(sections, "async")
+    assert "poll + CIOCASYNCFETCH: 16 of 16 answered, 16 equal to CIOCCRYPT" in output
+    assert "no page stays pinned after close" in output
 
 
 def test_hostile_user_space_gets_errnos_and_memory_does_not_grow(

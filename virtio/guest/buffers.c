@@ -13,6 +13,7 @@
  */
 
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -105,7 +106,7 @@ static int vcd_data_pin(struct vcd_data *d, const void __user *src,
 
 	if (!vcd_fits_chain(d, src_pages, in_place ? src_pages : dst_pages))
 		return 1;
-	if (account_locked_vm(current->mm, n, true))
+	if (account_locked_vm(d->mm, n, true))
 		return 1;
 	d->locked = n;
 
@@ -186,6 +187,9 @@ int vcd_data_get(struct vcd_data *d, struct vcd_device *vcd,
 	memset(d, 0, sizeof(*d));
 	d->vcd = vcd;
 	d->len = len;
+	/* Held: an asynchronous request may be released after its caller exits. */
+	d->mm = current->mm;
+	mmgrab(d->mm);
 	d->dst = has_dst ? dst : NULL;
 	if (has_dst && !dst)
 		return -EFAULT;
@@ -234,7 +238,7 @@ void vcd_data_put(struct vcd_data *d, bool written)
 		unpin_user_pages_dirty_lock(d->pages + d->src_pages,
 					    d->dst_pages, written);
 	if (d->locked)
-		account_locked_vm(current->mm, d->locked, false);
+		account_locked_vm(d->mm, d->locked, false);
 	for (i = 0; d->chunks && i < d->nchunks && d->chunks[i]; i++) {
 		/* The caller's plaintext does not linger in freed pages. */
 		memzero_explicit(page_address(d->chunks[i]), chunk);
@@ -245,4 +249,6 @@ void vcd_data_put(struct vcd_data *d, bool written)
 	kvfree(d->pages);
 	if (d->charged)
 		vcd_uncharge(d->vcd, d->charged);
+	if (d->mm)
+		mmdrop(d->mm);
 }

@@ -20,6 +20,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
@@ -90,10 +91,19 @@ struct vcd_session {
 	struct vcd_request *destroy;	/* destroying never waits for memory */
 };
 
+/* Asynchronous jobs per file, queued or answered but not fetched. */
+#define VCD_ASYNC_MAX	16
+
 struct vcd_file {
 	struct vcd_device *vcd;
 	struct mutex lock;		/* @sessions lookups against removal */
 	struct xarray sessions;		/* session handle -> vcd_session */
+
+	spinlock_t async_lock;		/* the counts and @async_done */
+	struct list_head async_done;	/* answered, in answer order */
+	unsigned int async_jobs;	/* queued or answered, not fetched */
+	unsigned int async_in_flight;	/* queued, not answered */
+	wait_queue_head_t async_wait;	/* poll(), and release */
 };
 
 /*
@@ -367,104 +377,271 @@ static int vcd_next_iv_before(const struct vcd_alg *alg,
 	return 0;
 }
 
-static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
-{
-	struct vcd_device *vcd = file->vcd;
-	struct scatterlist hdr, iv_sg, resp, digest_sg;
-	struct scatterlist *sgs[VCD_FIXED_SGS + 2];
-	u8 next_iv[VIRTIO_CRYPTODEV_BLOCK_LEN];
-	struct vcd_data data = { 0 };
-	struct vcd_session *session;
-	unsigned int out = 0, in = 0;
-	struct vcd_request *req = NULL;
+/*
+ * One CIOCCRYPT, synchronous or asynchronous: everything the request needs
+ * while the device holds it (the scatterlists included) lives here.
+ */
+struct vcd_job {
+	struct list_head node;		/* on the file's done list */
+	struct vcd_file *file;
 	struct crypt_op cop;
-	u32 digest_len, expected, flags;
+	struct vcd_session *session;
+	struct vcd_request *req;
+	struct vcd_data data;
+	struct scatterlist hdr, iv_sg, digest_sg, resp;
+	struct scatterlist *sgs[VCD_FIXED_SGS + 2];
+	unsigned int out, in;
+	u8 next_iv[VIRTIO_CRYPTODEV_BLOCK_LEN];
+	u32 digest_len;
+	u32 expected;
+};
+
+static void vcd_job_free(struct vcd_job *job)
+{
+	/* Once queued, the device may have written the pages, answer or not. */
+	vcd_data_put(&job->data, job->req && job->req->queued);
+	kfree(job->req);
+	if (job->session)
+		vcd_session_put(job->session);
+	kfree(job);
+}
+
+/* Checks @job->cop, takes its session and data and builds the chain. */
+static int vcd_job_prepare(struct vcd_job *job)
+{
+	struct vcd_device *vcd = job->file->vcd;
+	struct crypt_op *cop = &job->cop;
+	struct vcd_session *session;
+	struct vcd_request *req;
+	u32 flags;
 	int err;
 
-	if (copy_from_user(&cop, arg, sizeof(cop)))
-		return -EFAULT;
-	session = vcd_get_session(file, cop.ses);
+	session = vcd_get_session(job->file, cop->ses);
 	if (!session)
 		return -EINVAL;
-	err = vcd_check_crypt_op(vcd, &cop, session);
+	job->session = session;
+	err = vcd_check_crypt_op(vcd, cop, session);
 	if (err)
-		goto out;
-	flags = session->mac ? vcd_hash_flags(cop.flags) : 0;
-	digest_len = session->mac &&
-		     virtio_cryptodev_digest_out(flags, cop.len) ?
-		     session->mac->digest_len : 0;
+		return err;
+	flags = session->mac ? vcd_hash_flags(cop->flags) : 0;
+	job->digest_len = session->mac &&
+			  virtio_cryptodev_digest_out(flags, cop->len) ?
+			  session->mac->digest_len : 0;
+	job->expected = (session->cipher ? cop->len : 0) + job->digest_len;
 
 	req = vcd_request_alloc(VIRTIO_CRYPTODEV_OP_CRYPT, session->id);
-	if (!req) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (cop.len) {
-		err = vcd_data_get(&data, vcd, cop.src, cop.dst, cop.len,
+	if (!req)
+		return -ENOMEM;
+	job->req = req;
+	if (cop->len) {
+		err = vcd_data_get(&job->data, vcd, cop->src, cop->dst, cop->len,
 				   session->cipher);
 		if (err)
-			goto out;
+			return err;
 	}
 
-	sg_init_one(&hdr, &req->hdr, sizeof(req->hdr));
-	sgs[out++] = &hdr;
+	sg_init_one(&job->hdr, &req->hdr, sizeof(req->hdr));
+	job->sgs[job->out++] = &job->hdr;
 	if (session->cipher)
-		req->hdr.op = cpu_to_le32(cop.op);
+		req->hdr.op = cpu_to_le32(cop->op);
 	if (session->cipher && session->cipher->iv_len) {
 		/* A missing IV means zeros, as with cryptodev-linux's first call. */
-		if (cop.iv && copy_from_user(req->iv, cop.iv, sizeof(req->iv))) {
-			err = -EFAULT;
-			goto out;
-		}
-		err = vcd_next_iv_before(session->cipher, &cop, req->iv, next_iv);
+		if (cop->iv && copy_from_user(req->iv, cop->iv, sizeof(req->iv)))
+			return -EFAULT;
+		err = vcd_next_iv_before(session->cipher, cop, req->iv,
+					 job->next_iv);
 		if (err)
-			goto out;
+			return err;
 		req->hdr.iv_len = cpu_to_le32(sizeof(req->iv));
-		sg_init_one(&iv_sg, req->iv, sizeof(req->iv));
-		sgs[out++] = &iv_sg;
+		sg_init_one(&job->iv_sg, req->iv, sizeof(req->iv));
+		job->sgs[job->out++] = &job->iv_sg;
 	}
-	req->hdr.data_len = cpu_to_le32(cop.len);
+	req->hdr.data_len = cpu_to_le32(cop->len);
 	req->hdr.flags = cpu_to_le32(flags);
-	if (data.src_sg)
-		sgs[out++] = data.src_sg;
-	if (data.dst_sg)
-		sgs[out + in++] = data.dst_sg;
-	if (digest_len) {
-		sg_init_one(&digest_sg, req->digest, digest_len);
-		sgs[out + in++] = &digest_sg;
+	if (job->data.src_sg)
+		job->sgs[job->out++] = job->data.src_sg;
+	if (job->data.dst_sg)
+		job->sgs[job->out + job->in++] = job->data.dst_sg;
+	if (job->digest_len) {
+		sg_init_one(&job->digest_sg, req->digest, job->digest_len);
+		job->sgs[job->out + job->in++] = &job->digest_sg;
 	}
-	sg_init_one(&resp, &req->resp, sizeof(req->resp));
-	sgs[out + in++] = &resp;
+	sg_init_one(&job->resp, &req->resp, sizeof(req->resp));
+	job->sgs[job->out + job->in++] = &job->resp;
+	return 0;
+}
 
-	expected = (session->cipher ? cop.len : 0) + digest_len;
-	err = vcd_submit(vcd, req, sgs, out, in, expected, session->generation,
-			 true);
+/* After the answer, in the caller's context: results into user memory. */
+static int vcd_job_finish(struct vcd_job *job, int err)
+{
+	const struct vcd_alg *cipher = job->session->cipher;
+	struct crypt_op *cop = &job->cop;
+
 	if (!err)
-		err = vcd_data_finish(&data, true);
+		err = vcd_data_finish(&job->data, true);
 	if (err)
-		goto out;
-	atomic64_add(cop.len, &vcd->stat_bytes);
+		return err;
+	atomic64_add(cop->len, &job->file->vcd->stat_bytes);
 
-	if (session->cipher && (session->cipher->mode == VCD_CBC ||
-				session->cipher->mode == VCD_CTR) &&
-	    (cop.flags & COP_FLAG_WRITE_IV) && cop.iv) {
+	if (cipher && (cipher->mode == VCD_CBC || cipher->mode == VCD_CTR) &&
+	    (cop->flags & COP_FLAG_WRITE_IV) && cop->iv) {
 		/* Encrypting CBC, the last ciphertext block is the destination's. */
-		if ((session->cipher->mode == VCD_CBC && cop.op == COP_ENCRYPT &&
-		     copy_from_user(next_iv, cop.dst + cop.len - sizeof(next_iv),
-				    sizeof(next_iv))) ||
-		    copy_to_user(cop.iv, next_iv, sizeof(next_iv))) {
-			err = -EFAULT;
-			goto out;
-		}
+		if ((cipher->mode == VCD_CBC && cop->op == COP_ENCRYPT &&
+		     copy_from_user(job->next_iv,
+				    cop->dst + cop->len - sizeof(job->next_iv),
+				    sizeof(job->next_iv))) ||
+		    copy_to_user(cop->iv, job->next_iv, sizeof(job->next_iv)))
+			return -EFAULT;
 	}
-	if (digest_len && copy_to_user(cop.mac, req->digest, digest_len))
-		err = -EFAULT;
-out:
-	/* Once queued, the device may have written the pages, answer or not. */
-	vcd_data_put(&data, req && req->queued);
-	kfree(req);
-	vcd_session_put(session);
+	if (job->digest_len &&
+	    copy_to_user(cop->mac, job->req->digest, job->digest_len))
+		return -EFAULT;
+	return 0;
+}
+
+static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
+{
+	struct vcd_job *job = kzalloc(sizeof(*job), GFP_KERNEL);
+	int err;
+
+	if (!job)
+		return -ENOMEM;
+	job->file = file;
+	err = copy_from_user(&job->cop, arg, sizeof(job->cop)) ? -EFAULT : 0;
+	if (!err)
+		err = vcd_job_prepare(job);
+	if (!err)
+		err = vcd_job_finish(job, vcd_submit(file->vcd, job->req, job->sgs,
+						     job->out, job->in,
+						     job->expected,
+						     job->session->generation,
+						     true));
+	vcd_job_free(job);
 	return err;
+}
+
+/* The queue callback, for an asynchronous job: short, under the queue lock. */
+static void vcd_job_answered(struct vcd_request *req)
+{
+	struct vcd_job *job = req->owner;
+	struct vcd_file *file = job->file;
+	unsigned long flags;
+
+	/* The wake-up under the lock: release frees @file once it sees none. */
+	spin_lock_irqsave(&file->async_lock, flags);
+	list_add_tail(&job->node, &file->async_done);
+	file->async_in_flight--;
+	wake_up(&file->async_wait);
+	spin_unlock_irqrestore(&file->async_lock, flags);
+}
+
+static bool vcd_async_idle(struct vcd_file *file)
+{
+	bool idle;
+
+	spin_lock_irq(&file->async_lock);
+	idle = !file->async_in_flight;
+	spin_unlock_irq(&file->async_lock);
+	return idle;
+}
+
+/*
+ * CIOCASYNCCRYPT: queued at once, answered later through CIOCASYNCFETCH;
+ * at most VCD_ASYNC_MAX per file in flight or unfetched (EBUSY beyond), as
+ * cryptodev-linux does.
+ */
+static int vcd_ioctl_async_crypt(struct vcd_file *file, void __user *arg)
+{
+	struct vcd_job *job;
+	int err;
+
+	spin_lock_irq(&file->async_lock);
+	err = file->async_jobs >= VCD_ASYNC_MAX ? -EBUSY : 0;
+	if (!err)
+		file->async_jobs++;
+	spin_unlock_irq(&file->async_lock);
+	if (err)
+		return err;
+
+	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	if (!job) {
+		err = -ENOMEM;
+		goto out_slot;
+	}
+	job->file = file;
+	err = copy_from_user(&job->cop, arg, sizeof(job->cop)) ? -EFAULT : 0;
+	if (!err && (job->cop.flags & COP_FLAG_NO_ZC))
+		err = -EINVAL;
+	if (!err)
+		err = vcd_job_prepare(job);
+	if (err)
+		goto out_free;
+
+	job->req->owner = job;
+	job->req->answered = vcd_job_answered;
+	spin_lock_irq(&file->async_lock);
+	file->async_in_flight++;
+	spin_unlock_irq(&file->async_lock);
+	err = vcd_queue(file->vcd, job->req, job->sgs, job->out, job->in,
+			job->session->generation, true);
+	if (!err)
+		return 0;
+	spin_lock_irq(&file->async_lock);
+	file->async_in_flight--;
+	spin_unlock_irq(&file->async_lock);
+out_free:
+	vcd_job_free(job);
+out_slot:
+	spin_lock_irq(&file->async_lock);
+	file->async_jobs--;
+	spin_unlock_irq(&file->async_lock);
+	wake_up(&file->async_wait);
+	return err;
+}
+
+/* CIOCASYNCFETCH: the first answered job, its results and its crypt_op. */
+static int vcd_ioctl_async_fetch(struct vcd_file *file, void __user *arg)
+{
+	struct vcd_job *job;
+	int err;
+
+	spin_lock_irq(&file->async_lock);
+	job = list_first_entry_or_null(&file->async_done, struct vcd_job, node);
+	if (job) {
+		list_del(&job->node);
+		file->async_jobs--;
+	}
+	spin_unlock_irq(&file->async_lock);
+	if (!job)
+		return -EBUSY;
+	wake_up(&file->async_wait);
+
+	err = job->req->error;
+	if (!err)
+		err = vcd_check_answer(file->vcd, job->req, job->expected);
+	/* Results land in the memory of the process that queued the job. */
+	if (!err && current->mm != job->data.mm && job->data.mm)
+		err = -EFAULT;
+	err = vcd_job_finish(job, err);
+	if (!err && copy_to_user(arg, &job->cop, sizeof(job->cop)))
+		err = -EFAULT;
+	vcd_job_free(job);
+	return err;
+}
+
+static __poll_t vcd_poll(struct file *filp, poll_table *wait)
+{
+	struct vcd_file *file = filp->private_data;
+	__poll_t mask = 0;
+
+	poll_wait(filp, &file->async_wait, wait);
+	spin_lock_irq(&file->async_lock);
+	if (!list_empty(&file->async_done))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (file->async_jobs < VCD_ASYNC_MAX)
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	spin_unlock_irq(&file->async_lock);
+	return mask;
 }
 
 static int vcd_ioctl_session_info(struct vcd_file *file, void __user *arg)
@@ -578,6 +755,10 @@ static long vcd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return vcd_ioctl_free_session(file, uarg);
 	case CIOCCRYPT:
 		return vcd_ioctl_crypt(file, uarg);
+	case CIOCASYNCCRYPT:
+		return vcd_ioctl_async_crypt(file, uarg);
+	case CIOCASYNCFETCH:
+		return vcd_ioctl_async_fetch(file, uarg);
 	case CIOCGSESSINFO:
 		return vcd_ioctl_session_info(file, uarg);
 	case CIOCCPHASH:
@@ -609,6 +790,9 @@ static int vcd_open(struct inode *inode, struct file *filp)
 	file->vcd = vcd;
 	mutex_init(&file->lock);
 	xa_init(&file->sessions);
+	spin_lock_init(&file->async_lock);
+	INIT_LIST_HEAD(&file->async_done);
+	init_waitqueue_head(&file->async_wait);
 	filp->private_data = file;
 	return nonseekable_open(inode, filp);
 }
@@ -617,7 +801,17 @@ static int vcd_release_file(struct inode *inode, struct file *filp)
 {
 	struct vcd_file *file = filp->private_data;
 	struct vcd_session *session;
+	struct vcd_job *job, *next;
 	unsigned long id;
+
+	/*
+	 * Jobs still queued are waited for (the device answers, or is reset
+	 * or removed, which answers them): their pages and sessions are
+	 * released here, nothing leaks. Nobody fetches them any more.
+	 */
+	wait_event(file->async_wait, vcd_async_idle(file));
+	list_for_each_entry_safe(job, next, &file->async_done, node)
+		vcd_job_free(job);
 
 	/* No ioctl runs on a file being released: every ref here is the file's. */
 	xa_for_each(&file->sessions, id, session) {
@@ -636,6 +830,7 @@ static const struct file_operations vcd_fops = {
 	.open = vcd_open,
 	.release = vcd_release_file,
 	.unlocked_ioctl = vcd_ioctl,
+	.poll = vcd_poll,
 	.llseek = no_llseek,
 };
 

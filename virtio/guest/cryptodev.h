@@ -70,6 +70,9 @@ struct vcd_request {
 	u8 digest[VIRTIO_CRYPTODEV_MAX_DIGEST_LEN] ____cacheline_aligned;
 	struct virtio_cryptodev_resp resp ____cacheline_aligned;
 	struct completion done ____cacheline_aligned;
+	/* Asynchronous requests: called instead of completing @done. */
+	void (*answered)(struct vcd_request *req);
+	void *owner;
 	unsigned int used_len;
 	u32 generation;			/* the device's, when it was queued */
 	bool queued;			/* the device was handed the buffers */
@@ -79,6 +82,11 @@ struct vcd_request {
 /* Any generation: for requests that do not name a session. */
 #define VCD_ANY_GENERATION	U32_MAX
 
+int vcd_queue(struct vcd_device *vcd, struct vcd_request *req,
+	      struct scatterlist **sgs, unsigned int out_sgs,
+	      unsigned int in_sgs, u32 generation, bool killable);
+int vcd_check_answer(struct vcd_device *vcd, struct vcd_request *req,
+		     u32 expected_out);
 int vcd_submit(struct vcd_device *vcd, struct vcd_request *req,
 	       struct scatterlist **sgs, unsigned int out_sgs,
 	       unsigned int in_sgs, u32 expected_out, u32 generation,
@@ -104,7 +112,8 @@ struct vcd_data {
 	struct scatterlist *dst_sg;	/* writes; NULL for none, == src in place */
 	struct scatterlist *sg_mem;
 	size_t charged;
-	unsigned long locked;		/* pages charged to the caller's mm */
+	struct mm_struct *mm;		/* the caller's, held while pinned */
+	unsigned long locked;		/* pages charged to @mm */
 	void __user *dst;
 	u32 len;
 	bool bounced;

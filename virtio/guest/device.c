@@ -34,6 +34,15 @@ static int vcd_status_to_errno(u32 status)
 	}
 }
 
+/* Under the queue lock: the submitter wakes, or an async job is done. */
+static void vcd_answered(struct vcd_request *req)
+{
+	if (req->answered)
+		req->answered(req);
+	else
+		complete(&req->done);
+}
+
 static void vcd_queue_done(struct virtqueue *vq)
 {
 	struct vcd_device *vcd = vq->vdev->priv;
@@ -46,7 +55,7 @@ static void vcd_queue_done(struct virtqueue *vq)
 		virtqueue_disable_cb(vq);
 		while ((req = virtqueue_get_buf(vq, &len))) {
 			req->used_len = len;
-			complete(&req->done);
+			vcd_answered(req);
 			vcd->ring_full = false;
 		}
 	} while (!virtqueue_enable_cb(vq));
@@ -55,8 +64,8 @@ static void vcd_queue_done(struct virtqueue *vq)
 }
 
 /* The device may be lying; believe only answers of the expected shape. */
-static int vcd_check_answer(struct vcd_device *vcd, struct vcd_request *req,
-			    u32 expected_out)
+int vcd_check_answer(struct vcd_device *vcd, struct vcd_request *req,
+		     u32 expected_out)
 {
 	u32 status, out_len;
 
@@ -84,17 +93,16 @@ static bool vcd_ring_usable(struct vcd_device *vcd)
 }
 
 /*
- * Queues @req (its buffers already in @sgs) and sleeps until the device
- * answers, is reset or goes away. Waits for a free ring slot when the ring
- * is full, killably when @killable: a caller that must not give up (a
- * session's destroy) waits for the device, which always ends the wait.
- * @generation: the session's, or VCD_ANY_GENERATION; a session from before
- * a reset is refused with -EIO instead of being sent.
+ * Queues @req (its buffers already in @sgs); the queue callback, a reset or
+ * removal answers it later (@req->answered, or @req->done). Waits for a
+ * free ring slot when the ring is full, killably when @killable: a caller
+ * that must not give up (a session's destroy) waits for the device, which
+ * always ends the wait. @generation: the session's, or VCD_ANY_GENERATION;
+ * a session from before a reset is refused with -EIO instead of being sent.
  */
-int vcd_submit(struct vcd_device *vcd, struct vcd_request *req,
-	       struct scatterlist **sgs, unsigned int out_sgs,
-	       unsigned int in_sgs, u32 expected_out, u32 generation,
-	       bool killable)
+int vcd_queue(struct vcd_device *vcd, struct vcd_request *req,
+	      struct scatterlist **sgs, unsigned int out_sgs,
+	      unsigned int in_sgs, u32 generation, bool killable)
 {
 	int err;
 
@@ -137,8 +145,21 @@ int vcd_submit(struct vcd_device *vcd, struct vcd_request *req,
 	req->generation = vcd->generation;
 	virtqueue_kick(vcd->vq);
 	spin_unlock_irq(&vcd->vq_lock);
-
 	atomic64_inc(&vcd->stat_requests);
+	return 0;
+}
+
+/* Queues @req and sleeps until it is answered; see vcd_queue(). */
+int vcd_submit(struct vcd_device *vcd, struct vcd_request *req,
+	       struct scatterlist **sgs, unsigned int out_sgs,
+	       unsigned int in_sgs, u32 expected_out, u32 generation,
+	       bool killable)
+{
+	int err = vcd_queue(vcd, req, sgs, out_sgs, in_sgs, generation,
+			    killable);
+
+	if (err)
+		return err;
 	wait_for_completion(&req->done);
 	if (req->error)
 		return req->error;
@@ -153,7 +174,7 @@ static void vcd_fail_queued(struct vcd_device *vcd, int error)
 	spin_lock_irq(&vcd->vq_lock);
 	while (vcd->vq && (req = virtqueue_detach_unused_buf(vcd->vq))) {
 		req->error = error;
-		complete(&req->done);
+		vcd_answered(req);
 	}
 	vcd->ring_full = false;
 	spin_unlock_irq(&vcd->vq_lock);
