@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the VM lab needs: the guest kernel and its headers,
-# QEMU's build dependencies and firmware, and a deb-src entry for QEMU's source.
+# QEMU's build dependencies and firmware, OpenSSL (its devcrypto engine is built
+# against the system libcrypto), and a deb-src entry for QEMU's and OpenSSL's source.
 # Idempotent: a machine that has everything gets through in a second.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ packages=(
 	qemu-system-x86 qemu-system-data seabios ipxe-qemu
 	meson ninja-build pkg-config libglib2.0-dev libpixman-1-dev libfdt-dev
 	libcap-ng-dev libgcrypt20-dev libslirp-dev dpkg-dev
+	openssl libssl-dev
 )
 
 src_list=/etc/apt/sources.list.d/cryptochat-deb-src.sources

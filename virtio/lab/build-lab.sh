@@ -88,8 +88,23 @@ else
 	say "QEMU built ($qemu_key)"
 fi
 
+# --- OpenSSL's devcrypto engine, unmodified, from Debian's source ------------
+# Only engines/e_devcrypto.c (and the headers it includes from the tree) is
+# compiled, as a dynamic engine against the system libcrypto and the project's
+# crypto/cryptodev.h: a real cryptodev-linux client for the VM tests.
+ossl_tar=$(find "$src_root" -maxdepth 1 -name 'openssl_*.orig.tar.gz' | sort | tail -n 1)
+if [ -z "$ossl_tar" ]; then
+	say "fetching Debian's OpenSSL source (apt-get source openssl)"
+	# The orig tarball is all we use; apt may fail on the rest of a version
+	# its archive no longer serves.
+	(cd "$src_root" && apt-get source -qq --download-only openssl >/dev/null 2>&1) || true
+	ossl_tar=$(find "$src_root" -maxdepth 1 -name 'openssl_*.orig.tar.gz' | sort | tail -n 1)
+	[ -n "$ossl_tar" ] || die "apt-get source openssl failed: is a deb-src entry configured?"
+fi
+ossl_version=$(basename "$ossl_tar" .orig.tar.gz)
+
 # --- the guest module and test programs -------------------------------------
-guest_key=$(inputs_key "$kernel_release" \
+guest_key=$(inputs_key "$kernel_release $ossl_version" \
 	virtio/guest virtio/include virtio/tests/c virtio/tests/hostile)
 guest_out=$cache/guest/$guest_key
 if [ -f "$guest_out/virtio_cryptodev.ko" ]; then
@@ -110,8 +125,17 @@ else
 		make -s -C "$repo/virtio/tests/c" O="$work/bin" >>"$work/build.log" 2>&1 ||
 			{ cat "$work/build.log" >&2; die "test program build failed"; }
 	fi
+	say "building OpenSSL's devcrypto engine ($ossl_version)"
+	mkdir -p "$work/openssl/inc"
+	tar -xzf "$ossl_tar" -C "$work/openssl" --strip-components=1 --wildcards \
+		'*/engines/e_devcrypto.c' '*/e_os.h' '*/include/internal/*'
+	ln -s "$work/openssl/include/internal" "$work/openssl/inc/internal"
+	gcc -shared -fPIC -O2 -o "$work/devcrypto.so" -I"$work/include" -I"$work/openssl/inc" \
+		"$work/openssl/engines/e_devcrypto.c" -lcrypto >>"$work/build.log" 2>&1 ||
+		{ cat "$work/build.log" >&2; die "devcrypto engine build failed"; }
 	mkdir -p "$guest_out.tmp"
-	cp "$work/guest/virtio_cryptodev.ko" "$work/hostile/virtio_cryptodev_hostile.ko" "$guest_out.tmp/"
+	cp "$work/guest/virtio_cryptodev.ko" "$work/hostile/virtio_cryptodev_hostile.ko" \
+		"$work/devcrypto.so" "$guest_out.tmp/"
 	[ -d "$work/bin" ] && cp -r "$work/bin" "$guest_out.tmp/bin"
 	rm -rf "$guest_out" && mv "$guest_out.tmp" "$guest_out"
 fi
@@ -124,5 +148,6 @@ KERNEL_RELEASE=$kernel_release
 MODULE=$guest_out/virtio_cryptodev.ko
 HOSTILE_MODULE=$guest_out/virtio_cryptodev_hostile.ko
 GUEST_BIN=$guest_out/bin
+OPENSSL_ENGINE=$guest_out/devcrypto.so
 ENV
 say "ready: build/lab.env"

@@ -48,6 +48,7 @@ class Lab:
     module: Path
     guest_bin: Path
     hostile_module: Path
+    openssl_engine: Path  # OpenSSL's devcrypto engine, built from Debian's source
 
     @classmethod
     def load(cls, env_file: Path = REPO / "build" / "lab.env") -> Lab:
@@ -62,6 +63,7 @@ class Lab:
             module=Path(values["MODULE"]),
             guest_bin=Path(values["GUEST_BIN"]),
             hostile_module=Path(values["HOSTILE_MODULE"]),
+            openssl_engine=Path(values["OPENSSL_ENGINE"]),
         )
 
 
