@@ -82,6 +82,7 @@ taskset -c 0 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} /dev/cryptodev0 'alg:
     alg:virtio_crypto_aes_cbc@{UPSTREAM_MAX}
 taskset -c 1 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} -s {CROSS_SIZES} /dev/cryptodev0 \\
     alg:virtio_crypto_aes_cbc | sed -n 's/^bench /cross /p'
+taskset -c 0 $BIN/cryptodev_depth /dev/cryptodev0 {SECONDS} {ROUNDS} 256 1 4 16
 cd $REPO && taskset -c 0 $PYTHON benchmarks/device_bench_guest.py {SECONDS} {ROUNDS}
 """
 
@@ -102,6 +103,7 @@ def parse(output: str) -> dict[str, Any]:
     cross: dict[str, dict[int, dict[str, float]]] = {}
     records: dict[str, dict[int, dict[str, float]]] = {}
     requests: dict[int, float] = {}
+    depth: dict[int, float] = {}
     irqs: dict[str, dict[str, Any]] = {}
     drivers: dict[str, Any] = {"cbc(aes)": []}
     notes: list[str] = []
@@ -124,6 +126,8 @@ def parse(output: str) -> dict[str, Any]:
                 "p50_us": float(words[5]), "p99_us": float(words[6])}
         elif kind == "requests":
             requests[int(words[2])] = float(words[3])
+        elif kind == "depth":
+            depth[int(words[1])] = float(words[2])
         elif kind == "irq":
             irqs[PROVIDERS[words[1]][0]] = {"device": words[2], "interrupts": int(words[3]),
                                             "requests": int(words[4])}
@@ -136,6 +140,7 @@ def parse(output: str) -> dict[str, Any]:
         elif kind == "FAIL" or kind.startswith("Traceback"):
             failures.append(line)
     return {"aes": aes, "aes_other_vcpu": cross, "records": records, "device_requests_per_record": requests,
+            "async_depth_256": depth,
             "interrupts": irqs, "drivers": drivers, "notes": notes, "failures": failures}
 
 
@@ -193,6 +198,15 @@ def print_goals(results: dict[str, Any]) -> None:
         if ours and up:
             verdict = "met" if ours / up >= goal else "NOT met"
             print(f"     {size_label(size):>6}: {ours / up:5.2f}x (goal >= {goal}x) {verdict}")
+
+
+def print_depth(results: dict[str, Any]) -> None:
+    depth = results["async_depth_256"]
+    sync = depth.get(0)
+    print("   256 B AES-256-CBC from one thread, ops/s: synchronous CIOCCRYPT vs CIOCASYNCCRYPT at depth n")
+    for n, rate in sorted(depth.items()):
+        label = "sync" if n == 0 else f"depth {n}"
+        print(f"     {label:>8}: {rate:9.0f}  ({ratio(rate, sync)} sync)")
 
 
 def print_records(results: dict[str, Any]) -> None:
@@ -282,6 +296,7 @@ def main(argv: Sequence[str] = sys.argv[1:]) -> int:
     print()
     print_aes(results)
     print_goals(results)
+    print_depth(results)
     print()
     print_records(results)
     out_dir.mkdir(parents=True, exist_ok=True)
