@@ -2,13 +2,13 @@
 /*
  * virtio-cryptodev guest driver: the memory a request's data travels in.
  *
- * Large requests go zero-copy: the caller's pages are pinned and handed to
- * the device, which saves the two copies that dominate them. The pin is
- * charged to the caller's RLIMIT_MEMLOCK, like any long-lived pin. Small
- * requests, and those whose pages would need more descriptors than one chain
- * may have (the virtio spec caps a chain at the queue size) or whose charge
- * is refused, are bounced through a kernel buffer of chunks large enough for
- * the chain to fit. Pinned and bounced bytes in flight are bounded per
+ * Requests go zero-copy: the caller's pages are pinned and handed to the
+ * device, which saves the two copies that dominate large requests (and, under
+ * TCG, small ones too). The pin is charged to the caller's RLIMIT_MEMLOCK,
+ * like any long-lived pin. Requests whose pages would need more descriptors
+ * than one chain may have (the virtio spec caps a chain at the queue size), or
+ * whose charge is refused, are bounced through a kernel buffer of chunks
+ * large enough for the chain to fit. Pinned and bounced bytes in flight are bounded per
  * device: a submitter over the bound waits, killably, for others to finish.
  */
 
@@ -19,8 +19,6 @@
 #include <linux/uaccess.h>
 #include "cryptodev.h"
 
-/* At or below this, copying costs less than pinning and its accounting. */
-#define VCD_COPY_MAX		(4 * PAGE_SIZE)
 /* Bounce chunks grow to this order before they need to for the chain. */
 #define VCD_BOUNCE_ORDER	3
 
@@ -200,11 +198,9 @@ int vcd_data_get(struct vcd_data *d, struct vcd_device *vcd,
 		return err;
 	d->charged = (size_t)len * (has_dst && !in_place ? 2 : 1);
 
-	if (len > VCD_COPY_MAX) {
-		err = vcd_data_pin(d, src, dst, in_place);
-		if (err <= 0)
-			return err;
-	}
+	err = vcd_data_pin(d, src, dst, in_place);
+	if (err <= 0)
+		return err;
 	return vcd_data_bounce(d, src);
 }
 
@@ -241,7 +237,8 @@ void vcd_data_put(struct vcd_data *d, bool written)
 		account_locked_vm(d->mm, d->locked, false);
 	for (i = 0; d->chunks && i < d->nchunks && d->chunks[i]; i++) {
 		/* The caller's plaintext does not linger in freed pages. */
-		memzero_explicit(page_address(d->chunks[i]), chunk);
+		memzero_explicit(page_address(d->chunks[i]),
+				 min_t(size_t, chunk, d->len - (size_t)i * chunk));
 		__free_pages(d->chunks[i], d->order);
 	}
 	kfree(d->chunks);

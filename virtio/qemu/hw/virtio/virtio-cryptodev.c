@@ -31,10 +31,10 @@
 #define VIRTIO_CRYPTODEV_DEFAULT_DATA_LEN (1024 * 1024)
 #define VIRTIO_CRYPTODEV_DEFAULT_SESSIONS 1024
 /*
- * One turn of the main loop answers at most this many requests, or this many
- * source bytes (but always at least one request), then yields the BQL and
- * comes back in a bottom half: a guest that keeps the ring full cannot
- * starve QMP or other devices.
+ * One turn answers at most this many requests, or this many source bytes
+ * (but always at least one request), then yields the BQL and comes back in a
+ * bottom half: a guest that keeps the ring full cannot starve QMP or other
+ * devices.
  */
 #define VIRTIO_CRYPTODEV_BATCH_REQUESTS 32
 #define VIRTIO_CRYPTODEV_BATCH_BYTES (2 * 1024 * 1024)
@@ -431,38 +431,39 @@ static bool virtio_cryptodev_run_batch(VirtIOCryptodev *s)
     return more && !vdev->broken;
 }
 
-/* The queue's work, one bounded batch per turn of the main loop. */
-static void virtio_cryptodev_bh(void *opaque)
+/*
+ * One turn of the queue's work: a bounded batch, answered in the context that
+ * noticed it (the notifying vCPU's, under TCG, for the lowest latency); what
+ * is left goes to a bottom half after the main loop has turned, with guest
+ * notifications off meanwhile.
+ */
+static void virtio_cryptodev_run(VirtIOCryptodev *s)
 {
-    VirtIOCryptodev *s = opaque;
     VirtIODevice *vdev = VIRTIO_DEVICE(s);
 
     if (!(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) || vdev->broken) {
         virtio_queue_set_notification(s->vq, 1);
         return;
     }
-    if (virtio_cryptodev_run_batch(s)) {
-        qemu_bh_schedule(s->bh);
-        return;
+    if (!virtio_cryptodev_run_batch(s)) {
+        /* Re-arm, then look once more: the guest may have added and not kicked. */
+        virtio_queue_set_notification(s->vq, 1);
+        if (virtio_queue_empty(s->vq) || vdev->broken) {
+            return;
+        }
     }
-    /* Re-arm, then look once more: the guest may have added and not kicked. */
-    virtio_queue_set_notification(s->vq, 1);
-    if (!virtio_queue_empty(s->vq) && !vdev->broken) {
-        virtio_queue_set_notification(s->vq, 0);
-        qemu_bh_schedule(s->bh);
-    }
+    virtio_queue_set_notification(s->vq, 0);
+    qemu_bh_schedule(s->bh);
+}
+
+static void virtio_cryptodev_bh(void *opaque)
+{
+    virtio_cryptodev_run(opaque);
 }
 
 static void virtio_cryptodev_handle_queue(VirtIODevice *vdev, VirtQueue *vq)
 {
-    VirtIOCryptodev *s = VIRTIO_CRYPTODEV(vdev);
-
-    if (!(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
-        return;
-    }
-    /* No kicks while a batch is pending: the bottom half polls the ring. */
-    virtio_queue_set_notification(vq, 0);
-    qemu_bh_schedule(s->bh);
+    virtio_cryptodev_run(VIRTIO_CRYPTODEV(vdev));
 }
 
 static void virtio_cryptodev_get_config(VirtIODevice *vdev, uint8_t *config)
