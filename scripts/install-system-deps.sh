@@ -10,7 +10,7 @@ packages=(
 	qemu-system-x86 qemu-system-data seabios ipxe-qemu
 	meson ninja-build pkg-config libglib2.0-dev libpixman-1-dev libfdt-dev
 	libcap-ng-dev libgcrypt20-dev libslirp-dev dpkg-dev
-	openssl libssl-dev
+	openssl libssl-dev gcc-multilib
 )
 
 src_list=/etc/apt/sources.list.d/cryptochat-deb-src.sources

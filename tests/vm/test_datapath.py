@@ -17,6 +17,8 @@ SCRIPT = "".join([
     section("vectors", "$BIN/cryptodev_vectors /dev/cryptodev0"),
     section("algorithms", "$BIN/cryptodev_algs /dev/cryptodev0"),
     section("async", "$BIN/cryptodev_async /dev/cryptodev0 20"),
+    section("32-bit", "$BIN/cryptodev_vectors32 /dev/cryptodev0 && $BIN/cryptodev_async32 /dev/cryptodev0 5 "
+                      "&& $BIN/cryptodev_compat32 /dev/cryptodev0"),
     section("hostile", f"$BIN/cryptodev_hostile /dev/cryptodev0 {HOSTILE_ROUNDS}"),
     section("stress", "$BIN/cryptodev_stress /dev/cryptodev0 4 4 250"),
     section("two devices at once",
@@ -68,6 +70,14 @@ def test_async_requests_are_answered_through_poll_and_fetch_and_close_loses_noth
     output = assert_passed(sections, "async")
     assert "poll + CIOCASYNCFETCH: 16 of 16 answered, 16 equal to CIOCCRYPT" in output
     assert "no page stays pinned after close" in output
+
+
+def test_32_bit_programs_get_the_same_answers_through_compat_ioctl(
+        sections: dict[str, tuple[str, int]]) -> None:
+    output = assert_passed(sections, "32-bit")
+    assert "size 1048576: decrypt(encrypt(x)) == x" in output
+    assert "poll + CIOCASYNCFETCH: 16 of 16 answered, 16 equal to CIOCCRYPT" in output
+    assert "CRIOGET gives a new descriptor" in output
 
 
 def test_hostile_user_space_gets_errnos_and_memory_does_not_grow(

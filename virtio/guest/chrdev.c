@@ -14,6 +14,7 @@
  */
 
 #include <linux/cdev.h>
+#include <linux/compat.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
@@ -195,21 +196,19 @@ static int vcd_check_session_op(struct vcd_device *vcd, struct session_op *sop,
 	return 0;
 }
 
-static int vcd_ioctl_new_session(struct vcd_file *file, void __user *arg)
+/* CIOCGSESSION on the caller's @user_sop, whose ses it sets. */
+static int vcd_new_session(struct vcd_file *file, struct session_op *user_sop)
 {
 	struct vcd_device *vcd = file->vcd;
 	struct scatterlist hdr, keys_sg, resp, *sgs[3];
 	const struct vcd_alg *cipher, *mac;
 	struct vcd_session *session;
+	struct session_op sop = *user_sop;
 	struct vcd_request *req;
-	struct session_op sop, user_sop;
 	size_t keys_len;
 	u8 *keys = NULL;
 	int err;
 
-	if (copy_from_user(&sop, arg, sizeof(sop)))
-		return -EFAULT;
-	user_sop = sop;
 	err = vcd_check_session_op(vcd, &sop, &cipher, &mac);
 	if (err)
 		return err;
@@ -260,21 +259,14 @@ static int vcd_ioctl_new_session(struct vcd_file *file, void __user *arg)
 	session->destroy->hdr.session_id = cpu_to_le32(session->id);
 	mutex_lock(&file->lock);
 	do {
-		user_sop.ses = atomic_inc_return(&vcd_next_handle);
+		user_sop->ses = atomic_inc_return(&vcd_next_handle);
 		/* Busy only after the handles wrapped: take the next. */
-		err = user_sop.ses ? xa_insert(&file->sessions, user_sop.ses,
-					       session, GFP_KERNEL) : -EBUSY;
+		err = user_sop->ses ? xa_insert(&file->sessions, user_sop->ses,
+						session, GFP_KERNEL) : -EBUSY;
 	} while (err == -EBUSY);
 	mutex_unlock(&file->lock);
 	if (err)
 		goto out_put;
-	if (copy_to_user(arg, &user_sop, sizeof(user_sop))) {
-		mutex_lock(&file->lock);
-		xa_erase(&file->sessions, user_sop.ses);
-		mutex_unlock(&file->lock);
-		err = -EFAULT;
-		goto out_put;
-	}
 	session = NULL;
 	goto out;
 out_put:
@@ -289,13 +281,10 @@ out:
 	return err;
 }
 
-static int vcd_ioctl_free_session(struct vcd_file *file, u32 __user *arg)
+static int vcd_free_session(struct vcd_file *file, u32 id)
 {
 	struct vcd_session *session;
-	u32 id;
 
-	if (get_user(id, arg))
-		return -EFAULT;
 	mutex_lock(&file->lock);
 	session = xa_erase(&file->sessions, id);
 	mutex_unlock(&file->lock);
@@ -304,6 +293,28 @@ static int vcd_ioctl_free_session(struct vcd_file *file, u32 __user *arg)
 	/* Gone for this file now; on the device once no request holds it. */
 	vcd_session_put(session);
 	return 0;
+}
+
+static int vcd_ioctl_free_session(struct vcd_file *file, u32 __user *arg)
+{
+	u32 id;
+
+	return get_user(id, arg) ? -EFAULT : vcd_free_session(file, id);
+}
+
+static int vcd_ioctl_new_session(struct vcd_file *file, void __user *arg)
+{
+	struct session_op sop;
+	int err;
+
+	if (copy_from_user(&sop, arg, sizeof(sop)))
+		return -EFAULT;
+	err = vcd_new_session(file, &sop);
+	if (!err && copy_to_user(arg, &sop, sizeof(sop))) {
+		vcd_free_session(file, sop.ses);
+		err = -EFAULT;
+	}
+	return err;
 }
 
 /* The file's session @id, with a reference the caller puts. */
@@ -499,7 +510,7 @@ static int vcd_job_finish(struct vcd_job *job, int err)
 	return 0;
 }
 
-static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
+static int vcd_crypt(struct vcd_file *file, const struct crypt_op *cop)
 {
 	struct vcd_job *job = kzalloc(sizeof(*job), GFP_KERNEL);
 	int err;
@@ -507,9 +518,8 @@ static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg)
 	if (!job)
 		return -ENOMEM;
 	job->file = file;
-	err = copy_from_user(&job->cop, arg, sizeof(job->cop)) ? -EFAULT : 0;
-	if (!err)
-		err = vcd_job_prepare(job);
+	job->cop = *cop;
+	err = vcd_job_prepare(job);
 	if (!err)
 		err = vcd_job_finish(job, vcd_submit(file->vcd, job->req, job->sgs,
 						     job->out, job->in,
@@ -550,7 +560,7 @@ static bool vcd_async_idle(struct vcd_file *file)
  * at most VCD_ASYNC_MAX per file in flight or unfetched (EBUSY beyond), as
  * cryptodev-linux does.
  */
-static int vcd_ioctl_async_crypt(struct vcd_file *file, void __user *arg)
+static int vcd_async_crypt(struct vcd_file *file, const struct crypt_op *cop)
 {
 	struct vcd_job *job;
 	int err;
@@ -569,11 +579,8 @@ static int vcd_ioctl_async_crypt(struct vcd_file *file, void __user *arg)
 		goto out_slot;
 	}
 	job->file = file;
-	err = copy_from_user(&job->cop, arg, sizeof(job->cop)) ? -EFAULT : 0;
-	if (!err && (job->cop.flags & COP_FLAG_NO_ZC))
-		err = -EINVAL;
-	if (!err)
-		err = vcd_job_prepare(job);
+	job->cop = *cop;
+	err = job->cop.flags & COP_FLAG_NO_ZC ? -EINVAL : vcd_job_prepare(job);
 	if (err)
 		goto out_free;
 
@@ -599,8 +606,8 @@ out_slot:
 	return err;
 }
 
-/* CIOCASYNCFETCH: the first answered job, its results and its crypt_op. */
-static int vcd_ioctl_async_fetch(struct vcd_file *file, void __user *arg)
+/* CIOCASYNCFETCH: the first answered job's results; its crypt_op in @cop. */
+static int vcd_async_fetch(struct vcd_file *file, struct crypt_op *cop)
 {
 	struct vcd_job *job;
 	int err;
@@ -623,9 +630,27 @@ static int vcd_ioctl_async_fetch(struct vcd_file *file, void __user *arg)
 	if (!err && current->mm != job->data.mm && job->data.mm)
 		err = -EFAULT;
 	err = vcd_job_finish(job, err);
-	if (!err && copy_to_user(arg, &job->cop, sizeof(job->cop)))
-		err = -EFAULT;
+	*cop = job->cop;
 	vcd_job_free(job);
+	return err;
+}
+
+static int vcd_ioctl_crypt(struct vcd_file *file, void __user *arg, bool async)
+{
+	struct crypt_op cop;
+
+	if (copy_from_user(&cop, arg, sizeof(cop)))
+		return -EFAULT;
+	return async ? vcd_async_crypt(file, &cop) : vcd_crypt(file, &cop);
+}
+
+static int vcd_ioctl_async_fetch(struct vcd_file *file, void __user *arg)
+{
+	struct crypt_op cop;
+	int err = vcd_async_fetch(file, &cop);
+
+	if (!err && copy_to_user(arg, &cop, sizeof(cop)))
+		err = -EFAULT;
 	return err;
 }
 
@@ -754,9 +779,9 @@ static long vcd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	case CIOCFSESSION:
 		return vcd_ioctl_free_session(file, uarg);
 	case CIOCCRYPT:
-		return vcd_ioctl_crypt(file, uarg);
+		return vcd_ioctl_crypt(file, uarg, false);
 	case CIOCASYNCCRYPT:
-		return vcd_ioctl_async_crypt(file, uarg);
+		return vcd_ioctl_crypt(file, uarg, true);
 	case CIOCASYNCFETCH:
 		return vcd_ioctl_async_fetch(file, uarg);
 	case CIOCGSESSINFO:
@@ -767,6 +792,114 @@ static long vcd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return -EINVAL;
 	}
 }
+
+#ifdef CONFIG_COMPAT
+/*
+ * 32-bit programs: the two argument structs that carry pointers, as such a
+ * program lays them out (and so under other ioctl numbers). Every other
+ * argument has one layout and goes straight to vcd_ioctl().
+ */
+struct compat_session_op {
+	u32 cipher;
+	u32 mac;
+	u32 keylen;
+	compat_uptr_t key;
+	u32 mackeylen;
+	compat_uptr_t mackey;
+	u32 ses;
+};
+
+struct compat_crypt_op {
+	u32 ses;
+	u16 op;
+	u16 flags;
+	u32 len;
+	compat_uptr_t src;
+	compat_uptr_t dst;
+	compat_uptr_t mac;
+	compat_uptr_t iv;
+};
+
+#define COMPAT_CIOCGSESSION	_IOWR('c', 102, struct compat_session_op)
+#define COMPAT_CIOCCRYPT	_IOWR('c', 104, struct compat_crypt_op)
+#define COMPAT_CIOCASYNCCRYPT	_IOW('c', 110, struct compat_crypt_op)
+#define COMPAT_CIOCASYNCFETCH	_IOR('c', 111, struct compat_crypt_op)
+
+static int vcd_compat_new_session(struct vcd_file *file, void __user *arg)
+{
+	struct compat_session_op c;
+	struct session_op sop;
+	int err;
+
+	if (copy_from_user(&c, arg, sizeof(c)))
+		return -EFAULT;
+	sop = (struct session_op) {
+		.cipher = c.cipher, .mac = c.mac,
+		.keylen = c.keylen, .key = compat_ptr(c.key),
+		.mackeylen = c.mackeylen, .mackey = compat_ptr(c.mackey),
+	};
+	err = vcd_new_session(file, &sop);
+	c.ses = sop.ses;
+	if (!err && copy_to_user(arg, &c, sizeof(c))) {
+		vcd_free_session(file, sop.ses);
+		err = -EFAULT;
+	}
+	return err;
+}
+
+static int vcd_compat_crypt(struct vcd_file *file, void __user *arg, bool async)
+{
+	struct compat_crypt_op c;
+	struct crypt_op cop;
+
+	if (copy_from_user(&c, arg, sizeof(c)))
+		return -EFAULT;
+	cop = (struct crypt_op) {
+		.ses = c.ses, .op = c.op, .flags = c.flags, .len = c.len,
+		.src = compat_ptr(c.src), .dst = compat_ptr(c.dst),
+		.mac = compat_ptr(c.mac), .iv = compat_ptr(c.iv),
+	};
+	return async ? vcd_async_crypt(file, &cop) : vcd_crypt(file, &cop);
+}
+
+static int vcd_compat_async_fetch(struct vcd_file *file, void __user *arg)
+{
+	struct compat_crypt_op c;
+	struct crypt_op cop;
+	int err = vcd_async_fetch(file, &cop);
+
+	if (err)
+		return err;
+	c = (struct compat_crypt_op) {
+		.ses = cop.ses, .op = cop.op, .flags = cop.flags, .len = cop.len,
+		.src = ptr_to_compat(cop.src), .dst = ptr_to_compat(cop.dst),
+		.mac = ptr_to_compat(cop.mac), .iv = ptr_to_compat(cop.iv),
+	};
+	return copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
+}
+
+static long vcd_compat_ioctl(struct file *filp, unsigned int cmd,
+			     unsigned long arg)
+{
+	struct vcd_file *file = filp->private_data;
+	void __user *uarg = compat_ptr(arg);
+
+	if (READ_ONCE(file->vcd->removed))
+		return -ENODEV;
+	switch (cmd) {
+	case COMPAT_CIOCGSESSION:
+		return vcd_compat_new_session(file, uarg);
+	case COMPAT_CIOCCRYPT:
+		return vcd_compat_crypt(file, uarg, false);
+	case COMPAT_CIOCASYNCCRYPT:
+		return vcd_compat_crypt(file, uarg, true);
+	case COMPAT_CIOCASYNCFETCH:
+		return vcd_compat_async_fetch(file, uarg);
+	default:
+		return vcd_ioctl(filp, cmd, (unsigned long)uarg);
+	}
+}
+#endif
 
 static int vcd_open(struct inode *inode, struct file *filp)
 {
@@ -830,6 +963,9 @@ static const struct file_operations vcd_fops = {
 	.open = vcd_open,
 	.release = vcd_release_file,
 	.unlocked_ioctl = vcd_ioctl,
+#ifdef CONFIG_COMPAT
+	.compat_ioctl = vcd_compat_ioctl,
+#endif
 	.poll = vcd_poll,
 	.llseek = no_llseek,
 };
