@@ -3,7 +3,7 @@ this splits their output back into named sections for the tests."""
 
 from __future__ import annotations
 
-__all__ = ["section", "split_sections"]
+__all__ = ["passed", "section", "split_sections"]
 
 
 def section(name: str, commands: str) -> str:
@@ -26,3 +26,11 @@ def split_sections(output: str) -> dict[str, tuple[str, int]]:
         elif name is not None:
             lines.append(line)
     return sections
+
+
+def passed(sections: dict[str, tuple[str, int]], name: str) -> str:
+    """The output of section `name`, asserting it exited 0 and printed no FAIL line."""
+    output, status = sections[name]
+    failures = [line for line in output.splitlines() if line.startswith("FAIL")]
+    assert status == 0 and not failures, f"{name}:\n" + "\n".join(failures or [output[-3000:]])
+    return output

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sections import section, split_sections
+from sections import passed, section, split_sections
 from vmlab import GuestRun, Lab, boot, cryptodev_device
 
 HOSTILE_ROUNDS = 5
@@ -40,26 +40,19 @@ def sections(lab: Lab) -> dict[str, tuple[str, int]]:
     return split_sections(run.output)
 
 
-def assert_passed(sections: dict[str, tuple[str, int]], name: str) -> str:
-    output, status = sections[name]
-    failures = [line for line in output.splitlines() if line.startswith("FAIL")]
-    assert status == 0 and not failures, f"{name}:\n" + "\n".join(failures or [output[-3000:]])
-    return output
-
-
 def test_abi_header_matches_cryptodev_linux_layouts(sections: dict[str, tuple[str, int]]) -> None:
-    assert_passed(sections, "abi")
+    passed(sections, "abi")
 
 
 def test_nist_and_rfc_vectors_pass_through_the_device(
         sections: dict[str, tuple[str, int]]) -> None:
-    output = assert_passed(sections, "vectors")
+    output = passed(sections, "vectors")
     assert "size 1048576: decrypt(encrypt(x)) == x" in output
 
 
 def test_ctr_ecb_xts_null_and_more_hashes_give_known_answers(
         sections: dict[str, tuple[str, int]]) -> None:
-    output = assert_passed(sections, "algorithms")
+    output = passed(sections, "algorithms")
     assert "CTR with COP_FLAG_WRITE_IV chains across calls" in output
     assert "IEEE 1619 vector 4 XTS-AES128" in output
     assert "CIOCCPHASH: the copy continues to the same digest" in output
@@ -67,14 +60,14 @@ def test_ctr_ecb_xts_null_and_more_hashes_give_known_answers(
 
 def test_async_requests_are_answered_through_poll_and_fetch_and_close_loses_nothing(
         sections: dict[str, tuple[str, int]]) -> None:
-    output = assert_passed(sections, "async")
+    output = passed(sections, "async")
     assert "poll + CIOCASYNCFETCH: 16 of 16 answered, 16 equal to CIOCCRYPT" in output
     assert "no page stays pinned after close" in output
 
 
 def test_32_bit_programs_get_the_same_answers_through_compat_ioctl(
         sections: dict[str, tuple[str, int]]) -> None:
-    output = assert_passed(sections, "32-bit")
+    output = passed(sections, "32-bit")
     assert "size 1048576: decrypt(encrypt(x)) == x" in output
     assert "poll + CIOCASYNCFETCH: 16 of 16 answered, 16 equal to CIOCCRYPT" in output
     assert "CRIOGET gives a new descriptor" in output
@@ -82,7 +75,7 @@ def test_32_bit_programs_get_the_same_answers_through_compat_ioctl(
 
 def test_hostile_user_space_gets_errnos_and_memory_does_not_grow(
         sections: dict[str, tuple[str, int]]) -> None:
-    output = assert_passed(sections, "hostile")
+    output = passed(sections, "hostile")
     change = re.search(r"change ([-+]?\d+) kB over (\d+) round", output)
     assert change and int(change.group(2)) == HOSTILE_ROUNDS
     # MemAvailable moves with caches; a leak of even a session per call
@@ -92,20 +85,20 @@ def test_hostile_user_space_gets_errnos_and_memory_does_not_grow(
 
 def test_many_processes_and_threads_get_correct_results(
         sections: dict[str, tuple[str, int]]) -> None:
-    assert_passed(sections, "stress")
+    passed(sections, "stress")
 
 
 def test_two_devices_serve_at_once(sections: dict[str, tuple[str, int]]) -> None:
-    assert_passed(sections, "two devices at once")
+    passed(sections, "two devices at once")
 
 
 def test_driver_counts_requests_and_bytes_per_device(
         sections: dict[str, tuple[str, int]]) -> None:
-    requests, nbytes = (int(v) for v in assert_passed(sections, "counters").split())
+    requests, nbytes = (int(v) for v in passed(sections, "counters").split())
     assert requests >= 800 and nbytes > 0
 
 
 def test_module_unloads_and_kernel_log_stays_clean(
         sections: dict[str, tuple[str, int]]) -> None:
-    assert_passed(sections, "unload")
-    assert_passed(sections, "dmesg")
+    passed(sections, "unload")
+    passed(sections, "dmesg")

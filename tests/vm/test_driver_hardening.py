@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 
 import pytest
-from sections import section, split_sections
+from sections import passed, section, split_sections
 from vmlab import Lab, cryptodev_device, qmp, start
 
 SESSION_ROUNDS = int(os.environ.get("CRYPTOCHAT_SESSION_ROUNDS", "100"))
@@ -64,13 +64,6 @@ def sections(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tu
     found = split_sections(run.output)
     assert "dmesg" in found, run.tail()
     return found
-
-
-def passed(sections: dict[str, tuple[str, int]], name: str) -> str:
-    output, status = sections[name]
-    failures = [line for line in output.splitlines() if line.startswith("FAIL")]
-    assert status == 0 and not failures, f"{name}:\n" + "\n".join(failures or [output[-3000:]])
-    return output
 
 
 def test_programs_get_crioget_asymfeat_and_a_refused_hash_decrypt(
