@@ -69,19 +69,6 @@ static const struct vcd_alg vcd_algs[] = {
 	VCD_DIGEST_ALG(CRYPTO_SHA2_512, "sha512", VCD_HASH, 64),
 };
 
-/* Key lengths as Linux's crypto API (and so cryptodev-linux) takes them. */
-static bool vcd_key_len_ok(const struct vcd_alg *alg, u32 key_len)
-{
-	switch (alg->mode) {
-	case VCD_NULL:
-		return key_len == 0;
-	case VCD_XTS:
-		return key_len == 32 || key_len == 48 || key_len == 64;
-	default:
-		return key_len == 16 || key_len == 24 || key_len == 32;
-	}
-}
-
 struct vcd_session {
 	struct kref ref;		/* the file's, and one per request */
 	struct vcd_device *vcd;
@@ -176,7 +163,7 @@ static int vcd_check_session_op(struct vcd_device *vcd, struct session_op *sop,
 		*cipher = vcd_find_alg(sop->cipher);
 		if (!*cipher || (*cipher)->kind != VCD_CIPHER)
 			return -EINVAL;
-		if (!vcd_key_len_ok(*cipher, sop->keylen))
+		if (!virtio_cryptodev_cipher_key_len_ok(sop->cipher, sop->keylen))
 			return -EINVAL;
 	} else {
 		sop->keylen = 0;

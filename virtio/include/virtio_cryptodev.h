@@ -33,6 +33,7 @@
 #define VIRTIO_CRYPTODEV_H
 
 #include <linux/types.h>
+#include "crypto/cryptodev.h"
 
 /*
  * Linux's virtio_pci claims modern device ids up to 63 (PCI ids
@@ -103,6 +104,22 @@ static inline int virtio_cryptodev_digest_out(__u32 flags, __u32 data_len)
 {
 	return (flags & VIRTIO_CRYPTODEV_F_FINAL) ||
 	       !(flags & VIRTIO_CRYPTODEV_F_UPDATE) || !data_len;
+}
+
+/*
+ * The key lengths a cipher session takes, as Linux's crypto API (and so
+ * cryptodev-linux) takes them: one rule for the driver and the device.
+ */
+static inline int virtio_cryptodev_cipher_key_len_ok(__u32 cipher, __u32 key_len)
+{
+	switch (cipher) {
+	case CRYPTO_NULL:
+		return key_len == 0;
+	case CRYPTO_AES_XTS:	/* two AES keys */
+		return key_len == 32 || key_len == 48 || key_len == 64;
+	default:
+		return key_len == 16 || key_len == 24 || key_len == 32;
+	}
 }
 
 /* VIRTIO_CRYPTODEV_OP_CRYPT directions, as cryptodev-linux numbers them. */

@@ -66,19 +66,6 @@ static const VirtIOCryptodevAlg virtio_cryptodev_algs[] = {
     DIGEST(CRYPTO_SHA2_512, "sha512", HASH, 64, SHA512),
 };
 
-/* Key lengths as Linux's crypto API takes them for each mode. */
-static bool virtio_cryptodev_key_len_ok(const VirtIOCryptodevAlg *alg,
-                                        uint32_t key_len)
-{
-    switch (alg->mode) {
-    case VIRTIO_CRYPTODEV_MODE_NULL:
-        return key_len == 0;
-    case QCRYPTO_CIPHER_MODE_XTS:
-        return key_len == 32 || key_len == 48 || key_len == 64;
-    default:
-        return key_len == 16 || key_len == 24 || key_len == 32;
-    }
-}
 
 static const VirtIOCryptodevAlg *virtio_cryptodev_find_alg(uint32_t id)
 {
@@ -136,7 +123,7 @@ static uint32_t virtio_cryptodev_create_session(VirtIOCryptodev *s,
     if (cipher_id) {
         params.cipher = virtio_cryptodev_find_alg(cipher_id);
         if (!params.cipher || params.cipher->kind != VIRTIO_CRYPTODEV_ALG_CIPHER ||
-            !virtio_cryptodev_key_len_ok(params.cipher, key_len)) {
+            !virtio_cryptodev_cipher_key_len_ok(cipher_id, key_len)) {
             return VIRTIO_CRYPTODEV_S_NOTSUPP;
         }
     } else if (key_len) {
