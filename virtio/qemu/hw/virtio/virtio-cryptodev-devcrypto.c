@@ -88,8 +88,10 @@ static uint32_t devcrypto_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *sess
 {
     DevcryptoSession *d = session->backend_session;
     uint8_t iv_copy[VIRTIO_CRYPTODEV_BLOCK_LEN];
-    uint8_t unused[VIRTIO_CRYPTODEV_MAX_DIGEST_LEN];
-    /* The host's cryptodev-linux keeps the running state: same semantics. */
+    /*
+     * The host's cryptodev-linux keeps the running state, and writes a
+     * digest by the rule the device used to decide that @digest is wanted.
+     */
     struct crypt_op cop = {
         .ses = d->ses,
         .op = op,
@@ -99,7 +101,7 @@ static uint32_t devcrypto_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *sess
         .len = len,
         .src = (__u8 *)src,
         .dst = dst,
-        .mac = digest ? digest : (session->mac ? unused : NULL),
+        .mac = digest,
     };
 
     if (iv) {
