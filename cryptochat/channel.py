@@ -427,8 +427,8 @@ class Channel:
                 secrets.s2c_enc, secrets.s2c_mac, secrets.c2s_enc, secrets.c2s_mac,
             )
         engine = self._engine
-        self._sealer = RecordSealer(engine.aes_cbc(send_enc), engine.hmac_sha256(send_mac))
-        self._opener = RecordOpener(engine.aes_cbc(recv_enc), engine.hmac_sha256(recv_mac))
+        self._sealer = RecordSealer(engine.aes_cbc_hmac_sha256(send_enc, send_mac))
+        self._opener = RecordOpener(engine.aes_cbc_hmac_sha256(recv_enc, recv_mac))
 
     def _fail(self) -> None:
         self.state = State.ERROR

@@ -2,8 +2,10 @@
 # Makes the project's virtualenv (.venv/ in the checkout) and installs the package
 # into it with the extras a target needs: `scripts/venv.sh test,bench,lab`.
 # Nothing is installed into the interpreter that made the venv. Idempotent: a stamp
-# per set of extras, keyed by the hash of pyproject.toml and setup.py; when either
-# changes the venv is made anew. PYTHON (default python3) is only used to create it.
+# per set of extras, keyed by the hash of pyproject.toml and setup.py (when either
+# changes the venv is made anew) and of the cffi extension's inputs (when they
+# change the package is installed again, which rebuilds the extension).
+# PYTHON (default python3) is only used to create it.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +17,9 @@ say() { echo "venv: $*"; }
 die() { echo "venv: error: $*" >&2; exit 1; }
 
 deps_hash=$(cat "$repo/pyproject.toml" "$repo/setup.py" | sha256sum | cut -c1-16)
-stamp=$venv/.stamp-$deps_hash-${extras:-base}
+ext_hash=$(cat "$repo/cryptochat/engines/_cryptodev_build.py" "$repo"/virtio/include/*.h \
+	"$repo"/virtio/include/crypto/*.h | sha256sum | cut -c1-16)
+stamp=$venv/.stamp-$deps_hash-$ext_hash-${extras:-base}
 
 [ -f "$stamp" ] && exit 0
 

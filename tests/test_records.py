@@ -24,11 +24,11 @@ MAC_KEY = b"m" * 32
 
 
 def sealer(engine: Engine) -> RecordSealer:
-    return RecordSealer(engine.aes_cbc(ENC_KEY), engine.hmac_sha256(MAC_KEY))
+    return RecordSealer(engine.aes_cbc_hmac_sha256(ENC_KEY, MAC_KEY))
 
 
 def opener(engine: Engine) -> RecordOpener:
-    return RecordOpener(engine.aes_cbc(ENC_KEY), engine.hmac_sha256(MAC_KEY))
+    return RecordOpener(engine.aes_cbc_hmac_sha256(ENC_KEY, MAC_KEY))
 
 
 def forge(engine: Engine, padded: bytes, seq: int = 0) -> bytes:

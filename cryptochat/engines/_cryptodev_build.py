@@ -1,6 +1,7 @@
 """cffi build of the cryptodev binding, in out-of-line API mode against the
-project's one ABI header (virtio/include/crypto/cryptodev.h), so the C
-compiler checks every struct layout and constant we use.
+project's ABI headers (virtio/include/crypto/cryptodev.h, and
+virtio_cryptodev.h for our CIOCAUTHCRYPT extension), so the C compiler
+checks every struct layout and constant we use.
 
 Small C wrappers fill the ioctl structs and return 0 or -errno: one C call
 per operation, the GIL released around it, no struct juggling in Python.
@@ -21,6 +22,7 @@ CDEF = """
 #define CRYPTO_SHA2_256 ...
 #define COP_ENCRYPT ...
 #define COP_DECRYPT ...
+#define VIRTIO_CRYPTODEV_COP_FLAG_AEAD_ETM_TYPE ...
 #define CRYPTODEV_MAX_ALG_NAME ...
 
 struct alg_info {
@@ -43,6 +45,9 @@ int cc_free_session(int fd, uint32_t ses);
 int cc_session_info(int fd, struct session_info_op *info);
 int cc_crypt(int fd, uint32_t ses, uint16_t op, const uint8_t *src, uint8_t *dst,
              uint32_t len, uint8_t *iv, uint8_t *mac);
+int cc_auth_crypt(int fd, uint32_t ses, uint16_t op, uint16_t flags, uint8_t *auth,
+                  uint32_t auth_len, uint32_t data_off, uint32_t len, uint8_t *tag,
+                  uint32_t tag_len, uint8_t *iv);
 """
 
 SOURCE = """
@@ -50,6 +55,7 @@ SOURCE = """
 #include <string.h>
 #include <sys/ioctl.h>
 #include <crypto/cryptodev.h>
+#include <virtio_cryptodev.h>
 
 static int cc_ioctl(int fd, unsigned long request, void *arg)
 {
@@ -98,6 +104,28 @@ static int cc_crypt(int fd, uint32_t ses, uint16_t op, const uint8_t *src, uint8
     cop.iv = iv;
     cop.mac = mac;
     return cc_ioctl(fd, CIOCCRYPT, &cop);
+}
+
+/* The SRTP layout: len bytes at auth + data_off, in place, inside auth_len. */
+static int cc_auth_crypt(int fd, uint32_t ses, uint16_t op, uint16_t flags, uint8_t *auth,
+                         uint32_t auth_len, uint32_t data_off, uint32_t len, uint8_t *tag,
+                         uint32_t tag_len, uint8_t *iv)
+{
+    struct crypt_auth_op cao;
+
+    memset(&cao, 0, sizeof(cao));
+    cao.ses = ses;
+    cao.op = op;
+    cao.flags = flags;
+    cao.len = len;
+    cao.auth_src = auth;
+    cao.auth_len = auth_len;
+    cao.src = auth + data_off;
+    cao.dst = auth + data_off;
+    cao.tag = tag;
+    cao.tag_len = tag_len;
+    cao.iv = iv;
+    return cc_ioctl(fd, CIOCAUTHCRYPT, &cao);
 }
 """
 

@@ -16,9 +16,10 @@ SCRIPT = "".join([
     section("abi", "$BIN/cryptodev_abi"),
     section("vectors", "$BIN/cryptodev_vectors /dev/cryptodev0"),
     section("algorithms", "$BIN/cryptodev_algs /dev/cryptodev0"),
+    section("aead", "$BIN/cryptodev_aead /dev/cryptodev0"),
     section("async", "$BIN/cryptodev_async /dev/cryptodev0 20"),
     section("32-bit", "$BIN/cryptodev_vectors32 /dev/cryptodev0 && $BIN/cryptodev_async32 /dev/cryptodev0 5 "
-                      "&& $BIN/cryptodev_compat32 /dev/cryptodev0"),
+                      "&& $BIN/cryptodev_compat32 /dev/cryptodev0 && $BIN/cryptodev_aead32 /dev/cryptodev0"),
     section("hostile", f"$BIN/cryptodev_hostile /dev/cryptodev0 {HOSTILE_ROUNDS}"),
     section("stress", "$BIN/cryptodev_stress /dev/cryptodev0 4 4 250"),
     section("two devices at once",
@@ -58,6 +59,16 @@ def test_ctr_ecb_xts_null_and_more_hashes_give_known_answers(
     assert "CIOCCPHASH: the copy continues to the same digest" in output
 
 
+def test_gcm_tls_srtp_and_etm_give_known_answers_and_refuse_forgeries(
+        sections: dict[str, tuple[str, int]]) -> None:
+    output = passed(sections, "aead")
+    assert "GCM test case 4 (AAD, 60 bytes): ciphertext and tag" in output
+    assert "GCM test case 16 (AES-256): a changed tag is EBADMSG, the buffer untouched" in output
+    assert "TLS: bad padding is EBADMSG" in output
+    assert "SRTP: a changed header is EBADMSG, nothing decrypted" in output
+    assert "ETM: sealed in one call, HMAC over prefix and ciphertext" in output
+
+
 def test_async_requests_are_answered_through_poll_and_fetch_and_close_loses_nothing(
         sections: dict[str, tuple[str, int]]) -> None:
     output = passed(sections, "async")
@@ -71,6 +82,7 @@ def test_32_bit_programs_get_the_same_answers_through_compat_ioctl(
     assert "size 1048576: decrypt(encrypt(x)) == x" in output
     assert "poll + CIOCASYNCFETCH: 16 of 16 answered, 16 equal to CIOCCRYPT" in output
     assert "CRIOGET gives a new descriptor" in output
+    assert "TLS: decrypted and verified in place" in output
 
 
 def test_hostile_user_space_gets_errnos_and_memory_does_not_grow(

@@ -29,19 +29,6 @@
 #include <crypto/cryptodev.h>
 #include "cryptodev.h"
 
-enum vcd_alg_kind { VCD_CIPHER, VCD_HMAC, VCD_HASH };
-enum vcd_mode { VCD_NONE, VCD_CBC, VCD_CTR, VCD_ECB, VCD_XTS, VCD_NULL };
-
-struct vcd_alg {
-	u32 id;
-	const char *name;
-	enum vcd_alg_kind kind;
-	u32 digest_len;			/* HMAC and hash */
-	enum vcd_mode mode;		/* cipher */
-	u32 iv_len;			/* cipher: 16, or 0 for ECB and NULL */
-	u32 block_len;			/* cipher: data is a multiple of it */
-};
-
 #define VCD_CIPHER_ALG(id_, name_, mode_, iv_len_, block_len_) \
 	{ .id = id_, .name = name_, .kind = VCD_CIPHER, .mode = mode_, \
 	  .iv_len = iv_len_, .block_len = block_len_ }
@@ -55,6 +42,8 @@ static const struct vcd_alg vcd_algs[] = {
 	VCD_CIPHER_ALG(CRYPTO_AES_ECB, "ecb(aes)", VCD_ECB, 0, 16),
 	VCD_CIPHER_ALG(CRYPTO_AES_XTS, "xts(aes)", VCD_XTS, 16, 16),
 	VCD_CIPHER_ALG(CRYPTO_NULL, "ecb(cipher_null)", VCD_NULL, 0, 1),
+	VCD_CIPHER_ALG(CRYPTO_AES_GCM, "gcm(aes)", VCD_GCM,
+		       VIRTIO_CRYPTODEV_GCM_IV_LEN, 1),
 	VCD_DIGEST_ALG(CRYPTO_MD5_HMAC, "hmac(md5)", VCD_HMAC, 16),
 	VCD_DIGEST_ALG(CRYPTO_SHA1_HMAC, "hmac(sha1)", VCD_HMAC, 20),
 	VCD_DIGEST_ALG(CRYPTO_SHA2_224_HMAC, "hmac(sha224)", VCD_HMAC, 28),
@@ -67,31 +56,6 @@ static const struct vcd_alg vcd_algs[] = {
 	VCD_DIGEST_ALG(CRYPTO_SHA2_256, "sha256", VCD_HASH, 32),
 	VCD_DIGEST_ALG(CRYPTO_SHA2_384, "sha384", VCD_HASH, 48),
 	VCD_DIGEST_ALG(CRYPTO_SHA2_512, "sha512", VCD_HASH, 64),
-};
-
-struct vcd_session {
-	struct kref ref;		/* the file's, and one per request */
-	struct vcd_device *vcd;
-	u32 id;				/* the device's */
-	u32 generation;			/* the device's, when it was created */
-	const struct vcd_alg *cipher;
-	const struct vcd_alg *mac;
-	struct vcd_request *destroy;	/* destroying never waits for memory */
-};
-
-/* Asynchronous jobs per file, queued or answered but not fetched. */
-#define VCD_ASYNC_MAX	16
-
-struct vcd_file {
-	struct vcd_device *vcd;
-	struct mutex lock;		/* @sessions lookups against removal */
-	struct xarray sessions;		/* session handle -> vcd_session */
-
-	spinlock_t async_lock;		/* the counts and @async_done */
-	struct list_head async_done;	/* answered, in answer order */
-	unsigned int async_jobs;	/* queued or answered, not fetched */
-	unsigned int async_in_flight;	/* queued, not answered */
-	wait_queue_head_t async_wait;	/* poll(), and release */
 };
 
 /*
@@ -117,7 +81,7 @@ static const struct vcd_alg *vcd_find_alg(u32 id)
 	return NULL;
 }
 
-static struct vcd_request *vcd_request_alloc(u32 opcode, u32 session_id)
+struct vcd_request *vcd_request_alloc(u32 opcode, u32 session_id)
 {
 	struct vcd_request *req = kzalloc(sizeof(*req), GFP_KERNEL);
 
@@ -146,7 +110,7 @@ static void vcd_session_release(struct kref *ref)
 	kfree(session);
 }
 
-static void vcd_session_put(struct vcd_session *session)
+void vcd_session_put(struct vcd_session *session)
 {
 	kref_put(&session->ref, vcd_session_release);
 }
@@ -164,6 +128,9 @@ static int vcd_check_session_op(struct vcd_device *vcd, struct session_op *sop,
 		if (!*cipher || (*cipher)->kind != VCD_CIPHER)
 			return -EINVAL;
 		if (!virtio_cryptodev_cipher_key_len_ok(sop->cipher, sop->keylen))
+			return -EINVAL;
+		/* GCM authenticates itself: a second MAC would have no use. */
+		if ((*cipher)->mode == VCD_GCM && sop->mac)
 			return -EINVAL;
 	} else {
 		sop->keylen = 0;
@@ -305,7 +272,7 @@ static int vcd_ioctl_new_session(struct vcd_file *file, void __user *arg)
 }
 
 /* The file's session @id, with a reference the caller puts. */
-static struct vcd_session *vcd_get_session(struct vcd_file *file, u32 id)
+struct vcd_session *vcd_get_session(struct vcd_file *file, u32 id)
 {
 	struct vcd_session *session;
 
@@ -338,7 +305,9 @@ static int vcd_check_crypt_op(struct vcd_device *vcd, const struct crypt_op *cop
 	if (cop->op != COP_ENCRYPT && cop->op != COP_DECRYPT)
 		return -EINVAL;
 	if (session->cipher) {
-		if (!cop->len || cop->len % session->cipher->block_len)
+		/* AEAD goes through CIOCAUTHCRYPT only. */
+		if (!cop->len || cop->len % session->cipher->block_len ||
+		    session->cipher->mode == VCD_GCM)
 			return -EINVAL;
 	} else if (cop->op != COP_ENCRYPT) {
 		/* cryptodev-linux would hash the destination, which a hash has not. */
@@ -349,18 +318,21 @@ static int vcd_check_crypt_op(struct vcd_device *vcd, const struct crypt_op *cop
 
 /*
  * The IV COP_FLAG_WRITE_IV hands back, where it is known before the device
- * runs: CTR's counter advanced by the blocks used, and CBC's last source
- * block when decrypting (in place, the device overwrites it). CBC
- * encryption takes it from the destination afterwards.
+ * runs: CTR's counter advanced by the blocks used, CBC's last source block
+ * when decrypting (in place, the device overwrites it), GCM's unchanged.
+ * CBC encryption takes it from the destination afterwards.
  */
-static int vcd_next_iv_before(const struct vcd_alg *alg,
-			      const struct crypt_op *cop, const u8 *iv,
-			      u8 *next_iv)
+int vcd_next_iv_before(const struct vcd_alg *alg, u16 op, u32 len,
+		       const u8 __user *src, const u8 *iv, u8 *next_iv)
 {
 	u64 hi, lo, blocks;
 
+	if (alg->mode == VCD_GCM) {
+		memcpy(next_iv, iv, alg->iv_len);
+		return 0;
+	}
 	if (alg->mode == VCD_CTR) {
-		blocks = DIV_ROUND_UP((u64)cop->len, VIRTIO_CRYPTODEV_BLOCK_LEN);
+		blocks = DIV_ROUND_UP((u64)len, VIRTIO_CRYPTODEV_BLOCK_LEN);
 		hi = get_unaligned_be64(iv);
 		lo = get_unaligned_be64(iv + 8);
 		hi += lo + blocks < lo;
@@ -368,8 +340,8 @@ static int vcd_next_iv_before(const struct vcd_alg *alg,
 		put_unaligned_be64(lo + blocks, next_iv + 8);
 		return 0;
 	}
-	if (alg->mode == VCD_CBC && cop->op == COP_DECRYPT &&
-	    copy_from_user(next_iv, cop->src + cop->len - VIRTIO_CRYPTODEV_BLOCK_LEN,
+	if (alg->mode == VCD_CBC && op == COP_DECRYPT &&
+	    copy_from_user(next_iv, src + len - VIRTIO_CRYPTODEV_BLOCK_LEN,
 			   VIRTIO_CRYPTODEV_BLOCK_LEN))
 		return -EFAULT;
 	return 0;
@@ -446,8 +418,8 @@ static int vcd_job_prepare(struct vcd_job *job)
 		/* A missing IV means zeros, as with cryptodev-linux's first call. */
 		if (cop->iv && copy_from_user(req->iv, cop->iv, sizeof(req->iv)))
 			return -EFAULT;
-		err = vcd_next_iv_before(session->cipher, cop, req->iv,
-					 job->next_iv);
+		err = vcd_next_iv_before(session->cipher, cop->op, cop->len,
+					 cop->src, req->iv, job->next_iv);
 		if (err)
 			return err;
 		req->hdr.iv_len = cpu_to_le32(sizeof(req->iv));
@@ -730,6 +702,20 @@ out:
 	return err;
 }
 
+static int vcd_ioctl_auth_crypt(struct vcd_file *file, void __user *arg)
+{
+	struct crypt_auth_op caop;
+	int err;
+
+	if (copy_from_user(&caop, arg, sizeof(caop)))
+		return -EFAULT;
+	err = vcd_auth_crypt(file, &caop);
+	/* Like cryptodev-linux: len, tag_len and tag say what was produced. */
+	if (!err && copy_to_user(arg, &caop, sizeof(caop)))
+		err = -EFAULT;
+	return err;
+}
+
 /*
  * CRIOGET, as cryptodev-linux answers it: a new descriptor for the same open
  * file (BSD's clone, kept for the programs that still ask for it).
@@ -775,6 +761,8 @@ static long vcd_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return vcd_ioctl_session_info(file, uarg);
 	case CIOCCPHASH:
 		return vcd_ioctl_copy_hash(file, uarg);
+	case CIOCAUTHCRYPT:
+		return vcd_ioctl_auth_crypt(file, uarg);
 	default:
 		return -EINVAL;
 	}
@@ -807,10 +795,26 @@ struct compat_crypt_op {
 	compat_uptr_t iv;
 };
 
+struct compat_crypt_auth_op {
+	u32 ses;
+	u16 op;
+	u16 flags;
+	u32 len;
+	u32 auth_len;
+	compat_uptr_t auth_src;
+	compat_uptr_t src;
+	compat_uptr_t dst;
+	compat_uptr_t tag;
+	u32 tag_len;
+	compat_uptr_t iv;
+	u32 iv_len;
+};
+
 #define COMPAT_CIOCGSESSION	_IOWR('c', 102, struct compat_session_op)
 #define COMPAT_CIOCCRYPT	_IOWR('c', 104, struct compat_crypt_op)
 #define COMPAT_CIOCASYNCCRYPT	_IOW('c', 110, struct compat_crypt_op)
 #define COMPAT_CIOCASYNCFETCH	_IOR('c', 111, struct compat_crypt_op)
+#define COMPAT_CIOCAUTHCRYPT	_IOWR('c', 109, struct compat_crypt_auth_op)
 
 static int vcd_compat_new_session(struct vcd_file *file, void __user *arg)
 {
@@ -865,6 +869,30 @@ static int vcd_compat_async_fetch(struct vcd_file *file, void __user *arg)
 	return copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
 }
 
+static int vcd_compat_auth_crypt(struct vcd_file *file, void __user *arg)
+{
+	struct compat_crypt_auth_op c;
+	struct crypt_auth_op caop;
+	int err;
+
+	if (copy_from_user(&c, arg, sizeof(c)))
+		return -EFAULT;
+	caop = (struct crypt_auth_op) {
+		.ses = c.ses, .op = c.op, .flags = c.flags, .len = c.len,
+		.auth_len = c.auth_len, .auth_src = compat_ptr(c.auth_src),
+		.src = compat_ptr(c.src), .dst = compat_ptr(c.dst),
+		.tag = compat_ptr(c.tag), .tag_len = c.tag_len,
+		.iv = compat_ptr(c.iv), .iv_len = c.iv_len,
+	};
+	err = vcd_auth_crypt(file, &caop);
+	if (err)
+		return err;
+	c.len = caop.len;
+	c.tag_len = caop.tag_len;
+	c.tag = ptr_to_compat(caop.tag);
+	return copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
+}
+
 static long vcd_compat_ioctl(struct file *filp, unsigned int cmd,
 			     unsigned long arg)
 {
@@ -882,6 +910,8 @@ static long vcd_compat_ioctl(struct file *filp, unsigned int cmd,
 		return vcd_compat_crypt(file, uarg, true);
 	case COMPAT_CIOCASYNCFETCH:
 		return vcd_compat_async_fetch(file, uarg);
+	case COMPAT_CIOCAUTHCRYPT:
+		return vcd_compat_auth_crypt(file, uarg);
 	default:
 		return vcd_ioctl(filp, cmd, (unsigned long)uarg);
 	}

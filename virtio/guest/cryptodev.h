@@ -14,11 +14,16 @@
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <linux/mutex.h>
+#include <linux/xarray.h>
 #include <virtio_cryptodev.h>
 
 #define VCD_MAX_DEVICES	64
-/* Descriptors of a request besides its data: header, IV, digest, response. */
-#define VCD_FIXED_SGS	4
+/*
+ * Descriptors of a request besides its data: header, AUTH_CRYPT's header,
+ * IV, authenticated data, tag in, digest (or tail) out, response.
+ */
+#define VCD_FIXED_SGS	7
 
 /* One per virtio-cryptodev device, on vdev->priv; open files hold a ref. */
 struct vcd_device {
@@ -66,8 +71,11 @@ struct vcd_device {
  */
 struct vcd_request {
 	struct virtio_cryptodev_req hdr;
+	struct virtio_cryptodev_auth auth;	/* AUTH_CRYPT */
 	u8 iv[VIRTIO_CRYPTODEV_BLOCK_LEN];
-	u8 digest[VIRTIO_CRYPTODEV_MAX_DIGEST_LEN] ____cacheline_aligned;
+	u8 tag[VIRTIO_CRYPTODEV_MAX_DIGEST_LEN];	/* AUTH_CRYPT's to check */
+	/* The digest; AUTH_CRYPT's tail: a tag, encrypted TLS padding. */
+	u8 digest[VIRTIO_CRYPTODEV_MAX_TAIL_LEN] ____cacheline_aligned;
 	struct virtio_cryptodev_resp resp ____cacheline_aligned;
 	struct completion done ____cacheline_aligned;
 	/* Asynchronous requests: called instead of completing @done. */
@@ -123,6 +131,53 @@ int vcd_data_get(struct vcd_data *data, struct vcd_device *vcd,
 		 const void __user *src, void __user *dst, u32 len, bool has_dst);
 int vcd_data_finish(struct vcd_data *data, bool answered);
 void vcd_data_put(struct vcd_data *data, bool written);
+
+
+/* The character-device half (chrdev.c, authcrypt.c). */
+enum vcd_alg_kind { VCD_CIPHER, VCD_HMAC, VCD_HASH };
+enum vcd_mode { VCD_NONE, VCD_CBC, VCD_CTR, VCD_ECB, VCD_XTS, VCD_NULL, VCD_GCM };
+
+struct vcd_alg {
+	u32 id;
+	const char *name;
+	enum vcd_alg_kind kind;
+	u32 digest_len;			/* HMAC and hash */
+	enum vcd_mode mode;		/* cipher */
+	u32 iv_len;			/* cipher: 16, 12 for GCM, 0 for ECB, NULL */
+	u32 block_len;			/* cipher: data is a multiple of it */
+};
+
+struct vcd_session {
+	struct kref ref;		/* the file's, and one per request */
+	struct vcd_device *vcd;
+	u32 id;				/* the device's */
+	u32 generation;			/* the device's, when it was created */
+	const struct vcd_alg *cipher;
+	const struct vcd_alg *mac;
+	struct vcd_request *destroy;	/* destroying never waits for memory */
+};
+
+/* Asynchronous jobs per file, queued or answered but not fetched. */
+#define VCD_ASYNC_MAX	16
+
+struct vcd_file {
+	struct vcd_device *vcd;
+	struct mutex lock;		/* @sessions lookups against removal */
+	struct xarray sessions;		/* session handle -> vcd_session */
+
+	spinlock_t async_lock;		/* the counts and @async_done */
+	struct list_head async_done;	/* answered, in answer order */
+	unsigned int async_jobs;	/* queued or answered, not fetched */
+	unsigned int async_in_flight;	/* queued, not answered */
+	wait_queue_head_t async_wait;	/* poll(), and release */
+};
+
+struct vcd_request *vcd_request_alloc(u32 opcode, u32 session_id);
+struct vcd_session *vcd_get_session(struct vcd_file *file, u32 id);
+void vcd_session_put(struct vcd_session *session);
+int vcd_next_iv_before(const struct vcd_alg *alg, u16 op, u32 len,
+		       const u8 __user *src, const u8 *iv, u8 *next_iv);
+int vcd_auth_crypt(struct vcd_file *file, struct crypt_auth_op *caop);
 
 int vcd_chrdev_init(void);
 void vcd_chrdev_exit(void);

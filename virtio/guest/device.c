@@ -29,6 +29,8 @@ static int vcd_status_to_errno(u32 status)
 		return -EINVAL;
 	case VIRTIO_CRYPTODEV_S_NOSPACE:
 		return -ENOSPC;
+	case VIRTIO_CRYPTODEV_S_BADMSG:
+		return -EBADMSG;	/* as cryptodev-linux: a tag did not verify */
 	default:
 		return -EIO;
 	}

@@ -12,7 +12,7 @@
  * One request is one descriptor chain:
  *
  *   device-readable:  struct virtio_cryptodev_req, then the payload the
- *                     opcode defines (keys, or IV then source data)
+ *                     opcode defines (keys, or IV then source data, ...)
  *   device-writable:  the output the opcode defines (destination data, then
  *                     the digest), then struct virtio_cryptodev_resp last
  *
@@ -57,6 +57,17 @@ struct virtio_cryptodev_config {
 #define VIRTIO_CRYPTODEV_MAX_KEY_LEN	512
 #define VIRTIO_CRYPTODEV_MAX_DIGEST_LEN	64
 #define VIRTIO_CRYPTODEV_BLOCK_LEN	16
+/* CIOCAUTHCRYPT's authenticated-only data, at most a page (cryptodev-linux's). */
+#define VIRTIO_CRYPTODEV_MAX_AUTH_LEN	4096
+/* What an AUTH_CRYPT writes after the destination: a tag, TLS padding. */
+#define VIRTIO_CRYPTODEV_MAX_TAIL_LEN	(VIRTIO_CRYPTODEV_MAX_DIGEST_LEN + \
+					 VIRTIO_CRYPTODEV_BLOCK_LEN)
+#define VIRTIO_CRYPTODEV_GCM_IV_LEN	12
+#define VIRTIO_CRYPTODEV_GCM_TAG_LEN	16
+
+/* CRYPT and AUTH_CRYPT directions, as cryptodev-linux numbers them. */
+#define VIRTIO_CRYPTODEV_ENCRYPT	0
+#define VIRTIO_CRYPTODEV_DECRYPT	1
 
 enum virtio_cryptodev_opcode {
 	/*
@@ -83,7 +94,84 @@ enum virtio_cryptodev_opcode {
 	 * session_id's; both hash or HMAC sessions of one algorithm.
 	 */
 	VIRTIO_CRYPTODEV_OP_COPY_HASH = 4,
+	/*
+	 * One CIOCAUTHCRYPT: AEAD or a cipher-and-MAC composite, in one pass.
+	 * readable payload: struct virtio_cryptodev_auth, the IV (iv_len: the
+	 *                   cipher's), the authenticated-only data A
+	 *                   (auth_len), the source D (data_len), then, when
+	 *                   decrypting in a mode with a separate tag, the tag
+	 *                   to check (tag_len)
+	 * writable output:  the destination (data_len), then the tail
+	 *                   (virtio_cryptodev_auth_tail_len() bytes)
+	 * resp.result_len is the length cryptodev-linux returns in len.
+	 * A tag that does not verify, or bad TLS padding, is S_BADMSG.
+	 */
+	VIRTIO_CRYPTODEV_OP_AUTH_CRYPT = 5,
 };
+
+/*
+ * AUTH_CRYPT modes. The MAC (or GCM's GHASH) covers A[0, data_off), then
+ * the data, then A[data_off, auth_len): the ciphertext, except in TLS mode,
+ * which authenticates the plaintext. AEAD and TLS take data_off == auth_len.
+ *
+ * AEAD  AES-GCM session. Encrypting: out = C, then the tag. Decrypting: D is
+ *       C without its tag, which follows as the tag to check; out = P.
+ * TLS   cipher + HMAC session (COP_FLAG_AEAD_TLS_TYPE): MAC-then-encrypt.
+ *       Encrypting: out = E(P || MAC || padding), its tail the encrypted
+ *       MAC and padding (TLS padding: n bytes of n - 1, a block cipher
+ *       only). Decrypting: out = the whole decrypted record, result_len
+ *       the plaintext's length within it.
+ * SRTP  stream cipher + HMAC session (COP_FLAG_AEAD_SRTP_TYPE):
+ *       encrypt-then-MAC, the data inside the authenticated bytes.
+ *       Encrypting: out = C, then the tag. Decrypting: the tag is checked
+ *       before anything is decrypted; out = P.
+ * ETM   SRTP's layout and order with any non-AEAD cipher (a cryptochat
+ *       extension, VIRTIO_CRYPTODEV_COP_FLAG_AEAD_ETM_TYPE): one request
+ *       seals a record as AES-CBC + HMAC, encrypt-then-MAC.
+ */
+enum virtio_cryptodev_auth_mode {
+	VIRTIO_CRYPTODEV_AUTH_AEAD = 1,
+	VIRTIO_CRYPTODEV_AUTH_TLS = 2,
+	VIRTIO_CRYPTODEV_AUTH_SRTP = 3,
+	VIRTIO_CRYPTODEV_AUTH_ETM = 4,
+};
+
+struct virtio_cryptodev_auth {
+	__le32 mode;		/* enum virtio_cryptodev_auth_mode */
+	__le32 auth_len;	/* A, at most VIRTIO_CRYPTODEV_MAX_AUTH_LEN */
+	__le32 data_off;	/* where in A the data sits */
+	__le32 tag_len;		/* the MAC's digest or less; GCM's 4..16 */
+};
+
+/*
+ * CIOCAUTHCRYPT's flag for the ETM mode, in crypt_auth_op.flags: a
+ * cryptochat extension, clear of cryptodev-linux's flags. The SRTP layout
+ * (src == dst inside auth_src, the tag at tag), with a block cipher allowed.
+ */
+#define VIRTIO_CRYPTODEV_COP_FLAG_AEAD_ETM_TYPE	(1 << 15)
+
+/* The tag lengths GCM takes, as Linux's gcm(aes) (and libgcrypt) take them. */
+static inline int virtio_cryptodev_gcm_tag_len_ok(__u32 tag_len)
+{
+	return tag_len == 4 || tag_len == 8 || (tag_len >= 12 && tag_len <= 16);
+}
+
+/*
+ * Bytes an AUTH_CRYPT writes after the destination: encrypting, the tag,
+ * and in TLS mode the padding to a whole block (cryptodev-linux's rule:
+ * a full block when already aligned); decrypting, none.
+ */
+static inline __u32 virtio_cryptodev_auth_tail_len(__u32 mode, __u32 op,
+						   __u32 block_len,
+						   __u32 data_len,
+						   __u32 tag_len)
+{
+	if (op != VIRTIO_CRYPTODEV_ENCRYPT)
+		return 0;
+	if (mode == VIRTIO_CRYPTODEV_AUTH_TLS && block_len > 1)
+		return tag_len + block_len - (data_len + tag_len) % block_len;
+	return tag_len;
+}
 
 /*
  * VIRTIO_CRYPTODEV_OP_CRYPT flags, for sessions with a hash or HMAC: the
@@ -122,10 +210,6 @@ static inline int virtio_cryptodev_cipher_key_len_ok(__u32 cipher, __u32 key_len
 	}
 }
 
-/* VIRTIO_CRYPTODEV_OP_CRYPT directions, as cryptodev-linux numbers them. */
-#define VIRTIO_CRYPTODEV_ENCRYPT	0
-#define VIRTIO_CRYPTODEV_DECRYPT	1
-
 /*
  * Algorithms are named by cryptodev-linux's ids (CRYPTO_AES_CBC,
  * CRYPTO_SHA2_256_HMAC, ...), so the driver forwards them unchanged and a
@@ -151,13 +235,14 @@ enum virtio_cryptodev_status {
 	VIRTIO_CRYPTODEV_S_NOSESSION = 3,	/* unknown session id */
 	VIRTIO_CRYPTODEV_S_NOSPACE = 4,		/* session table full */
 	VIRTIO_CRYPTODEV_S_BACKEND = 5,		/* the host's crypto failed */
+	VIRTIO_CRYPTODEV_S_BADMSG = 6,		/* AUTH_CRYPT: tag or padding */
 };
 
 struct virtio_cryptodev_resp {
 	__le32 status;		/* enum virtio_cryptodev_status */
 	__le32 session_id;	/* CREATE_SESSION: the new session */
 	__le32 out_len;		/* bytes of output written before this */
-	__le32 reserved;
+	__le32 result_len;	/* AUTH_CRYPT: what cryptodev-linux's len says */
 };
 
 #endif /* VIRTIO_CRYPTODEV_H */

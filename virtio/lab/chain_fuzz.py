@@ -3,7 +3,8 @@ chains and request headers a guest puts on the ring, driven over qtest
 (qtest_virtio.py) so that anything a hostile guest could write is reachable.
 
 Each case starts from a well-formed request for one of several sessions (AES-CBC,
-HMAC-SHA256, AES-CBC + HMAC-SHA256, SHA-256; random sizes and directions) and, most
+HMAC-SHA256, AES-CBC + HMAC-SHA256 as CRYPT or as an encrypt-then-MAC AUTH_CRYPT,
+SHA-256, AES-GCM; random sizes, AAD and directions) and, most
 of the time, mutates it: a header field set to a random or boundary value,
 descriptors split, dropped, duplicated, reordered, shortened or lengthened,
 flags flipped, addresses moved outside RAM or onto the device's own registers,
@@ -20,8 +21,11 @@ import time
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from qtest_virtio import (
+    AUTH,
     CRYPTO_AES_CBC,
+    CRYPTO_AES_GCM,
     CRYPTO_SHA2_256,
     CRYPTO_SHA2_256_HMAC,
     DECRYPT,
@@ -33,6 +37,7 @@ from qtest_virtio import (
     REQ,
     RESP,
     S_DRIVER_OK,
+    AuthMode,
     CryptodevQtest,
     Desc,
     DeviceError,
@@ -72,6 +77,7 @@ class _Session:
     id: int
     cipher: bool
     mac: bytes | None  # the HMAC key; b"" for a plain hash, None for none
+    gcm: bool = False
 
     def expected(self, op: int, iv: bytes, data: bytes) -> bytes:
         out = b""
@@ -109,7 +115,30 @@ def _create_sessions(dev: CryptodevQtest) -> list[_Session]:
         _Session(dev.create_session(cipher=CRYPTO_AES_CBC, key=KEY, mac=CRYPTO_SHA2_256_HMAC,
                                     mac_key=MAC_KEY), True, MAC_KEY),
         _Session(dev.create_session(mac=CRYPTO_SHA2_256), False, b""),
+        _Session(dev.create_session(cipher=CRYPTO_AES_GCM, key=KEY), True, None, gcm=True),
     ]
+
+
+def _auth_request(rng: random.Random, session: _Session) -> tuple[bytes, bytes, int, bytes]:
+    """A well-formed AUTH_CRYPT encryption: GCM, or encrypt-then-MAC on the CBC + HMAC
+    session. Returns the header, the payload, the output room and the right output."""
+    aad = rng.randbytes(rng.choice([0, 13, 26, 4096]))
+    if session.gcm:
+        iv, data = rng.randbytes(12), rng.randbytes(rng.choice([0, 1, 60, 4096]))
+        mode, off, expected = AuthMode.AEAD, len(aad), AESGCM(KEY).encrypt(iv, data, aad or None)
+        tag_len = 16
+    else:
+        assert session.mac
+        iv, data = rng.randbytes(16), rng.randbytes(rng.choice([16, 64, 4096]))
+        off = rng.randrange(len(aad) + 1)
+        encryptor = Cipher(algorithms.AES(KEY), modes.CBC(iv)).encryptor()
+        cipher_text = encryptor.update(data) + encryptor.finalize()
+        h = hmac.HMAC(session.mac, hashes.SHA256())
+        for part in (aad[:off], cipher_text, aad[off:]):
+            h.update(part)
+        mode, tag_len, expected = AuthMode.ETM, 32, cipher_text + h.finalize()
+    header = REQ.pack(Opcode.AUTH_CRYPT, session.id, 0, 0, 0, 0, ENCRYPT, len(iv), len(data), 0)
+    return header, AUTH.pack(mode, len(aad), off, tag_len) + iv + aad + data, len(expected), expected
 
 
 def _mutate_header(rng: random.Random, header: bytes, session_ids: list[int]) -> bytes:
@@ -170,16 +199,24 @@ def _one_case(dev: CryptodevQtest, rng: random.Random, sessions: list[_Session],
     data = rng.randbytes(size)
     out_len = (size if session.cipher else 0) + (32 if session.mac is not None else 0)
     header = REQ.pack(Opcode.CRYPT, session.id, 0, 0, 0, 0, op, len(iv), size, 0)
+    if session.gcm or (session.cipher and session.mac and rng.random() < 0.5):
+        header, payload, out_len, expected = _auth_request(rng, session)
+    else:
+        payload, expected = iv + data, session.expected(op, iv, data)
 
     mutated = rng.random() < 0.8
+    if mutated and REQ.unpack(header)[0] == Opcode.AUTH_CRYPT and rng.random() < 0.5:
+        fields = list(AUTH.unpack_from(payload))
+        fields[rng.randrange(len(fields))] = rng.choice([rng.getrandbits(32), *BOUNDARY, 4096, 4097])
+        payload = AUTH.pack(*fields) + payload[AUTH.size:]
     if mutated and rng.random() < 0.5:
         header = _mutate_header(rng, header, [s.id for s in sessions])
         if REQ.unpack(header)[0] == Opcode.DESTROY_SESSION:
             # It may destroy one of ours: the next cases get fresh ones.
             sessions[:] = []
     parts = [(dev.buffer(header), len(header), 0)]
-    if iv or data:
-        parts.append((dev.buffer(iv + data), len(iv) + len(data), 0))
+    if payload:
+        parts.append((dev.buffer(payload), len(payload), 0))
     out_addr = dev.buffer(out_len) if out_len else 0
     if out_len:
         parts.append((out_addr, out_len, DESC_WRITE))
@@ -215,7 +252,7 @@ def _one_case(dev: CryptodevQtest, rng: random.Random, sessions: list[_Session],
         stats.checked += 1
         status, _, written, _ = RESP.unpack(dev.qt.read(resp_addr, RESP.size))
         output = dev.qt.read(out_addr, written) if written else b""
-        if status != Status.OK or output != session.expected(op, iv, data):
+        if status != Status.OK or output != expected:
             stats.wrong += 1
             stats.first_wrong = stats.first_wrong or (
                 f"case {stats.cases}: status {status}, {written} bytes for a {size}-byte "

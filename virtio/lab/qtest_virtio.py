@@ -62,6 +62,7 @@ CRYPTO_AES_CTR = 21
 CRYPTO_AES_XTS = 22
 CRYPTO_AES_ECB = 23
 CRYPTO_NULL = 16
+CRYPTO_AES_GCM = 50
 CRYPTO_MD5_HMAC = 6
 CRYPTO_SHA1_HMAC = 7
 CRYPTO_SHA2_224_HMAC = 107
@@ -96,6 +97,7 @@ BUFFERS_END = RAM_SIZE - 0x100000
 MMIO_BASE = 0xE0000000
 
 REQ = struct.Struct("<10I")
+AUTH = struct.Struct("<4I")  # AUTH_CRYPT's header: mode, auth_len, data_off, tag_len
 RESP = struct.Struct("<4I")
 DESC = struct.Struct("<QIHH")
 
@@ -113,6 +115,14 @@ class Opcode(enum.IntEnum):
     DESTROY_SESSION = 2
     CRYPT = 3
     COPY_HASH = 4
+    AUTH_CRYPT = 5
+
+
+class AuthMode(enum.IntEnum):
+    AEAD = 1
+    TLS = 2
+    SRTP = 3
+    ETM = 4
 
 
 class Status(enum.IntEnum):
@@ -122,6 +132,7 @@ class Status(enum.IntEnum):
     NOSESSION = 3
     NOSPACE = 4
     BACKEND = 5
+    BADMSG = 6
 
 
 class DeviceError(RuntimeError):
@@ -163,6 +174,7 @@ class Reply:
     out_len: int
     used_len: int
     output: bytes
+    result_len: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -635,10 +647,10 @@ class CryptodevQtest:
             raise QtestError(f"no answer to a well-formed request (device status {self.status():#x})")
         if used.id != 0:
             raise QtestError(f"device returned head {used.id}, not 0")
-        status, session_id, written, _ = RESP.unpack(self.qt.read(resp_addr, RESP.size))
+        status, session_id, written, result_len = RESP.unpack(self.qt.read(resp_addr, RESP.size))
         if written > out_len or used.length != out_len + RESP.size:
             raise QtestError(f"device wrote {written} of {out_len} bytes, used length {used.length}")
-        return Reply(status, session_id, written, used.length, self.qt.read(out_addr, written))
+        return Reply(status, session_id, written, used.length, self.qt.read(out_addr, written), result_len)
 
     # Well-formed operations.
 
@@ -668,6 +680,18 @@ class CryptodevQtest:
         if reply.out_len != expected:
             raise QtestError(f"device produced {reply.out_len} bytes, expected {expected}")
         return reply.output
+
+    def auth_crypt(self, session_id: int, mode: AuthMode, data: bytes, *, op: int = ENCRYPT,
+                   iv: bytes = b"", auth: bytes = b"", data_off: int | None = None,
+                   tag: bytes = b"", tag_len: int = 16, out_len: int | None = None) -> Reply:
+        """One AUTH_CRYPT: `auth` is A, the data sits at `data_off` in it (default: after
+        it); `tag` is the tag to check when decrypting; `out_len` the writable room
+        (default: the data, plus `tag_len` when encrypting). Any status comes back."""
+        off = len(auth) if data_off is None else data_off
+        header = REQ.pack(Opcode.AUTH_CRYPT, session_id, 0, 0, 0, 0, op, len(iv), len(data), 0)
+        room = len(data) + (tag_len if op == ENCRYPT else 0) if out_len is None else out_len
+        return self.request(header, AUTH.pack(mode, len(auth), off, tag_len) + iv + auth + data + tag,
+                            room)
 
     def copy_hash(self, dst: int, src: int) -> None:
         """Copies session `src`'s running hash state into session `dst`."""

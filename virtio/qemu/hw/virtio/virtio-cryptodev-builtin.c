@@ -1,9 +1,10 @@
 /*
  * virtio-cryptodev builtin backend: the crypto QEMU is built with, on every
- * host. Ciphers go through QEMU's crypto layer (qcrypto_cipher_*). Hashes and
- * HMACs go to libgcrypt, which QEMU links already (--enable-gcrypt), because
- * the device keeps a running state per session (multi-part hashing, and
- * copying a state) and QEMU 7.2's qcrypto_hash/hmac only hash whole buffers.
+ * host. Ciphers go through QEMU's crypto layer (qcrypto_cipher_*). Hashes,
+ * HMACs and AES-GCM go to libgcrypt, which QEMU links already
+ * (--enable-gcrypt): the device keeps a running state per session
+ * (multi-part hashing, and copying a state), QEMU 7.2's qcrypto_hash/hmac
+ * only hash whole buffers, and qcrypto has no GCM.
  *
  * This work is licensed under the terms of the GNU GPL, version 2 or
  * (at your option) any later version.  See the COPYING file in the
@@ -18,7 +19,8 @@
 #include "trace.h"
 
 typedef struct BuiltinSession {
-    QCryptoCipher *cipher;   /* NULL for none, and for CRYPTO_NULL */
+    QCryptoCipher *cipher;   /* NULL for none, CRYPTO_NULL and GCM */
+    gcry_cipher_hd_t gcm;    /* AES-GCM sessions only */
     gcry_md_hd_t md;         /* NULL for no hash or HMAC */
     int md_algo;
     /* libgcrypt refuses input after a digest is read: start over first. */
@@ -72,6 +74,7 @@ static void builtin_destroy_session(VirtIOCryptodev *s, void *backend_session)
     BuiltinSession *session = backend_session;
 
     qcrypto_cipher_free(session->cipher);
+    gcry_cipher_close(session->gcm);
     gcry_md_close(session->md);
     g_free(session);
 }
@@ -91,6 +94,19 @@ static bool builtin_open_md(const VirtIOCryptodevSessionParams *p,
     return !keyed || !gcry_md_setkey(session->md, p->mac_key, p->mac_key_len);
 }
 
+static bool builtin_open_gcm(const VirtIOCryptodevSessionParams *p,
+                             BuiltinSession *session)
+{
+    int algo = p->key_len == 16 ? GCRY_CIPHER_AES128 :
+               p->key_len == 24 ? GCRY_CIPHER_AES192 : GCRY_CIPHER_AES256;
+
+    if (gcry_cipher_open(&session->gcm, algo, GCRY_CIPHER_MODE_GCM, 0)) {
+        session->gcm = NULL;
+        return false;
+    }
+    return !gcry_cipher_setkey(session->gcm, p->key, p->key_len);
+}
+
 static uint32_t builtin_create_session(VirtIOCryptodev *s,
                                        const VirtIOCryptodevSessionParams *p,
                                        void **backend_session)
@@ -98,7 +114,13 @@ static uint32_t builtin_create_session(VirtIOCryptodev *s,
     BuiltinSession *session = g_new0(BuiltinSession, 1);
     Error *err = NULL;
 
-    if (p->cipher && p->cipher->mode != VIRTIO_CRYPTODEV_MODE_NULL) {
+    if (p->cipher && p->cipher->mode == VIRTIO_CRYPTODEV_MODE_GCM) {
+        if (!builtin_open_gcm(p, session)) {
+            trace_virtio_cryptodev_backend_error(s, "gcry_cipher_open/setkey");
+            builtin_destroy_session(s, session);
+            return VIRTIO_CRYPTODEV_S_NOTSUPP;
+        }
+    } else if (p->cipher && p->cipher->mode != VIRTIO_CRYPTODEV_MODE_NULL) {
         size_t aes_key_len = p->cipher->mode == QCRYPTO_CIPHER_MODE_XTS ?
                              p->key_len / 2 : p->key_len;
 
@@ -215,6 +237,171 @@ static uint32_t builtin_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *sessio
     return VIRTIO_CRYPTODEV_S_OK;
 }
 
+/* Compares in constant time: a tag check must not say where it differs. */
+static bool builtin_equal(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    uint8_t diff = 0;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        diff |= a[i] ^ b[i];
+    }
+    return !diff;
+}
+
+/* The MAC of A[0, data_off), @data, A[data_off, auth_len), into @digest. */
+static void builtin_auth_mac(VirtIOCryptodevSession *session, BuiltinSession *b,
+                             const VirtIOCryptodevAuthOp *a,
+                             const uint8_t *data, size_t len, uint8_t *digest)
+{
+    gcry_md_reset(b->md);
+    gcry_md_write(b->md, a->auth, a->data_off);
+    gcry_md_write(b->md, data, len);
+    gcry_md_write(b->md, a->auth + a->data_off, a->auth_len - a->data_off);
+    memcpy(digest, gcry_md_read(b->md, b->md_algo), session->mac->digest_len);
+    b->md_read = true;
+}
+
+static uint32_t builtin_gcm(BuiltinSession *b, VirtIOCryptodevAuthOp *a)
+{
+    gcry_error_t err;
+
+    err = gcry_cipher_reset(b->gcm);
+    if (!err) {
+        err = gcry_cipher_setiv(b->gcm, a->iv, VIRTIO_CRYPTODEV_GCM_IV_LEN);
+    }
+    if (!err) {
+        err = gcry_cipher_authenticate(b->gcm, a->auth, a->auth_len);
+    }
+    if (!err && a->op == VIRTIO_CRYPTODEV_ENCRYPT) {
+        err = gcry_cipher_encrypt(b->gcm, a->out, a->len, a->src, a->len);
+        if (!err) {
+            err = gcry_cipher_gettag(b->gcm, a->out + a->len, a->tag_len);
+        }
+        a->result_len = a->len + a->tag_len;
+    } else if (!err) {
+        err = gcry_cipher_decrypt(b->gcm, a->out, a->len, a->src, a->len);
+        if (!err) {
+            err = gcry_cipher_checktag(b->gcm, a->tag, a->tag_len);
+            if (gcry_err_code(err) == GPG_ERR_CHECKSUM) {
+                return VIRTIO_CRYPTODEV_S_BADMSG;
+            }
+        }
+        a->result_len = a->len;
+    }
+    return err ? VIRTIO_CRYPTODEV_S_BACKEND : VIRTIO_CRYPTODEV_S_OK;
+}
+
+/*
+ * TLS's MAC-then-encrypt, as cryptodev-linux does it. Decrypting, a bad
+ * padding still has the MAC computed, so both failures look alike.
+ */
+static uint32_t builtin_tls(VirtIOCryptodevSession *session, BuiltinSession *b,
+                            VirtIOCryptodevAuthOp *a, Error **errp)
+{
+    const VirtIOCryptodevAlg *alg = session->cipher;
+    uint8_t digest[VIRTIO_CRYPTODEV_MAX_DIGEST_LEN];
+    size_t n = a->len, pad, i;
+    bool bad = false;
+
+    if (a->op == VIRTIO_CRYPTODEV_ENCRYPT) {
+        memcpy(a->out, a->src, n);
+        if (b->md) {
+            builtin_auth_mac(session, b, a, a->src, n, digest);
+            memcpy(a->out + n, digest, a->tag_len);
+            n += a->tag_len;
+        }
+        if (alg->block_len > 1) {
+            pad = alg->block_len - n % alg->block_len;
+            memset(a->out + n, pad - 1, pad);
+            n += pad;
+        }
+        a->result_len = n;
+        return builtin_cipher(alg, b, VIRTIO_CRYPTODEV_ENCRYPT, a->iv, a->out,
+                              a->out, n, errp) ?
+               VIRTIO_CRYPTODEV_S_BACKEND : VIRTIO_CRYPTODEV_S_OK;
+    }
+
+    if (builtin_cipher(alg, b, VIRTIO_CRYPTODEV_DECRYPT, a->iv, a->src,
+                       a->out, n, errp)) {
+        return VIRTIO_CRYPTODEV_S_BACKEND;
+    }
+    if (alg->block_len > 1) {
+        pad = a->out[n - 1];
+        bad = pad + 1 > n;
+        for (i = 0; !bad && i < pad; i++) {
+            bad = a->out[n - 2 - i] != pad;
+        }
+        n -= bad ? 0 : pad + 1;
+    }
+    if (b->md) {
+        if (a->tag_len > n) {
+            return VIRTIO_CRYPTODEV_S_BADMSG;
+        }
+        n -= a->tag_len;
+        builtin_auth_mac(session, b, a, a->out, n, digest);
+        bad |= !builtin_equal(digest, a->out + n, a->tag_len);
+    }
+    a->result_len = n;
+    return bad ? VIRTIO_CRYPTODEV_S_BADMSG : VIRTIO_CRYPTODEV_S_OK;
+}
+
+/* SRTP and ETM: encrypt-then-MAC; decrypting, nothing before the tag checks. */
+static uint32_t builtin_etm(VirtIOCryptodevSession *session, BuiltinSession *b,
+                            VirtIOCryptodevAuthOp *a, Error **errp)
+{
+    uint8_t digest[VIRTIO_CRYPTODEV_MAX_DIGEST_LEN];
+
+    a->result_len = a->len;
+    if (a->op == VIRTIO_CRYPTODEV_ENCRYPT) {
+        if (builtin_cipher(session->cipher, b, a->op, a->iv, a->src, a->out,
+                           a->len, errp)) {
+            return VIRTIO_CRYPTODEV_S_BACKEND;
+        }
+        if (b->md) {
+            builtin_auth_mac(session, b, a, a->out, a->len, digest);
+            memcpy(a->out + a->len, digest, a->tag_len);
+        }
+        return VIRTIO_CRYPTODEV_S_OK;
+    }
+    if (b->md) {
+        builtin_auth_mac(session, b, a, a->src, a->len, digest);
+        if (!builtin_equal(digest, a->tag, a->tag_len)) {
+            return VIRTIO_CRYPTODEV_S_BADMSG;
+        }
+    }
+    return builtin_cipher(session->cipher, b, a->op, a->iv, a->src, a->out,
+                          a->len, errp) ?
+           VIRTIO_CRYPTODEV_S_BACKEND : VIRTIO_CRYPTODEV_S_OK;
+}
+
+static uint32_t builtin_auth_crypt(VirtIOCryptodev *s,
+                                   VirtIOCryptodevSession *session,
+                                   VirtIOCryptodevAuthOp *a)
+{
+    BuiltinSession *b = session->backend_session;
+    Error *err = NULL;
+    uint32_t status;
+
+    switch (a->mode) {
+    case VIRTIO_CRYPTODEV_AUTH_AEAD:
+        status = builtin_gcm(b, a);
+        break;
+    case VIRTIO_CRYPTODEV_AUTH_TLS:
+        status = builtin_tls(session, b, a, &err);
+        break;
+    default:
+        status = builtin_etm(session, b, a, &err);
+        break;
+    }
+    if (status == VIRTIO_CRYPTODEV_S_BACKEND) {
+        trace_virtio_cryptodev_backend_error(s, err ? error_get_pretty(err) :
+                                             "gcry_cipher (GCM)");
+    }
+    error_free(err);
+    return status;
+}
+
 static uint32_t builtin_copy_hash(VirtIOCryptodev *s,
                                   VirtIOCryptodevSession *dst,
                                   VirtIOCryptodevSession *src)
@@ -239,5 +426,6 @@ const VirtIOCryptodevBackend virtio_cryptodev_builtin_backend = {
     .create_session = builtin_create_session,
     .destroy_session = builtin_destroy_session,
     .crypt = builtin_crypt,
+    .auth_crypt = builtin_auth_crypt,
     .copy_hash = builtin_copy_hash,
 };

@@ -115,6 +115,88 @@ static uint32_t devcrypto_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *sess
     return VIRTIO_CRYPTODEV_S_OK;
 }
 
+/*
+ * CIOCAUTHCRYPT, laid out as cryptodev-linux wants it: TLS in place in the
+ * output, SRTP and ETM with the data inside one authenticated buffer.
+ */
+static uint32_t devcrypto_auth_crypt(VirtIOCryptodev *s,
+                                     VirtIOCryptodevSession *session,
+                                     VirtIOCryptodevAuthOp *a)
+{
+    DevcryptoSession *d = session->backend_session;
+    uint8_t iv[VIRTIO_CRYPTODEV_BLOCK_LEN];
+    bool decrypt = a->op == VIRTIO_CRYPTODEV_DECRYPT;
+    struct crypt_auth_op cao = {
+        .ses = d->ses,
+        .op = a->op,
+        .len = a->len,
+        .auth_len = a->auth_len,
+        .auth_src = (__u8 *)a->auth,
+        .src = (__u8 *)a->src,
+        .dst = a->out,
+        .tag_len = a->tag_len,
+        .iv = iv,
+    };
+    size_t buf_len = 0;
+    uint8_t *buf = NULL;
+    uint32_t status = VIRTIO_CRYPTODEV_S_OK;
+    bool in_buf = false;
+
+    memcpy(iv, a->iv, session->cipher->iv_len);
+    switch (a->mode) {
+    case VIRTIO_CRYPTODEV_AUTH_AEAD:
+        if (decrypt) {
+            /* cryptodev-linux reads the tag after the ciphertext. */
+            buf_len = a->len + a->tag_len;
+            buf = g_malloc(buf_len);
+            memcpy(buf, a->src, a->len);
+            memcpy(buf + a->len, a->tag, a->tag_len);
+            cao.src = buf;
+            cao.len = buf_len;
+        }
+        break;
+    case VIRTIO_CRYPTODEV_AUTH_TLS:
+        memcpy(a->out, a->src, a->len);
+        cao.src = a->out;
+        cao.flags = COP_FLAG_AEAD_TLS_TYPE;
+        break;
+    default:
+        buf_len = a->auth_len + a->len;
+        buf = g_malloc(buf_len);
+        memcpy(buf, a->auth, a->data_off);
+        memcpy(buf + a->data_off, a->src, a->len);
+        memcpy(buf + a->data_off + a->len, a->auth + a->data_off,
+               a->auth_len - a->data_off);
+        in_buf = true;
+        cao.auth_src = buf;
+        cao.auth_len = buf_len;
+        cao.src = cao.dst = buf + a->data_off;
+        cao.tag = decrypt ? (__u8 *)a->tag : a->out + a->len;
+        cao.flags = a->mode == VIRTIO_CRYPTODEV_AUTH_SRTP ?
+                    COP_FLAG_AEAD_SRTP_TYPE :
+                    VIRTIO_CRYPTODEV_COP_FLAG_AEAD_ETM_TYPE;
+        break;
+    }
+
+    if (ioctl(s->devcrypto_fd, CIOCAUTHCRYPT, &cao) < 0) {
+        status = errno == EBADMSG ? VIRTIO_CRYPTODEV_S_BADMSG :
+                 devcrypto_status(s, "CIOCAUTHCRYPT");
+    } else if (cao.len > a->len + VIRTIO_CRYPTODEV_MAX_TAIL_LEN) {
+        /* Never trust a length, not even the host's. */
+        status = VIRTIO_CRYPTODEV_S_BACKEND;
+    } else {
+        a->result_len = cao.len;
+        if (in_buf) {
+            memcpy(a->out, buf + a->data_off, a->len);
+        }
+    }
+    if (buf) {
+        explicit_bzero(buf, buf_len);
+        g_free(buf);
+    }
+    return status;
+}
+
 static uint32_t devcrypto_copy_hash(VirtIOCryptodev *s,
                                     VirtIOCryptodevSession *dst,
                                     VirtIOCryptodevSession *src)
@@ -135,5 +217,6 @@ const VirtIOCryptodevBackend virtio_cryptodev_devcrypto_backend = {
     .create_session = devcrypto_create_session,
     .destroy_session = devcrypto_destroy_session,
     .crypt = devcrypto_crypt,
+    .auth_crypt = devcrypto_auth_crypt,
     .copy_hash = devcrypto_copy_hash,
 };

@@ -52,6 +52,8 @@ static const VirtIOCryptodevAlg virtio_cryptodev_algs[] = {
     CIPHER(CRYPTO_AES_ECB, "ecb(aes)", QCRYPTO_CIPHER_MODE_ECB, 0, 16),
     CIPHER(CRYPTO_AES_XTS, "xts(aes)", QCRYPTO_CIPHER_MODE_XTS, 16, 16),
     CIPHER(CRYPTO_NULL, "ecb(cipher_null)", VIRTIO_CRYPTODEV_MODE_NULL, 0, 1),
+    CIPHER(CRYPTO_AES_GCM, "gcm(aes)", VIRTIO_CRYPTODEV_MODE_GCM,
+           VIRTIO_CRYPTODEV_GCM_IV_LEN, 1),
     DIGEST(CRYPTO_MD5_HMAC, "hmac(md5)", HMAC, 16, MD5),
     DIGEST(CRYPTO_SHA1_HMAC, "hmac(sha1)", HMAC, 20, SHA1),
     DIGEST(CRYPTO_SHA2_224_HMAC, "hmac(sha224)", HMAC, 28, SHA224),
@@ -136,6 +138,10 @@ static uint32_t virtio_cryptodev_create_session(VirtIOCryptodev *s,
         }
         if (params.mac->kind == VIRTIO_CRYPTODEV_ALG_HASH && mac_key_len) {
             return VIRTIO_CRYPTODEV_S_BADREQ;
+        }
+        /* GCM authenticates itself: a second MAC would have no use. */
+        if (params.cipher && params.cipher->mode == VIRTIO_CRYPTODEV_MODE_GCM) {
+            return VIRTIO_CRYPTODEV_S_NOTSUPP;
         }
     } else if (mac_key_len) {
         return VIRTIO_CRYPTODEV_S_BADREQ;
@@ -262,7 +268,8 @@ static uint32_t virtio_cryptodev_crypt(VirtIOCryptodev *s,
     }
     if (session->cipher) {
         if (iv_len != session->cipher->iv_len || !data_len ||
-            data_len % session->cipher->block_len) {
+            data_len % session->cipher->block_len ||
+            session->cipher->mode == VIRTIO_CRYPTODEV_MODE_GCM) {
             trace_virtio_cryptodev_bad_request(s, "cipher operation");
             return VIRTIO_CRYPTODEV_S_BADREQ;
         }
@@ -309,6 +316,134 @@ out:
     explicit_bzero(out, out_len);
     g_free(src);
     g_free(out);
+    return status;
+}
+
+/* The AUTH_CRYPT mode a session can do, and its rules for the fields. */
+static bool virtio_cryptodev_auth_ok(const VirtIOCryptodevSession *session,
+                                     uint32_t mode, uint32_t op,
+                                     uint32_t auth_len, uint32_t data_off,
+                                     uint32_t data_len, uint32_t tag_len)
+{
+    const VirtIOCryptodevAlg *cipher = session->cipher;
+    bool gcm = cipher && cipher->mode == VIRTIO_CRYPTODEV_MODE_GCM;
+
+    if (!cipher || auth_len > VIRTIO_CRYPTODEV_MAX_AUTH_LEN ||
+        data_off > auth_len ||
+        (op != VIRTIO_CRYPTODEV_ENCRYPT && op != VIRTIO_CRYPTODEV_DECRYPT)) {
+        return false;
+    }
+    if (mode == VIRTIO_CRYPTODEV_AUTH_AEAD) {
+        return gcm && data_off == auth_len &&
+               virtio_cryptodev_gcm_tag_len_ok(tag_len);
+    }
+    if (gcm || tag_len > (session->mac ? session->mac->digest_len : 0) ||
+        (session->mac && !tag_len)) {
+        return false;
+    }
+    switch (mode) {
+    case VIRTIO_CRYPTODEV_AUTH_TLS:
+        /* Decrypting, a record is whole blocks, at least one. */
+        return data_off == auth_len &&
+               (op == VIRTIO_CRYPTODEV_ENCRYPT ||
+                (data_len && data_len % cipher->block_len == 0));
+    case VIRTIO_CRYPTODEV_AUTH_SRTP:
+        if (cipher->block_len != 1) {
+            return false;
+        }
+        /* fall through */
+    case VIRTIO_CRYPTODEV_AUTH_ETM:
+        return data_len && data_len % cipher->block_len == 0;
+    default:
+        return false;
+    }
+}
+
+static uint32_t virtio_cryptodev_auth_crypt(VirtIOCryptodev *s,
+                                            const struct virtio_cryptodev_req *req,
+                                            VirtQueueElement *elem,
+                                            size_t payload_len, size_t out_room,
+                                            struct virtio_cryptodev_resp *resp)
+{
+    uint32_t id = le32_to_cpu(req->session_id);
+    uint32_t iv_len = le32_to_cpu(req->iv_len);
+    uint32_t data_len = le32_to_cpu(req->data_len);
+    uint8_t iv[VIRTIO_CRYPTODEV_BLOCK_LEN];
+    uint8_t tag[VIRTIO_CRYPTODEV_MAX_DIGEST_LEN];
+    struct virtio_cryptodev_auth auth;
+    VirtIOCryptodevAuthOp a = { 0 };
+    VirtIOCryptodevSession *session;
+    uint8_t *in = NULL;
+    size_t tag_in, in_len, out_len = 0, off = sizeof(*req);
+    uint32_t status;
+
+    session = g_hash_table_lookup(s->sessions, GUINT_TO_POINTER(id));
+    if (!session) {
+        return VIRTIO_CRYPTODEV_S_NOSESSION;
+    }
+    if (payload_len < sizeof(auth) ||
+        iov_to_buf(elem->out_sg, elem->out_num, off, &auth,
+                   sizeof(auth)) != sizeof(auth)) {
+        trace_virtio_cryptodev_bad_request(s, "auth header");
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    off += sizeof(auth);
+    a.mode = le32_to_cpu(auth.mode);
+    a.op = le32_to_cpu(req->op);
+    a.auth_len = le32_to_cpu(auth.auth_len);
+    a.data_off = le32_to_cpu(auth.data_off);
+    a.tag_len = le32_to_cpu(auth.tag_len);
+    a.len = data_len;
+    if (data_len > s->max_data_len ||
+        !virtio_cryptodev_auth_ok(session, a.mode, a.op, a.auth_len,
+                                  a.data_off, data_len, a.tag_len) ||
+        iv_len != session->cipher->iv_len) {
+        trace_virtio_cryptodev_bad_request(s, "auth operation");
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    /* Decrypting, every mode but TLS (whose tag is encrypted) reads one. */
+    tag_in = a.op == VIRTIO_CRYPTODEV_DECRYPT &&
+             a.mode != VIRTIO_CRYPTODEV_AUTH_TLS ? a.tag_len : 0;
+    in_len = a.auth_len + data_len;
+    out_len = data_len +
+              virtio_cryptodev_auth_tail_len(a.mode, a.op,
+                                             session->cipher->block_len,
+                                             data_len, a.tag_len);
+    if (payload_len != sizeof(auth) + iv_len + in_len + tag_in ||
+        out_len > out_room) {
+        trace_virtio_cryptodev_bad_request(s, "auth lengths");
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+
+    /* Bounded by max_data_len and the auth and tail limits: safe to allocate. */
+    in = g_malloc(in_len + 1);
+    a.out = g_malloc(out_len + 1);
+    if (iov_to_buf(elem->out_sg, elem->out_num, off, iv, iv_len) != iv_len ||
+        iov_to_buf(elem->out_sg, elem->out_num, off + iv_len,
+                   in, in_len) != in_len ||
+        iov_to_buf(elem->out_sg, elem->out_num, off + iv_len + in_len,
+                   tag, tag_in) != tag_in) {
+        status = VIRTIO_CRYPTODEV_S_BADREQ;
+        goto out;
+    }
+    a.iv = iv;
+    a.auth = in;
+    a.src = in + a.auth_len;
+    a.tag = tag;
+
+    status = s->backend->auth_crypt(s, session, &a);
+    if (status != VIRTIO_CRYPTODEV_S_OK) {
+        goto out;
+    }
+    iov_from_buf(elem->in_sg, elem->in_num, 0, a.out, out_len);
+    resp->out_len = cpu_to_le32(out_len);
+    resp->result_len = cpu_to_le32(a.result_len);
+    s->stat_bytes += data_len;
+out:
+    explicit_bzero(in, in_len);
+    explicit_bzero(a.out, out_len);
+    g_free(in);
+    g_free(a.out);
     return status;
 }
 
@@ -362,6 +497,10 @@ static bool virtio_cryptodev_process(VirtIOCryptodev *s, VirtQueueElement *elem)
         case VIRTIO_CRYPTODEV_OP_COPY_HASH:
             status = virtio_cryptodev_copy_hash(s, &req, elem, payload_len);
             break;
+        case VIRTIO_CRYPTODEV_OP_AUTH_CRYPT:
+            status = virtio_cryptodev_auth_crypt(s, &req, elem, payload_len,
+                                                 out_room, &resp);
+            break;
         default:
             trace_virtio_cryptodev_bad_request(s, "unknown opcode");
             status = VIRTIO_CRYPTODEV_S_BADREQ;
@@ -372,6 +511,7 @@ static bool virtio_cryptodev_process(VirtIOCryptodev *s, VirtQueueElement *elem)
     if (status != VIRTIO_CRYPTODEV_S_OK) {
         s->stat_errors++;
         resp.out_len = 0;
+        resp.result_len = 0;
     }
     resp.status = cpu_to_le32(status);
     written = le32_to_cpu(resp.out_len);

@@ -28,6 +28,8 @@ typedef enum VirtIOCryptodevAlgKind {
 
 /* A cipher with no transformation: CRYPTO_NULL copies, for benchmarks. */
 #define VIRTIO_CRYPTODEV_MODE_NULL QCRYPTO_CIPHER_MODE__MAX
+/* AES-GCM, which QEMU 7.2's qcrypto lacks: AUTH_CRYPT only. */
+#define VIRTIO_CRYPTODEV_MODE_GCM (QCRYPTO_CIPHER_MODE__MAX + 1)
 
 /* One row of the algorithm table: what the device supports, by cryptodev id. */
 typedef struct VirtIOCryptodevAlg {
@@ -36,8 +38,8 @@ typedef struct VirtIOCryptodevAlg {
     VirtIOCryptodevAlgKind kind;
     uint32_t digest_len;         /* HMAC and hash */
     QCryptoHashAlgorithm hash;   /* HMAC and hash */
-    QCryptoCipherMode mode;      /* cipher, or VIRTIO_CRYPTODEV_MODE_NULL */
-    uint32_t iv_len;             /* cipher: 16, or 0 for ECB and NULL */
+    int mode;                    /* QCryptoCipherMode, or _MODE_NULL/_GCM */
+    uint32_t iv_len;             /* cipher: 16, 12 for GCM, 0 for ECB, NULL */
     uint32_t block_len;          /* cipher: data is a multiple of it */
 } VirtIOCryptodevAlg;
 
@@ -57,6 +59,25 @@ typedef struct VirtIOCryptodevSession {
     const VirtIOCryptodevAlg *mac;
     void *backend_session;
 } VirtIOCryptodevSession;
+
+/*
+ * One AUTH_CRYPT, its lengths checked by the device against the session
+ * (see VIRTIO_CRYPTODEV_OP_AUTH_CRYPT for what each mode does).
+ */
+typedef struct VirtIOCryptodevAuthOp {
+    uint32_t mode;               /* VIRTIO_CRYPTODEV_AUTH_* */
+    uint32_t op;                 /* VIRTIO_CRYPTODEV_ENCRYPT/DECRYPT */
+    const uint8_t *iv;           /* the cipher's iv_len bytes */
+    const uint8_t *auth;         /* A */
+    size_t auth_len;
+    size_t data_off;             /* where in A the data sits */
+    const uint8_t *src;          /* the data */
+    size_t len;
+    const uint8_t *tag;          /* decrypting AEAD, SRTP, ETM: to check */
+    size_t tag_len;
+    uint8_t *out;                /* len bytes, then the tail */
+    size_t result_len;           /* set on success */
+} VirtIOCryptodevAuthOp;
 
 /*
  * A backend performs the operations. Every call returns a
@@ -81,6 +102,9 @@ typedef struct VirtIOCryptodevBackend {
                       uint32_t op, uint32_t flags, const uint8_t *iv,
                       const uint8_t *src, uint8_t *dst, size_t len,
                       uint8_t *digest);
+    /* S_BADMSG when a tag or TLS padding does not verify. */
+    uint32_t (*auth_crypt)(VirtIOCryptodev *s, VirtIOCryptodevSession *session,
+                           VirtIOCryptodevAuthOp *op);
     /* Copies src's running MAC state into dst (same algorithm). */
     uint32_t (*copy_hash)(VirtIOCryptodev *s, VirtIOCryptodevSession *dst,
                           VirtIOCryptodevSession *src);
