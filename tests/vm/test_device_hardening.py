@@ -26,9 +26,14 @@ FUZZ_SEED = int(os.environ.get("CRYPTOCHAT_FUZZ_SEED", "20261130"))
 KEY = bytes(range(32))
 
 
-@pytest.fixture
-def device(lab: Lab) -> Iterator[CryptodevQtest]:
-    with qv.running(lab.qemu, "backend=builtin") as dev:
+# Where the device does its work: in the main loop (and the notifying vCPU), or on an iothread.
+RUNNERS = {"main-loop": ("", []), "iothread": (",iothread=io0", ["-object", "iothread,id=io0"])}
+
+
+@pytest.fixture(params=RUNNERS)
+def device(lab: Lab, request: pytest.FixtureRequest) -> Iterator[CryptodevQtest]:
+    props, extra = RUNNERS[request.param]
+    with qv.running(lab.qemu, f"backend=builtin{props}", extra) as dev:
         yield dev
         assert dev.qt.alive(), dev.qt.stderr
 
@@ -62,12 +67,14 @@ def _watch_qmp(socket_path: Path, stop: threading.Event, latencies: list[float])
         stop.wait(0.1)
 
 
+@pytest.mark.parametrize("runner", RUNNERS)
 def test_qmp_answers_within_a_second_while_the_guest_keeps_the_ring_full(
-        lab: Lab, tmp_path: Path, figure: Callable[[str], None]) -> None:
+        lab: Lab, tmp_path: Path, figure: Callable[[str], None], runner: str) -> None:
     socket_path = tmp_path / "qmp.sock"
     size = 4 * 1024 * 1024
-    with qv.running(lab.qemu, f"backend=builtin,max-data-len={size}",
-                    ["-qmp", f"unix:{socket_path},server=on,wait=off"]) as dev:
+    props, extra = RUNNERS[runner]
+    with qv.running(lab.qemu, f"backend=builtin,max-data-len={size}{props}",
+                    ["-qmp", f"unix:{socket_path},server=on,wait=off", *extra]) as dev:
         session = dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY)
         # Every slot of the ring names one shared indirect table: a 4 MiB in-place encryption.
         header = REQ.pack(qv.Opcode.CRYPT, session, 0, 0, 0, 0, qv.ENCRYPT, 16, size, 0)
@@ -87,9 +94,9 @@ def test_qmp_answers_within_a_second_while_the_guest_keeps_the_ring_full(
             stop.set()
             watcher.join()
         worst = max(latencies)
-        figure(f"ring of {dev.queue_size} x 4 MiB kept full for {SOAK_SECONDS:.0f} s: {answered} requests "
-              f"answered; QMP query-status {len(latencies)} times, worst {worst * 1000:.0f} ms, "
-              f"median {sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms")
+        figure(f"{runner}: ring of {dev.queue_size} x 4 MiB kept full for {SOAK_SECONDS:.0f} s: "
+              f"{answered} requests answered; QMP query-status {len(latencies)} times, "
+              f"worst {worst * 1000:.0f} ms, median {sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms")
         assert answered > 0
         assert worst < 1.0, f"QMP waited {worst:.2f} s"
         v = CBC_AES256
@@ -97,9 +104,10 @@ def test_qmp_answers_within_a_second_while_the_guest_keeps_the_ring_full(
 
 
 def test_fuzzed_chains_leave_qemu_up_and_well_formed_requests_right(
-        device: CryptodevQtest, figure: Callable[[str], None]) -> None:
+        device: CryptodevQtest, figure: Callable[[str], None], request: pytest.FixtureRequest) -> None:
     stats = fuzz(device, FUZZ_SEED, FUZZ_SECONDS)
-    figure(f"chain fuzzer, seed {FUZZ_SEED}: {stats.line()}")
+    runner = request.node.callspec.params["device"]
+    figure(f"chain fuzzer ({runner}), seed {FUZZ_SEED}: {stats.line()}")
     assert stats.cases > 100, stats.line()
     assert stats.checked > 0 and stats.wrong == 0, stats.line()
     assert device.qt.alive(), device.qt.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from vmlab import Lab, qmp, start
 
 SCRIPT = """
@@ -24,11 +25,13 @@ exit $status
 """
 
 
-def test_unplug_under_load_wakes_waiters_with_enodev(lab: Lab, tmp_path: Path) -> None:
+@pytest.mark.parametrize("iothread", [False, True], ids=["main-loop", "iothread"])
+def test_unplug_under_load_wakes_waiters_with_enodev(lab: Lab, tmp_path: Path, iothread: bool) -> None:
     socket_path = tmp_path / "qmp.sock"
     guest = start(lab, SCRIPT, qemu_opts=[
         "-device", "pcie-root-port,id=rp1,chassis=1,slot=1",
-        "-device", "virtio-cryptodev-pci,id=cryptodev0,bus=rp1",
+        *(["-object", "iothread,id=io0"] if iothread else []),
+        "-device", f"virtio-cryptodev-pci,id=cryptodev0,bus=rp1{',iothread=io0' if iothread else ''}",
         "-qmp", f"unix:{socket_path},server=on,wait=off",
     ])
     try:

@@ -18,6 +18,8 @@
 #include "qemu/error-report.h"
 #include "qemu/iov.h"
 #include "qemu/main-loop.h"
+#include "block/aio-wait.h"
+#include "sysemu/iothread.h"
 #include "qemu/module.h"
 #include "hw/qdev-properties.h"
 #include "hw/virtio/virtio.h"
@@ -30,14 +32,6 @@
 #define VIRTIO_CRYPTODEV_QUEUE_SIZE 1024
 #define VIRTIO_CRYPTODEV_DEFAULT_DATA_LEN (1024 * 1024)
 #define VIRTIO_CRYPTODEV_DEFAULT_SESSIONS 1024
-/*
- * One turn answers at most this many requests, or this many source bytes
- * (but always at least one request), then yields the BQL and comes back in a
- * bottom half: a guest that keeps the ring full cannot starve QMP or other
- * devices.
- */
-#define VIRTIO_CRYPTODEV_BATCH_REQUESTS 32
-#define VIRTIO_CRYPTODEV_BATCH_BYTES (2 * 1024 * 1024)
 
 #define CIPHER(id_, name_, mode_, iv_len_, block_len_) \
     { .id = id_, .name = name_, .kind = VIRTIO_CRYPTODEV_ALG_CIPHER, \
@@ -448,12 +442,13 @@ out:
 }
 
 /*
- * Answers one request. Returns false only when the chain cannot carry an
- * answer at all, which means a broken driver.
+ * Answers one request into the guest's buffers, and says the used length to
+ * report. Touches no virtio state, so an iothread may run it. Returns false
+ * only when the chain cannot carry an answer at all: a broken driver.
  */
-static bool virtio_cryptodev_process(VirtIOCryptodev *s, VirtQueueElement *elem)
+static bool virtio_cryptodev_answer(VirtIOCryptodev *s, VirtQueueElement *elem,
+                                    unsigned int *used)
 {
-    VirtIODevice *vdev = VIRTIO_DEVICE(s);
     struct virtio_cryptodev_resp resp = { 0 };
     struct virtio_cryptodev_req req;
     size_t in_len = iov_size(elem->in_sg, elem->in_num);
@@ -462,7 +457,6 @@ static bool virtio_cryptodev_process(VirtIOCryptodev *s, VirtQueueElement *elem)
     uint32_t status, written;
 
     if (in_len < sizeof(resp)) {
-        virtio_error(vdev, "virtio-cryptodev: request without room for a response");
         return false;
     }
     out_room = in_len - sizeof(resp);
@@ -522,8 +516,30 @@ static bool virtio_cryptodev_process(VirtIOCryptodev *s, VirtQueueElement *elem)
      * The output room before it is written only on success: a failed
      * request leaves the guest's buffers as they were.
      */
-    virtqueue_push(s->vq, elem, out_room + sizeof(resp));
+    *used = out_room + sizeof(resp);
     return true;
+}
+
+/* Hands an answered request back, or breaks the device for an unanswerable one. */
+static bool virtio_cryptodev_complete(VirtIOCryptodev *s, VirtQueueElement *elem,
+                                      bool answered, unsigned int used)
+{
+    if (answered) {
+        virtqueue_push(s->vq, elem, used);
+    } else {
+        virtqueue_detach_element(s->vq, elem, 0);
+        virtio_error(VIRTIO_DEVICE(s),
+                     "virtio-cryptodev: request without room for a response");
+    }
+    g_free(elem);
+    return answered;
+}
+
+/* Whether a batch that took @requests and @bytes has used its turn. */
+static bool virtio_cryptodev_batch_full(unsigned int requests, size_t bytes)
+{
+    return requests >= VIRTIO_CRYPTODEV_BATCH_REQUESTS ||
+           bytes >= VIRTIO_CRYPTODEV_BATCH_BYTES;
 }
 
 /*
@@ -539,15 +555,15 @@ static bool virtio_cryptodev_run_batch(VirtIOCryptodev *s)
     bool more = false;
 
     while ((elem = virtqueue_pop(s->vq, sizeof(VirtQueueElement)))) {
+        unsigned int used = 0;
+        bool answered;
+
         bytes += iov_size(elem->out_sg, elem->out_num);
-        if (!virtio_cryptodev_process(s, elem)) {
-            virtqueue_detach_element(s->vq, elem, 0);
-            g_free(elem);
+        answered = virtio_cryptodev_answer(s, elem, &used);
+        if (!virtio_cryptodev_complete(s, elem, answered, used)) {
             break;
         }
-        g_free(elem);
-        if (++requests >= VIRTIO_CRYPTODEV_BATCH_REQUESTS ||
-            bytes >= VIRTIO_CRYPTODEV_BATCH_BYTES) {
+        if (virtio_cryptodev_batch_full(++requests, bytes)) {
             more = true;
             break;
         }
@@ -588,9 +604,123 @@ static void virtio_cryptodev_bh(void *opaque)
     virtio_cryptodev_run(opaque);
 }
 
+/*
+ * With an iothread, the work of a batch leaves the BQL: the notifying vCPU
+ * (or whoever holds the BQL) pops a bounded batch, the iothread answers it
+ * into the guest's buffers, then takes the BQL just to hand the batch back,
+ * notify and pop the next. One batch is out at a time, so requests are
+ * answered in order and the session table has one user at a time; every
+ * call into virtio's core is made under the BQL.
+ */
+static void virtio_cryptodev_offload(VirtIOCryptodev *s);
+
+/* Under the BQL: the answered batch back to the guest. */
+static void virtio_cryptodev_hand_back(VirtIOCryptodev *s)
+{
+    unsigned int i, answered = 0;
+
+    /*
+     * A guest may point a response at the device's own registers, so a push
+     * can reset the device: the reset then drops what is not handed back
+     * yet (from batch_next on) and empties the batch.
+     */
+    for (i = 0; i < s->batch_len; i++) {
+        s->batch_next = i + 1;
+        answered += virtio_cryptodev_complete(s, s->batch[i],
+                                              s->batch_answered[i],
+                                              s->batch_used[i]);
+    }
+    s->batch_len = 0;
+    if (answered) {
+        virtio_notify(VIRTIO_DEVICE(s), s->vq);
+    }
+    virtio_cryptodev_offload(s);
+}
+
+static void virtio_cryptodev_work(void *opaque)
+{
+    VirtIOCryptodev *s = opaque;
+    unsigned int i;
+
+    for (i = 0; i < s->batch_len; i++) {
+        s->batch_answered[i] = virtio_cryptodev_answer(s, s->batch[i],
+                                                       &s->batch_used[i]);
+    }
+    /*
+     * Done with the sessions before waiting for the BQL: a reset that holds
+     * it while it waits for this batch finds it worked, and drops it.
+     */
+    qatomic_store_release(&s->batch_working, false);
+    aio_wait_kick();
+    qemu_mutex_lock_iothread();
+    if (!s->unrealized) {
+        virtio_cryptodev_hand_back(s);
+    }
+    /* The reference the batch held: the device outlives this function. */
+    object_unref(OBJECT(s));
+    qemu_mutex_unlock_iothread();
+}
+
+static void virtio_cryptodev_offload(VirtIOCryptodev *s)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    VirtQueueElement *elem;
+    size_t bytes = 0;
+
+    if (s->batch_len || !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) ||
+        vdev->broken) {
+        return;     /* the batch out looks again when it is back */
+    }
+    s->batch_next = 0;
+    virtio_queue_set_notification(s->vq, 0);
+    while (!virtio_cryptodev_batch_full(s->batch_len, bytes) &&
+           (elem = virtqueue_pop(s->vq, sizeof(VirtQueueElement)))) {
+        bytes += iov_size(elem->out_sg, elem->out_num);
+        s->batch[s->batch_len++] = elem;
+    }
+    if (!s->batch_len) {
+        /* Re-armed, then looked at once more, as in virtio_cryptodev_run(). */
+        virtio_queue_set_notification(s->vq, 1);
+        if (!virtio_queue_empty(s->vq) && !vdev->broken) {
+            virtio_cryptodev_offload(s);
+        }
+        return;
+    }
+    s->batch_working = true;
+    object_ref(OBJECT(s));
+    aio_bh_schedule_oneshot(iothread_get_aio_context(s->iothread),
+                            virtio_cryptodev_work, s);
+}
+
+/*
+ * Under the BQL, before the sessions or the queue change: waits for the
+ * iothread to be done with its batch, and drops what of it is not handed
+ * back yet.
+ */
+static void virtio_cryptodev_drain(VirtIOCryptodev *s)
+{
+    unsigned int i;
+
+    /* Not from the iothread itself: its batch is worked by then. */
+    if (qatomic_load_acquire(&s->batch_working)) {
+        AIO_WAIT_WHILE(NULL, qatomic_load_acquire(&s->batch_working));
+    }
+    for (i = s->batch_next; i < s->batch_len; i++) {
+        virtqueue_detach_element(s->vq, s->batch[i], 0);
+        g_free(s->batch[i]);
+    }
+    s->batch_len = 0;
+}
+
 static void virtio_cryptodev_handle_queue(VirtIODevice *vdev, VirtQueue *vq)
 {
-    virtio_cryptodev_run(VIRTIO_CRYPTODEV(vdev));
+    VirtIOCryptodev *s = VIRTIO_CRYPTODEV(vdev);
+
+    if (s->iothread) {
+        virtio_cryptodev_offload(s);
+    } else {
+        virtio_cryptodev_run(s);
+    }
 }
 
 static void virtio_cryptodev_get_config(VirtIODevice *vdev, uint8_t *config)
@@ -615,6 +745,7 @@ static void virtio_cryptodev_reset(VirtIODevice *vdev)
 {
     VirtIOCryptodev *s = VIRTIO_CRYPTODEV(vdev);
 
+    virtio_cryptodev_drain(s);
     qemu_bh_cancel(s->bh);
     virtio_cryptodev_destroy_all_sessions(s);
 }
@@ -687,6 +818,9 @@ static void virtio_cryptodev_realize(DeviceState *dev, Error **errp)
                              virtio_cryptodev_handle_queue);
     s->bh = qemu_bh_new_guarded(virtio_cryptodev_bh, s,
                                 &DEVICE(s)->mem_reentrancy_guard);
+    if (s->iothread) {
+        object_ref(OBJECT(s->iothread));
+    }
 }
 
 static void virtio_cryptodev_unrealize(DeviceState *dev)
@@ -694,7 +828,12 @@ static void virtio_cryptodev_unrealize(DeviceState *dev)
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIOCryptodev *s = VIRTIO_CRYPTODEV(dev);
 
+    virtio_cryptodev_drain(s);
+    s->unrealized = true;
     qemu_bh_delete(s->bh);
+    if (s->iothread) {
+        object_unref(OBJECT(s->iothread));
+    }
     virtio_delete_queue(s->vq);
     virtio_cleanup(vdev);
     virtio_cryptodev_destroy_all_sessions(s);
@@ -742,6 +881,8 @@ static Property virtio_cryptodev_properties[] = {
                        VIRTIO_CRYPTODEV_DEFAULT_SESSIONS),
     DEFINE_PROP_STRING("backend", VirtIOCryptodev, backend_name),
     DEFINE_PROP_STRING("devcrypto-path", VirtIOCryptodev, devcrypto_path),
+    DEFINE_PROP_LINK("iothread", VirtIOCryptodev, iothread, TYPE_IOTHREAD,
+                     IOThread *),
     DEFINE_PROP_END_OF_LIST(),
 };
 

@@ -15,10 +15,19 @@
 #include "crypto/cipher.h"
 #include "crypto/hash.h"
 #include "qom/object.h"
+#include "sysemu/iothread.h"
 #include "cryptochat/virtio_cryptodev.h"
 
 #define TYPE_VIRTIO_CRYPTODEV "virtio-cryptodev-device"
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOCryptodev, VIRTIO_CRYPTODEV)
+
+/*
+ * One turn answers at most this many requests, or this many source bytes
+ * (but always at least one request), then yields: a guest that keeps the
+ * ring full cannot starve QMP or other devices.
+ */
+#define VIRTIO_CRYPTODEV_BATCH_REQUESTS 32
+#define VIRTIO_CRYPTODEV_BATCH_BYTES (2 * 1024 * 1024)
 
 typedef enum VirtIOCryptodevAlgKind {
     VIRTIO_CRYPTODEV_ALG_CIPHER,
@@ -118,6 +127,16 @@ struct VirtIOCryptodev {
 
     VirtQueue *vq;
     QEMUBH *bh;                   /* runs the queue, a bounded batch a turn */
+
+    /* With an iothread: the one batch it holds, and its answers. */
+    IOThread *iothread;
+    VirtQueueElement *batch[VIRTIO_CRYPTODEV_BATCH_REQUESTS];
+    bool batch_answered[VIRTIO_CRYPTODEV_BATCH_REQUESTS];
+    unsigned int batch_used[VIRTIO_CRYPTODEV_BATCH_REQUESTS];
+    unsigned int batch_len;
+    unsigned int batch_next;      /* the first not handed back to the guest */
+    bool batch_working;           /* with the iothread */
+    bool unrealized;              /* a batch coming back finds the device gone */
     GHashTable *sessions;         /* id -> VirtIOCryptodevSession */
     uint32_t next_session_id;
 
