@@ -132,7 +132,7 @@ def test_unreachable_server_is_one_line_and_status_1(key_file: str) -> None:
     result = run("connect", "127.0.0.1", str(free_port()), "--key-file", key_file, "--name", "x")
     assert result.returncode == 1
     assert result.stderr.splitlines()[0].startswith("engine: software")
-    assert result.stderr.splitlines()[1].startswith("error: cannot reach the server at 127.0.0.1:")
+    assert result.stderr.splitlines()[1].startswith("cryptochat: cannot reach the server at 127.0.0.1:")
     assert "Traceback" not in result.stderr
 
 
@@ -229,7 +229,7 @@ def test_wrong_key_fails_with_a_clear_line_on_both_ends(key_file: str, tmp_path:
         port = server.stderr[-1].rsplit(":", 1)[1].split()[0]
         client = await spawn("eve", connect(port, other, "eve"))
         assert await client.finish() == 1
-        assert client.stderr[1:] == ["error: the server does not hold the same key"]
+        assert client.stderr[1:] == ["cryptochat: the server does not hold the same key"]
         assert await server.wait_for("the client does not hold the same key", stream="stderr")
         server.process.send_signal(signal.SIGTERM)
         assert await server.finish() == 0

@@ -8,7 +8,7 @@ from conftest import OTHER_KEY
 from support import TIMEOUT, eventually, raw_join, start_client, start_server
 
 from cryptochat.engines import Engine
-from cryptochat.messages import Leave
+from cryptochat.messages import Leave, Say
 
 
 async def test_clients_and_the_console_share_one_total_order(engine: Engine) -> None:
@@ -19,7 +19,7 @@ async def test_clients_and_the_console_share_one_total_order(engine: Engine) -> 
     for i in range(20):
         for c in clients:
             c.console.say(f"{c.client.name} line {i}")
-        sut.server.post(f"server line {i}")
+        sut.server.post(Say(f"server line {i}"))
     for c in clients:
         await c.console.until(lambda c=c: len(c.console.messages) == 60)
     await eventually(lambda: len(sut.texts()) == 60)
@@ -43,7 +43,7 @@ async def test_a_slow_consumer_is_disconnected_and_the_others_lose_nothing(engin
     sent = 0
     async with asyncio.timeout(TIMEOUT):
         while not any("too slow" in entry for entry in sut.log) or sent < 50:
-            sut.server.post(f"{sent} {line}")
+            sut.server.post(Say(f"{sent} {line}"))
             sent += 1
             if sent % 8 == 0:
                 await asyncio.sleep(0.001)  # let the good client's queue drain, as real traffic would
@@ -68,7 +68,7 @@ async def test_a_client_killed_mid_record_leaves_and_the_room_goes_on(engine: En
     victim.writer.transport.abort()
     await watcher.console.until(lambda: watcher.console.saw_notice("victim left"))
     assert Leave("victim", "protocol error") in sut.shown
-    sut.server.post("still here")
+    sut.server.post(Say("still here"))
     await watcher.console.until(lambda: ("server", "still here") in watcher.console.messages)
     assert await watcher.finish() == 0
     await sut.server.close()
@@ -90,7 +90,7 @@ async def test_garbage_instead_of_a_handshake_closes_only_that_connection(engine
     reader, writer = await asyncio.open_connection("127.0.0.1", sut.port)
     writer.write(b"GET / HTTP/1.1\r\nHost: chat\r\n\r\n")
     assert await asyncio.wait_for(reader.read(100), TIMEOUT) == b""
-    sut.server.post("unaffected")
+    sut.server.post(Say("unaffected"))
     await member.console.until(lambda: ("server", "unaffected") in member.console.messages)
     writer.close()
     assert await member.finish() == 0
