@@ -1,0 +1,257 @@
+"""The terminal console as a user meets it: real processes on real pseudo-terminals, the screen rendered."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+from pty_support import CTRL_C, CTRL_D, Terminal
+
+TIME = r"\[\d\d:\d\d\] "
+Room = tuple[Terminal, str]
+
+_started: list[Terminal] = []
+
+
+def start(args: list[str], shell: bool = False) -> Terminal:
+    terminal = Terminal(args, shell=shell)
+    _started.append(terminal)
+    return terminal
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_processes() -> Iterator[None]:
+    yield
+    while _started:
+        _started.pop().kill()
+
+
+@pytest.fixture
+def operator(key_file: str) -> Room:
+    """A room whose operator is at a terminal, and its port."""
+    server = start(["serve", "--host", "127.0.0.1", "--port", "0", "--key-file", key_file, "--name", "op"])
+    screen = server.wait_for(r"listening on 127\.0\.0\.1:\d+ as op")
+    port = re.search(r"listening on 127\.0\.0\.1:(\d+)", screen)
+    assert port is not None
+    return server, port.group(1)
+
+
+def join(key_file: str, port: str, name: str) -> Terminal:
+    client = start(["connect", "127.0.0.1", port, "--key-file", key_file, "--name", name])
+    client.wait_for(f"connected to 127.0.0.1:{port} as {name}")
+    return client
+
+
+def test_own_lines_show_time_and_name_like_everyone_elses(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    alice.type("hello there\r")
+    alice.wait_for(f"^{TIME}alice: hello there$")
+    server.wait_for(f"^{TIME}alice: hello there$")
+    server.type("hi alice\r")
+    server.wait_for(f"^{TIME}op: hi alice$")
+    alice.wait_for(f"^{TIME}op: hi alice$")
+
+
+def test_the_toolbar_shows_name_members_engine_and_state(key_file: str, operator: Room) -> None:
+    _, port = operator
+    alice = join(key_file, port, "alice")
+    alice.wait_for(r"^ alice │ 2 in the room │ software │ connected")
+    alice.wait_for(r"/help for commands")
+
+
+def test_an_incoming_line_leaves_the_half_typed_one_alone(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    alice.type("half a thou")
+    alice.wait_until(lambda _: alice.input_line() == "half a thou", "the half-typed line")
+    server.type("interrupting\r")
+    alice.wait_for(f"^{TIME}op: interrupting$")
+    assert alice.input_line() == "half a thou"
+    alice.type("ght\r")
+    server.wait_for(f"^{TIME}alice: half a thought$")
+
+
+def test_a_three_line_paste_is_three_messages(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    alice.paste("one\ntwo\nthree")
+    alice.type("\r")
+    screen = server.wait_for(f"^{TIME}alice: three$")
+    assert re.search(f"^{TIME}alice: one\n{TIME}alice: two\n{TIME}alice: three$", screen, re.MULTILINE)
+
+
+def test_a_longer_paste_asks_first_then_sends_every_line(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    alice.paste("\n".join(f"line {i}" for i in range(1, 6)) + "\n/quit")
+    alice.type("\r")
+    alice.wait_for("6 lines: Enter again sends them as 6 messages, Ctrl-C clears")
+    alice.type("\r")
+    server.wait_for(f"^{TIME}alice: /quit$")  # a pasted line is text, never a command
+    assert all(f"alice: line {i}" in server.text for i in range(1, 6))
+
+
+def test_private_lines_and_actions(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    bob = join(key_file, port, "bob")
+    alice.type("/msg BOB just for you\r")
+    alice.wait_for(f"^{TIME}alice → BOB \\(private\\): just for you$")
+    bob.wait_for(f"^{TIME}alice \\(private\\): just for you$")
+    alice.type("/ME waves\r")
+    bob.wait_for(f"^{TIME}\\* alice waves$")
+    server.wait_for(f"^{TIME}\\* alice waves$")
+    assert "just for you" not in server.text
+    alice.type("/msg nobody hello?\r")
+    alice.wait_for("the server says: nobody called nobody is here")
+
+
+def test_commands_are_case_insensitive_and_help_lists_them(key_file: str, operator: Room) -> None:
+    _, port = operator
+    alice = join(key_file, port, "alice")
+    alice.type("/WHO\r")
+    alice.wait_for(r"present \(2\): op, alice")
+    alice.type("/Help\r")
+    screen = alice.wait_for(r"/quit \[REASON\]: leave")
+    for usage in ["/who", "/nick NAME", "/me ACTION", "/msg NAME TEXT", "/help [COMMAND]"]:
+        assert usage in screen
+    alice.type("/frobnicate\r")
+    alice.wait_for("unknown command /frobnicate")
+    assert alice.input_line() == "/frobnicate"  # kept, to fix the typo
+
+
+def test_ctrl_c_clears_the_line_and_quits_only_on_an_empty_one(
+    key_file: str, operator: Room
+) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    alice.type("a draft")
+    alice.wait_until(lambda _: alice.input_line() == "a draft", "the draft")
+    alice.type(CTRL_C)
+    alice.wait_until(lambda _: alice.input_line() == "", "the line cleared")
+    assert alice.child.isalive()
+    alice.type(CTRL_C)
+    assert alice.exit_status() == 0
+    server.wait_for(r"alice left \(bye\)")
+
+
+def test_quit_with_a_reason_tells_the_others(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    alice.type("/quit gone fishing\r")
+    assert alice.exit_status() == 0
+    server.wait_for(r"alice left \(gone fishing\)")
+
+
+def test_the_operators_ctrl_d_asks_before_closing_the_room(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    server.type(CTRL_D)
+    server.wait_for("Shut the room down for everyone\\? y: yes, any other key: no")
+    server.type("n")
+    server.wait_for("-- going on")
+    server.type("still open\r")
+    alice.wait_for(f"^{TIME}op: still open$")
+    server.type(CTRL_D)
+    server.wait_for("Shut the room down")
+    server.type("y")
+    assert server.exit_status() == 0
+    alice.wait_for("the server said goodbye: the server is shutting down")
+
+
+def test_a_line_over_the_limit_is_refused_and_kept_for_editing(
+    key_file: str, operator: Room
+) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    alice.paste("x" * 10_000)
+    alice.type("\r")
+    alice.wait_for(r"! not sent: it is 10000 bytes of UTF-8, over the limit of 4096 \(kept for editing\)")
+    alice.type(CTRL_C)  # the line was kept: Ctrl-C clears it instead of quitting
+    alice.type("short now\r")
+    server.wait_for(f"^{TIME}alice: short now$")
+    assert alice.child.isalive()
+    assert "Traceback" not in alice.text
+
+
+def test_greek_and_emoji_arrive_intact(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    alice.type("Καλημέρα κόσμε 👋🏽\r")
+    server.wait_for(f"^{TIME}alice: Καλημέρα κόσμε 👋🏽")
+
+
+def test_escape_sequences_typed_by_hand_are_text_not_a_crash(
+    key_file: str, operator: Room
+) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    alice.type("\x1b[31m")  # typed quickly: Esc, then [31m; it looks like a mouse report
+    alice.type("\x1b[2;3R\x1b[<0;1;2M\x1bOP")
+    alice.type(" red?\r")
+    server.wait_for(f"^{TIME}alice: .*red\\?$")
+    assert alice.child.isalive()
+    assert "Traceback" not in alice.text + server.text
+    assert "Press ENTER" not in alice.text
+
+
+def test_names_that_look_alike_are_told_apart(key_file: str, operator: Room) -> None:
+    _, port = operator
+    join(key_file, port, "bob")
+    mallory = start(["connect", "127.0.0.1", port, "--key-file", key_file, "--name", "b\u043eb"])
+    mallory.wait_for("the name b\u043eb is taken; you are b\u043eb-2")
+    mallory.type("/nick BOB\r")
+    mallory.wait_for(r"the server says: the name BOB is taken \(too much like bob\)")
+    mallory.type("/nick bob\u200b\r")
+    mallory.wait_for(r"name not changed: a name must not contain U\+200B \(ZERO WIDTH SPACE\)")
+
+
+def test_with_stdout_piped_the_terminal_console_still_takes_commands(
+    key_file: str, operator: Room, tmp_path: os.PathLike[str]
+) -> None:
+    server, port = operator
+    log = os.path.join(tmp_path, "log")
+    tee = start(
+        ["{cryptochat}", "connect", "127.0.0.1", port, "--key-file", key_file, "--name", "teeuser",
+         "|", "tee", log],
+        shell=True,
+    )
+    tee.wait_for("connected to")
+    tee.type("typed through tee\r")
+    server.wait_for("teeuser: typed through tee")
+    tee.type("/quit\r")
+    assert tee.exit_status() == 0
+    server.wait_for(r"teeuser left \(bye\)")
+    assert "teeuser: /quit" not in server.text
+    with open(log, encoding="utf-8") as f:
+        transcript = f.read()
+    assert re.search(f"^{TIME}teeuser: typed through tee$", transcript, re.MULTILINE)
+
+
+def test_the_operators_log_goes_to_stderr_when_it_is_redirected(
+    key_file: str, tmp_path: os.PathLike[str]
+) -> None:
+    log = os.path.join(tmp_path, "op.log")
+    server = start(
+        ["{cryptochat}", "serve", "--host", "127.0.0.1", "--port", "0", "--key-file", key_file,
+         "--max-clients", "1", "2>" + log],
+        shell=True,
+    )
+    screen = server.wait_for(r"listening on 127\.0\.0\.1:\d+")
+    port = re.search(r"listening on 127\.0\.0\.1:(\d+)", screen)
+    assert port is not None
+    join(key_file, port.group(1), "first")
+    second = start(["connect", "127.0.0.1", port.group(1), "--key-file", key_file, "--name", "second"])
+    assert second.exit_status() == 1
+    server.wait_for("refused second: the room is full")
+    server.type("/quit\r")
+    assert server.exit_status() == 0
+    with open(log, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    assert lines[0].startswith("engine: ")
+    assert lines[1].startswith("listening on 127.0.0.1:")
+    assert "refused second: the room is full (1 clients)" in lines
+    assert lines[-1] == "shutting down"
