@@ -16,6 +16,7 @@ import signal
 import stat
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from . import __version__
 from .channel import PSK_SIZE
@@ -131,14 +132,34 @@ def _default_name() -> str:
     return user if check_name(user) is None else "guest"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line with the same prefix as every other error, and where to find help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{ERROR_PREFIX}{message} (see: {self.prog} --help)\n")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Each option's help ends with its default, or says it is required."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.required and action.option_strings:
+            return f"{text} (required)"
+        has_default = action.default not in (None, argparse.SUPPRESS)
+        if action.option_strings and has_default and "default" not in text:
+            return f"{text} (default: %(default)s)"
+        return text
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cryptochat", description="Encrypted chat with a pre-shared key.")
+    parser = _Parser(prog="cryptochat", description="Encrypted chat with a pre-shared key.")
     parser.add_argument("--version", action="version", version=f"cryptochat {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
         return sub.add_parser(
-            name, help=text, description=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+            name, help=text, description=text, formatter_class=_HelpFormatter
         )
 
     keygen = command("keygen", "write a new random key file (mode 0600); never overwrites")
@@ -149,7 +170,10 @@ def _parser() -> argparse.ArgumentParser:
             "--key-file", required=True, metavar="FILE", help="the pre-shared key (from cryptochat keygen)"
         )
         p.add_argument("--engine", choices=ENGINE_NAMES, default="auto", help="crypto engine")
-        p.add_argument("--device", default=None, metavar="PATH", help="device node for a device engine")
+        p.add_argument(
+            "--device", default=None, metavar="PATH",
+            help="device node for a device engine (default: the engine's own search)",
+        )
 
     serve = command("serve", "run a chat room")
     common_options(serve)
@@ -176,7 +200,8 @@ def _parser() -> argparse.ArgumentParser:
     connect.add_argument("port", type=_remote_port, metavar="PORT", help="the server's port")
     common_options(connect)
     connect.add_argument(
-        "--name", type=_name, default=_default_name(), help="your name in the room (default: your user name)"
+        "--name", type=_name, default=_default_name(),
+        help="your name in the room (default: your user name, here %(default)s)",
     )
     connect.add_argument(
         "--reconnect-attempts", type=_number(int, 0, 1000), default=_CLIENT_DEFAULTS.reconnect_attempts,

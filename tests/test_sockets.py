@@ -7,6 +7,7 @@ import asyncio
 from conftest import OTHER_KEY
 from support import TIMEOUT, eventually, raw_join, start_client, start_server
 
+from cryptochat.commands import Act, SendPrivate
 from cryptochat.engines import Engine
 from cryptochat.messages import Leave, Say
 
@@ -153,4 +154,42 @@ async def test_client_exits_cleanly_when_the_server_shuts_down_after_its_input_e
     await eventually(lambda: len(sut.texts()) == 1)
     assert await bob.finish() == 0
     assert Leave("bob", "bye") in sut.shown
+    await sut.server.close()
+
+
+async def test_failed_reconnections_say_why_once_in_plain_words(engine: Engine) -> None:
+    sut = await start_server(engine)
+    port = sut.port
+    alice = start_client(
+        engine, port, "alice", reconnect_initial=0.01, reconnect_max=0.02, reconnect_attempts=2
+    )
+    await alice.connected()
+    await sut.server.close()
+    assert await asyncio.wait_for(alice.task, TIMEOUT) == 1
+    retries = [n for n in alice.console.notices if "reconnecting in" in n]
+    assert retries[0].startswith("the server said goodbye: the server is shutting down; reconnecting in")
+    unreachable = f"cannot reach the server at 127.0.0.1:{port}: Connection refused"
+    assert retries[1].startswith(f"{unreachable}; reconnecting in")
+    assert alice.console.errors == [f"{unreachable}; gave up after 2 reconnection attempts"]
+    assert not any("Connect call failed" in n or "(connection lost)" in n for n in alice.console.notices)
+
+
+async def test_lines_are_shown_as_ones_own_once_sent_and_the_others_see_actions_and_private_lines(
+    engine: Engine,
+) -> None:
+    sut = await start_server(engine)
+    alice = start_client(engine, sut.port, "alice")
+    bob = start_client(engine, sut.port, "bob")
+    await alice.connected()
+    await bob.connected()
+    alice.console.inbox.put_nowait(Act("waves"))
+    alice.console.inbox.put_nowait(SendPrivate("bob", "psst"))
+    alice.console.say("hello all")
+    await bob.console.until(lambda: len(bob.console.messages) == 1)
+    assert bob.console.actions == [("alice", "waves")]
+    assert bob.console.privates == [("alice", "psst")]
+    assert alice.console.sent == [("me", "waves"), ("msg bob", "psst"), ("say", "hello all")]
+    assert ("alice", "psst") not in [(m.sender, m.text) for m in sut.shown if hasattr(m, "sender")]
+    assert await alice.finish() == 0
+    assert await bob.finish() == 0
     await sut.server.close()
