@@ -194,6 +194,10 @@ def _parser() -> argparse.ArgumentParser:
         "--send-queue", type=_number(int, 1), default=_SERVER_DEFAULTS.send_queue, metavar="N",
         help="messages waiting for one client before it is disconnected as too slow",
     )
+    serve.add_argument(
+        "--history", type=_number(int, 0, 10_000), default=_SERVER_DEFAULTS.history, metavar="N",
+        help="recent lines kept in memory and replayed to whoever joins (0: keep none)",
+    )
 
     connect = command("connect", "join a chat room")
     connect.add_argument("host", metavar="HOST", help="the server's address or host name")
@@ -265,6 +269,7 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine) -> int:
         max_clients=args.max_clients,
         handshake_timeout=args.handshake_timeout,
         send_queue=args.send_queue,
+        history=args.history,
     )
     console = _open_console(engine, Status(config.name, 1, "starting"), operator=True)
 

@@ -16,7 +16,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from .commands import Command, Quit, SendText
-from .messages import Emoted, Join, Leave, Members, Message, Private, Renamed, Text
+from .messages import (
+    Emoted,
+    History,
+    HistoryAction,
+    Join,
+    Leave,
+    Members,
+    Message,
+    Private,
+    Renamed,
+    Text,
+)
 
 __all__ = [
     "ERROR_PREFIX",
@@ -61,6 +72,10 @@ class Console(ABC):
     def error(self, text: str) -> None:
         """Show an error line."""
 
+    def history(self, sender: str, text: str, action: bool = False) -> None:
+        """Show a line (or an action) said before the operator joined, replayed by the server."""
+        self.notice(f"earlier: * {sender} {text}" if action else f"earlier: {sender}: {text}")
+
     def log(self, text: str) -> None:
         """Record a server log line (a refused connection, a slow client): stderr, one line."""
         print(text, file=sys.stderr, flush=True)  # noqa: T201 - stderr is the log
@@ -85,6 +100,10 @@ def show_room_message(console: Console, message: Message) -> bool:
             console.action(sender, text)
         case Private(sender=sender, text=text):
             console.private(sender, text)
+        case History(sender=sender, text=text):
+            console.history(sender, text)
+        case HistoryAction(sender=sender, text=text):
+            console.history(sender, text, action=True)
         case Join(name=name):
             console.notice(f"{name} joined")
         case Leave(name=name, reason=reason):

@@ -30,6 +30,8 @@ __all__ = [
     "Emoted",
     "Error",
     "Hello",
+    "History",
+    "HistoryAction",
     "Join",
     "Leave",
     "Members",
@@ -253,16 +255,36 @@ class Private:
     KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
 
 
+@dataclass(frozen=True, slots=True)
+class History:
+    """Server -> client, right after Welcome: a chat line said before this member joined."""
+
+    sender: str
+    text: str
+    TYPE: ClassVar[int] = 0x11
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryAction:
+    """Server -> client, right after Welcome: an action done before this member joined."""
+
+    sender: str
+    text: str
+    TYPE: ClassVar[int] = 0x12
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
+
+
 Message = (
     Hello | Welcome | Say | Text | Join | Leave | Who | Members | Nick | Renamed | Error | Bye
-    | Emote | Emoted | Whisper | Private
+    | Emote | Emoted | Whisper | Private | History | HistoryAction
 )
 
 _TYPES: dict[int, type[Message]] = {
     cls.TYPE: cls
     for cls in (
         Hello, Welcome, Say, Text, Join, Leave, Who, Members, Nick, Renamed, Error, Bye,
-        Emote, Emoted, Whisper, Private,
+        Emote, Emoted, Whisper, Private, History, HistoryAction,
     )
 }
 

@@ -12,6 +12,7 @@ their confusable skeleton (UTS #39), each name must differ from every other (see
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from .errors import RemoteProtocolError
@@ -22,6 +23,8 @@ from .messages import (
     Emoted,
     Error,
     Hello,
+    History,
+    HistoryAction,
     Join,
     Leave,
     Members,
@@ -69,9 +72,11 @@ Action = Deliver | Disconnect | Note
 
 
 class Room:
-    def __init__(self, console_name: str, max_members: int) -> None:
+    def __init__(self, console_name: str, max_members: int, history: int = 0) -> None:
         self._names: dict[int, str] = {CONSOLE: console_name}
         self._max_members = max_members
+        # The last lines and actions, replayed to each newcomer; private lines are never kept.
+        self._history: deque[History | HistoryAction] = deque(maxlen=history)
 
     def name_of(self, member: int) -> str | None:
         return self._names.get(member)
@@ -114,8 +119,10 @@ class Room:
             return self._join(member, message.name)
         match message:
             case Say(text=text):
+                self._history.append(History(self._names[member], text))
                 return [Deliver(self._others(member), Text(self._names[member], text))]
             case Emote(text=text):
+                self._history.append(HistoryAction(self._names[member], text))
                 return [Deliver(self._others(member), Emoted(self._names[member], text))]
             case Whisper(to=to, text=text):
                 return self._whisper(member, to, text)
@@ -146,7 +153,11 @@ class Room:
         name = self._unique(normal)
         others = self._others(member)
         self._names[member] = name
-        return [Deliver((member,), Welcome(name, self.members)), Deliver(others, Join(name))]
+        return [
+            Deliver((member,), Welcome(name, self.members)),
+            *(Deliver((member,), past) for past in self._history),
+            Deliver(others, Join(name)),
+        ]
 
     def _rename(self, member: int, wanted: str) -> list[Action]:
         new = normalise_name(wanted)

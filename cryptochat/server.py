@@ -49,6 +49,8 @@ class ServerConfig:
     max_frame: int = DEFAULT_MAX_FRAME
     close_timeout: float = 2.0
     """Seconds a closing connection gets to flush before it is cut."""
+    history: int = 50
+    """Lines kept in memory and replayed to each member who joins (0: none)."""
 
 
 _CLOSE = None  # in a send queue: close the channel once everything before it is sent
@@ -101,7 +103,7 @@ class ChatServer:
         self._engine = engine
         self._show = show
         self._log = log
-        self._room = Room(config.name, config.max_clients)
+        self._room = Room(config.name, config.max_clients, config.history)
         self._clients: dict[int, _Client] = {}
         self._ids = itertools.count(CONSOLE + 1)
         self._handshaking = 0

@@ -61,6 +61,7 @@ _STYLE = Style.from_dict(
         "notice": "ansibrightblack italic",
         "error": "ansired bold",
         "private": "ansimagenta bold",
+        "history": "ansibrightblack",
         "toolbar": "reverse",
         "toolbar.question": "reverse bold ansiyellow",
         "prompt": "bold",
@@ -140,6 +141,12 @@ class TerminalConsole(Console):
             [(self._name_style(sender, own), sender), ("class:private", where), ("", ": "), ("", text)], text
         )
 
+    def history(self, sender: str, text: str, action: bool = False) -> None:
+        # Dimmed, and "earlier" where the time would be: the room keeps no clock.
+        who = [("class:history", "* " if action else ""), (name_style(sender) + " italic", sender)]
+        rest = [("class:history", f" {text}" if action else f": {text}")]
+        self._add([*who, *rest], text, stamp="[earlier] ")
+
     def notice(self, text: str) -> None:
         self._add([("class:notice", f"-- {text}")], text, stderr=text if self._ended else None)
 
@@ -158,9 +165,11 @@ class TerminalConsole(Console):
     def _name_style(self, name: str, own: bool) -> str:
         return name_style(name) + (" bold" if own else "")
 
-    def _add(self, fragments: StyleAndTextTuples, text: str, stderr: str | None = None) -> None:
+    def _add(
+        self, fragments: StyleAndTextTuples, text: str, stderr: str | None = None, stamp: str | None = None
+    ) -> None:
         """Show a line; ``stderr`` is its log form, written when stderr is a log or the screen is gone."""
-        prefix: StyleAndTextTuples = [("class:time", time.strftime("[%H:%M] "))]
+        prefix: StyleAndTextTuples = [("class:time", stamp or time.strftime("[%H:%M] "))]
         plain = "".join(fragment[1] for fragment in (*prefix, *fragments))
         self._lines.append(_Line([*prefix, *fragments], len(plain) - len(text)))
         if self._scroll:

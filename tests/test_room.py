@@ -11,6 +11,8 @@ from cryptochat.messages import (
     Emoted,
     Error,
     Hello,
+    History,
+    HistoryAction,
     Join,
     Leave,
     Members,
@@ -149,3 +151,26 @@ def test_a_private_line_to_nobody_is_an_error_for_its_sender() -> None:
 def test_a_goodbye_without_a_reason_is_announced_as_bye() -> None:
     room = room_with("alice", "bob")
     assert room.handle(1, Bye(""))[0] == Deliver((CONSOLE, 2), Leave("alice", "bye"))
+
+
+def test_a_newcomer_gets_the_recent_lines_and_actions_but_no_private_ones() -> None:
+    room = Room("server", max_members=8, history=2)
+    room.handle(1, Hello("alice"))
+    room.handle(1, Say("too old"))
+    room.handle(1, Whisper("server", "never replayed"))
+    room.handle(CONSOLE, Say("from the operator"))
+    room.handle(1, Emote("waves"))
+    assert room.handle(2, Hello("bob")) == [
+        Deliver((2,), Welcome("bob", ("server", "alice", "bob"))),
+        Deliver((2,), History("server", "from the operator")),
+        Deliver((2,), HistoryAction("alice", "waves")),
+        Deliver((CONSOLE, 1), Join("bob")),
+    ]
+
+
+def test_history_zero_keeps_nothing() -> None:
+    room = room_with("alice")
+    room.handle(1, Say("gone"))
+    assert [a for a in room.handle(2, Hello("bob")) if isinstance(a, Deliver) and a.to == (2,)] == [
+        Deliver((2,), Welcome("bob", ("server", "alice", "bob")))
+    ]

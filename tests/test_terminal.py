@@ -255,3 +255,33 @@ def test_the_operators_log_goes_to_stderr_when_it_is_redirected(
     assert lines[1].startswith("listening on 127.0.0.1:")
     assert "refused second: the room is full (1 clients)" in lines
     assert lines[-1] == "shutting down"
+
+
+def test_a_newcomer_sees_recent_lines_marked_as_earlier(key_file: str, operator: Room) -> None:
+    server, port = operator
+    server.type("said before anyone came\r")
+    server.type("/me lights the fire\r")
+    server.wait_for(f"^{TIME}\\* op lights the fire$")
+    alice = join(key_file, port, "alice")
+    alice.wait_for(r"^\[earlier\] op: said before anyone came$")
+    alice.wait_for(r"^\[earlier\] \* op lights the fire$")
+
+
+def test_a_long_line_wraps_under_its_text_and_pageup_scrolls_back(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    server.paste("w" * 150)
+    server.type("\r")
+    screen = alice.wait_for(f"^{TIME}op: w+$")
+    lines = screen.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.endswith("op: " + "w" * 88))
+    assert lines[first + 1] == " " * 12 + "w" * 62  # under the text, past "[HH:MM] op: "
+    for i in range(40):
+        server.type(f"filler {i}\r")
+    alice.wait_for(f"^{TIME}op: filler 39$")
+    assert "filler 0" not in alice.text
+    alice.type("\x1b[5~")  # PageUp
+    alice.wait_for(r"scrolled back \d+ lines \(PageDown\)")
+    alice.wait_for(f"^{TIME}op: filler 1\\d$")
+    alice.type("\x1b[6~\x1b[6~")  # PageDown, back to the newest
+    alice.wait_for(f"^{TIME}op: filler 39$")
