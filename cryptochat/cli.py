@@ -16,7 +16,7 @@ import signal
 import stat
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 from . import __version__
 from .channel import PSK_SIZE
@@ -28,6 +28,7 @@ from .errors import ConfigError, CryptochatError
 from .messages import Emote, Error, Message, Say, Whisper, check_name
 from .server import ChatServer, ServerConfig
 from .terminal import TerminalConsole
+from .transcript import TranscriptConsole, open_transcript
 
 __all__ = ["load_key", "main", "write_key"]
 
@@ -171,6 +172,11 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--engine", choices=ENGINE_NAMES, default="auto", help="crypto engine")
         p.add_argument(
+            "--log", default=None, metavar="FILE",
+            help="also append a timestamped transcript of the console to FILE (created mode 0600; "
+            "it holds the conversation in clear)",
+        )
+        p.add_argument(
             "--device", default=None, metavar="PATH",
             help="device node for a device engine (default: the engine's own search)",
         )
@@ -226,11 +232,19 @@ def _on_signals(handler: Callable[[], None]) -> None:
         loop.add_signal_handler(sig, handler)
 
 
-def _open_console(engine: Engine, status: Status, operator: bool = False) -> Console:
+def _interactive() -> bool:
+    """Whether a person is at the keyboard: stdin is a terminal, and so is stdout or stderr to draw on."""
+    return sys.stdin.isatty() and (sys.stdout.isatty() or sys.stderr.isatty())
+
+
+def _open_console(
+    engine: Engine, status: Status, transcript: TextIO | None, operator: bool = False
+) -> Console:
     """The terminal console whenever stdin is a terminal (stdout may be piped), the pipe console otherwise."""
-    if sys.stdin.isatty() and (sys.stdout.isatty() or sys.stderr.isatty()):
-        return TerminalConsole(engine.name, status, operator=operator)
-    return PipeConsole()
+    console: Console = (
+        TerminalConsole(engine.name, status, operator=operator) if _interactive() else PipeConsole()
+    )
+    return console if transcript is None else TranscriptConsole(console, transcript)
 
 
 async def _operate(server: ChatServer, console: Console, stop: asyncio.Event) -> None:
@@ -238,7 +252,7 @@ async def _operate(server: ChatServer, console: Console, stop: asyncio.Event) ->
     async for command in console.commands():
         if isinstance(command, Quit):
             # An operator typing /quit means it; a script's stdin ending only ends the console.
-            if isinstance(console, TerminalConsole):
+            if _interactive():
                 stop.set()
             return
         message = to_message(command)
@@ -261,7 +275,7 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine) -> int:
+async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcript: TextIO | None) -> int:
     config = ServerConfig(
         host=args.host,
         port=args.port,
@@ -271,7 +285,7 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine) -> int:
         send_queue=args.send_queue,
         history=args.history,
     )
-    console = _open_console(engine, Status(config.name, 1, "starting"), operator=True)
+    console = _open_console(engine, Status(config.name, 1, "starting"), transcript, operator=True)
 
     def show(message: Message) -> None:
         if isinstance(message, Error):
@@ -301,14 +315,16 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine) -> int:
     return 0
 
 
-async def _connect(args: argparse.Namespace, psk: bytes, engine: Engine) -> int:
+async def _connect(
+    args: argparse.Namespace, psk: bytes, engine: Engine, transcript: TextIO | None
+) -> int:
     config = ClientConfig(
         host=args.host,
         port=args.port,
         name=args.name,
         reconnect_attempts=args.reconnect_attempts,
     )
-    console = _open_console(engine, Status(config.name, 0, "connecting"))
+    console = _open_console(engine, Status(config.name, 0, "connecting"), transcript)
     client = ChatClient(config, psk, engine, console)
     _on_signals(client.stop)
     return await client.run()
@@ -322,12 +338,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote a new key to {args.file}", file=sys.stderr)  # noqa: T201
             return 0
         psk = load_key(args.key_file)
-        engine = _open_engine(args)
-        try:
+        with contextlib.ExitStack() as cleanup:
+            transcript = cleanup.enter_context(open_transcript(args.log)) if args.log else None
+            engine = _open_engine(args)
+            cleanup.callback(engine.close)
             run = _serve if args.command == "serve" else _connect
-            return asyncio.run(run(args, psk, engine))
-        finally:
-            engine.close()
+            return asyncio.run(run(args, psk, engine, transcript))
     except ConfigError as exc:
         print(f"{ERROR_PREFIX}{exc}", file=sys.stderr)  # noqa: T201
         return EXIT_USAGE

@@ -420,3 +420,47 @@ def test_ipv6_addresses_are_shown_in_brackets(key_file: str) -> None:
         assert await server.finish() == 0
 
     asyncio.run(scenario())
+
+
+def test_log_appends_a_timestamped_transcript_on_both_ends(key_file: str, tmp_path: os.PathLike[str]) -> None:
+    server_log = os.path.join(tmp_path, "server.log")
+    client_log = os.path.join(tmp_path, "client.log")
+    with open(client_log, "w", encoding="utf-8") as f:
+        f.write("an earlier session\n")
+    os.chmod(client_log, 0o600)
+
+    async def scenario() -> None:
+        server = await spawn("server", [*SERVE, "--port", "0", "--key-file", key_file, "--log", server_log])
+        assert await server.wait_for("listening on", stream="stderr")
+        port = server.stderr[-1].rsplit(":", 1)[1].split()[0]
+        client = await spawn("dave", [*connect(port, key_file, "dave"), "--log", client_log])
+        assert await client.wait_for("connected to", stream="stderr")
+        await server.type("hello dave")
+        assert await client.wait_for("server: hello dave")
+        await client.type("hi server")
+        assert await server.wait_for("dave: hi server")
+        await client.end_input()
+        assert await client.finish() == 0
+        server.process.send_signal(signal.SIGTERM)
+        assert await server.finish() == 0
+
+    asyncio.run(scenario())
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
+    with open(server_log, encoding="utf-8") as f:
+        server_lines = f.read().splitlines()
+    with open(client_log, encoding="utf-8") as f:
+        client_lines = f.read().splitlines()
+    assert stat.S_IMODE(os.stat(server_log).st_mode) == 0o600
+    assert re.fullmatch(stamp + r"-- listening on 127\.0\.0\.1:\d+ as server", server_lines[0])
+    assert any(re.fullmatch(stamp + "dave: hi server", line) for line in server_lines)
+    assert server_lines[-1].endswith(" -- shutting down")
+    assert client_lines[0] == "an earlier session"
+    assert any(re.fullmatch(stamp + "server: hello dave", line) for line in client_lines)
+    assert any(re.fullmatch(stamp + "dave: hi server", line) for line in client_lines)  # own lines too
+
+
+def test_a_log_file_that_cannot_be_opened_is_a_usage_error(key_file: str, tmp_path: os.PathLike[str]) -> None:
+    path = os.path.join(tmp_path, "no", "such", "dir.log")
+    result = run("connect", "127.0.0.1", "1", "--key-file", key_file, "--log", path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"cryptochat: cannot open the log file {path}: No such file or directory"
