@@ -274,7 +274,8 @@ class TerminalConsole(Console):
 
     def _submit(self) -> None:
         text = self._input.text
-        lines = [line for line in text.split("\n") if line.strip()]
+        # Tabs (pasted code) become spaces: a tab is a control character, which no message may hold.
+        lines = [line.expandtabs(4) for line in text.split("\n") if line.strip()]
         if not lines:
             self._input.buffer.reset()
             return

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from pty_support import CTRL_C, CTRL_D, Terminal
+from pty_support import CTRL_C, CTRL_D, ROWS, Terminal
 
 TIME = r"\[\d\d:\d\d\] "
 Room = tuple[Terminal, str]
@@ -15,8 +16,8 @@ Room = tuple[Terminal, str]
 _started: list[Terminal] = []
 
 
-def start(args: list[str], shell: bool = False) -> Terminal:
-    terminal = Terminal(args, shell=shell)
+def start(args: list[str], shell: bool = False, rows: int = ROWS) -> Terminal:
+    terminal = Terminal(args, shell=shell, rows=rows)
     _started.append(terminal)
     return terminal
 
@@ -77,10 +78,19 @@ def test_an_incoming_line_leaves_the_half_typed_one_alone(key_file: str, operato
 def test_a_three_line_paste_is_three_messages(key_file: str, operator: Room) -> None:
     server, port = operator
     alice = join(key_file, port, "alice")
-    alice.paste("one\ntwo\nthree")
+    alice.paste("one\ntwo\n\tthree")
     alice.type("\r")
-    screen = server.wait_for(f"^{TIME}alice: three$")
-    assert re.search(f"^{TIME}alice: one\n{TIME}alice: two\n{TIME}alice: three$", screen, re.MULTILINE)
+    screen = server.wait_for(f"^{TIME}alice: +three$")
+    assert re.search(f"^{TIME}alice: one\n{TIME}alice: two\n{TIME}alice:     three$", screen, re.MULTILINE)
+
+
+def test_up_brings_back_the_line_sent_before(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    alice.type("say it again\r")
+    server.wait_for(f"^{TIME}alice: say it again$")
+    alice.type("\x1b[A")  # Up
+    alice.wait_until(lambda _: alice.input_line() == "say it again", "the previous line")
 
 
 def test_a_longer_paste_asks_first_then_sends_every_line(key_file: str, operator: Room) -> None:
@@ -285,3 +295,37 @@ def test_a_long_line_wraps_under_its_text_and_pageup_scrolls_back(key_file: str,
     alice.wait_for(f"^{TIME}op: filler 1\\d$")
     alice.type("\x1b[6~\x1b[6~")  # PageDown, back to the newest
     alice.wait_for(f"^{TIME}op: filler 39$")
+
+
+USAGE = Path(__file__).resolve().parents[1] / "docs" / "usage.md"
+SCREEN_BLOCK = re.compile(r"(<!-- screen: captured by tests/test_terminal\.py -->\n```text\n)(.*?)(```)", re.DOTALL)
+
+
+def test_the_screen_shown_in_the_usage_guide_is_the_real_one(key_file: str, operator: Room) -> None:
+    """docs/usage.md shows this screen; CRYPTOCHAT_UPDATE_DOCS=1 rewrites it there from this run."""
+    server, port = operator
+    bob = join(key_file, port, "bob")
+    server.type("welcome, both of you\r")
+    alice = start(["connect", "127.0.0.1", port, "--key-file", key_file, "--name", "alice"], rows=14)
+    alice.wait_for("connected to")
+    bob.type("Καλημέρα! ☕\r")
+    alice.wait_for("bob: Καλημέρα")
+    alice.type("hi all, the build is green\r")
+    alice.wait_for("alice: hi all")
+    alice.type("/me ships it\r")
+    alice.wait_for(r"\* alice ships it")
+    alice.type("/msg bob lunch at one?\r")
+    alice.wait_for(r"alice → bob \(private\): lunch at one\?")
+    bob.type("/msg alice sure\r")
+    alice.wait_for(r"bob \(private\): sure")
+    alice.type("typing while th")
+    screen = alice.wait_until(lambda _: alice.input_line() == "typing while th", "the half-typed line")
+    screen = re.sub(r"\[\d\d:\d\d\]", "[14:02]", screen)
+    screen = re.sub(r"127\.0\.0\.1:\d+", "chat.example.org:5555", screen)
+    doc = USAGE.read_text(encoding="utf-8")
+    if os.environ.get("CRYPTOCHAT_UPDATE_DOCS") == "1":
+        doc = SCREEN_BLOCK.sub(lambda m: m.group(1) + screen + "\n" + m.group(3), doc)
+        USAGE.write_text(doc, encoding="utf-8")
+    shown = SCREEN_BLOCK.search(doc)
+    assert shown is not None, "docs/usage.md has no captured screen block"
+    assert shown.group(2) == screen + "\n"
