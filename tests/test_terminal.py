@@ -298,7 +298,9 @@ def test_a_long_line_wraps_under_its_text_and_pageup_scrolls_back(key_file: str,
 
 
 USAGE = Path(__file__).resolve().parents[1] / "docs" / "usage.md"
-SCREEN_BLOCK = re.compile(r"(<!-- screen: captured by tests/test_terminal\.py -->\n```text\n)(.*?)(```)", re.DOTALL)
+SCREEN_BLOCK = re.compile(
+    r"(<!-- screen: captured by tests/test_terminal\.py -->\n```text\n)(.*?)(```)", re.DOTALL
+)
 
 
 def test_the_screen_shown_in_the_usage_guide_is_the_real_one(key_file: str, operator: Room) -> None:
