@@ -26,6 +26,7 @@ from .console import ERROR_PREFIX, Console, PipeConsole, Status, show_room_messa
 from .engines import ENGINE_NAMES, Engine, open_engine
 from .errors import ConfigError, CryptochatError
 from .messages import Emote, Error, Message, Say, Whisper, check_name
+from .names import normalise_name
 from .server import ChatServer, ServerConfig
 from .terminal import TerminalConsole
 from .transcript import TranscriptConsole, open_transcript
@@ -119,10 +120,12 @@ def _remote_port(text: str) -> int:
 
 
 def _name(text: str) -> str:
-    problem = check_name(text)
+    # Normalised as the server would, so that the name asked for is the name given.
+    name = normalise_name(text)
+    problem = check_name(name)
     if problem is not None:
         raise argparse.ArgumentTypeError(problem)
-    return text
+    return name
 
 
 def _default_name() -> str:

@@ -67,7 +67,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _describe(char: str) -> str:
-    return f"U+{ord(char):04X} ({unicodedata.name(char, 'unnamed')})"
+    name = unicodedata.name(char, "")  # control characters have no name in the Unicode database
+    return f"U+{ord(char):04X} ({name})" if name else f"U+{ord(char):04X}"
 
 
 def _unshown(char: str) -> bool:

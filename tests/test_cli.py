@@ -464,3 +464,27 @@ def test_a_log_file_that_cannot_be_opened_is_a_usage_error(key_file: str, tmp_pa
     result = run("connect", "127.0.0.1", "1", "--key-file", key_file, "--log", path)
     assert result.returncode == 2
     assert result.stderr.strip() == f"cryptochat: cannot open the log file {path}: No such file or directory"
+
+
+def test_a_name_is_normalised_before_it_is_asked_for(key_file: str) -> None:
+    async def scenario() -> None:
+        server = await spawn("server", [*SERVE, "--port", "0", "--key-file", key_file])
+        assert await server.wait_for("listening on", stream="stderr")
+        port = server.stderr[-1].rsplit(":", 1)[1].split()[0]
+        client = await spawn("wide", connect(port, key_file, "\uff57\uff49\uff44\uff45"))  # fullwidth
+        assert await client.wait_for(f"connected to 127.0.0.1:{port} as wide;", stream="stderr")
+        assert not any("taken" in line for line in client.stderr)
+        await client.end_input()
+        assert await client.finish() == 0
+        server.process.send_signal(signal.SIGTERM)
+        assert await server.finish() == 0
+
+    asyncio.run(scenario())
+
+
+def test_an_invisible_character_in_a_name_is_a_usage_error(key_file: str) -> None:
+    result = run("connect", "127.0.0.1", "1", "--key-file", key_file, "--name", "bob\u200b")
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "cryptochat: argument --name: a name must not contain U+200B (ZERO WIDTH SPACE)"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,6 +209,27 @@ def test_escape_sequences_typed_by_hand_are_text_not_a_crash(
     assert "Press ENTER" not in alice.text
 
 
+# Fragments of what terminals send and people mistype: escape prefixes, reports, pastes, controls.
+_KEY_SOUP = [
+    "\x1b[", "\x1b[M", "\x1b[<", "\x1bO", "\x1b", "[", ";", "m", "M", "R", "~", "31", "999999999999",
+    "\x00", "\x1f", "\x7f", "a", "é", "👋", "\x1b[200~", "\x1b[201~", "\x1b[5~", "\x1b[6~", "\x1b[A",
+    "\t", "\r", "\x08", "\x15", "\x17", "\x1a", "\x12", "\x1b[1;5C", "\x1b]0;x\x07", "/", "/msg", " ",
+]
+
+
+def test_no_key_sequence_brings_the_console_down(key_file: str, operator: Room) -> None:
+    rng = random.Random(9)
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    for _ in range(200):
+        alice.type("".join(rng.choice(_KEY_SOUP) for _ in range(rng.randint(1, 8))))
+    alice.type("\x03\x03")  # Ctrl-C: clear whatever is left, then (on the empty line) quit
+    alice.type("\x03")
+    assert alice.exit_status() == 0
+    assert "Traceback" not in alice.text
+    server.wait_for(r"alice left \(bye\)")
+
+
 def test_names_that_look_alike_are_told_apart(key_file: str, operator: Room) -> None:
     _, port = operator
     join(key_file, port, "bob")
@@ -254,9 +276,17 @@ def test_the_operators_log_goes_to_stderr_when_it_is_redirected(
     port = re.search(r"listening on 127\.0\.0\.1:(\d+)", screen)
     assert port is not None
     join(key_file, port.group(1), "first")
-    second = start(["connect", "127.0.0.1", port.group(1), "--key-file", key_file, "--name", "second"])
+    second_log = os.path.join(tmp_path, "second.log")
+    second = start(
+        ["{cryptochat}", "connect", "127.0.0.1", port.group(1), "--key-file", key_file, "--name", "second",
+         "2>" + second_log],
+        shell=True,
+    )
     assert second.exit_status() == 1
     server.wait_for("refused second: the room is full")
+    with open(second_log, encoding="utf-8") as f:
+        refusal = "cryptochat: the server refused us: the room is full (1 clients)"
+        assert f.read().splitlines()[1:] == [refusal]
     server.type("/quit\r")
     assert server.exit_status() == 0
     with open(log, encoding="utf-8") as f:
