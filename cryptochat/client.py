@@ -166,7 +166,7 @@ class ChatClient:
                 self._has_room.clear()
                 await self._has_room.wait()
             self._outbox.append((message, encode(message)))
-            if not self._welcomed:
+            if self._ever_welcomed and not self._welcomed:  # before the first connection, just wait
                 self._console.notice(f"not connected: {len(self._outbox)} waiting, sent on reconnection")
             self._wake.set()
         self._input_done = True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .messages import check_name, check_text
+from .messages import MAX_REASON_BYTES, check_name, check_text
 
 __all__ = [
     "COMMANDS",
@@ -137,5 +137,8 @@ def check_command(command: Command) -> str | None:
         case ChangeNick(name=name):
             problem = check_name(name)
             return None if problem is None else f"name not changed: {problem}"
+        case Quit(reason=reason):
+            problem = check_text(reason, MAX_REASON_BYTES)
+            return None if problem is None else f"not quitting: the reason: {problem}"
         case _:
             return None
