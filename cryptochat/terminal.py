@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import sys
 import time
 import zlib
@@ -35,6 +36,7 @@ from prompt_toolkit.layout.controls import FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
 from prompt_toolkit.output import Output, create_output
 from prompt_toolkit.styles import Style
+from prompt_toolkit.utils import get_cwidth
 from prompt_toolkit.widgets import TextArea
 
 from .commands import Command, Help, Quit, SendText, check_command, help_text, parse_line
@@ -46,6 +48,8 @@ PASTE_CONFIRM_LINES = 3
 """A paste of more lines than this is sent only after a confirmation."""
 SCROLLBACK = 10_000
 """Lines kept for PageUp."""
+_CONTEXT = 300
+"""Lines laid out on each side of the one in view: more than any screen shows."""
 
 # Twelve colours that read on dark and light backgrounds alike; a name's CRC picks one, so it is the same
 # in every run and on every participant's screen.
@@ -171,33 +175,46 @@ class TerminalConsole(Console):
         """Show a line; ``stderr`` is its log form, written when stderr is a log or the screen is gone."""
         prefix: StyleAndTextTuples = [("class:time", stamp or time.strftime("[%H:%M] "))]
         plain = "".join(fragment[1] for fragment in (*prefix, *fragments))
-        self._lines.append(_Line([*prefix, *fragments], len(plain) - len(text)))
+        self._lines.append(_Line([*prefix, *fragments], get_cwidth(plain) - get_cwidth(text)))
         if self._scroll:
             self._scroll += 1  # keep the view where the reader scrolled it
         if self._transcript is not None:
-            print(plain, file=self._transcript, flush=True)
+            try:
+                print(plain, file=self._transcript, flush=True)
+            except OSError:  # the reader of the pipe went away (| head): the chat goes on without it
+                self._transcript = None
         if stderr is not None:
             print(stderr, file=sys.stderr, flush=True)  # noqa: T201 - the log
         self._app.invalidate()
 
     # ----------------------------------------------------------------- layout callbacks
 
+    def _focus(self) -> tuple[int, int]:
+        """The line to keep in view (the newest, or as far back as scrolled) and the first one rendered."""
+        focus = max(0, len(self._lines) - 1 - self._scroll)
+        return focus, max(0, focus - _CONTEXT)
+
     def _fragments(self) -> StyleAndTextTuples:
+        # Only the lines around the one in view: laying out the whole scrollback on every message
+        # would cost a fifth of a second once it is full.
+        focus, first = self._focus()
         out: StyleAndTextTuples = []
-        for i, line in enumerate(self._lines):
+        for i, line in enumerate(itertools.islice(self._lines, first, focus + _CONTEXT)):
             if i:
                 out.append(("", "\n"))
             out.extend(line.fragments)
         return out
 
     def _cursor(self) -> Point:
-        # The window scrolls to keep this "cursor" in view: the newest line, or as far back as scrolled.
-        return Point(0, max(0, len(self._lines) - 1 - self._scroll))
+        # The window scrolls to keep this "cursor" in view.
+        focus, first = self._focus()
+        return Point(0, focus - first)
 
     def _continuation(self, lineno: int, wrap_count: int) -> StyleAndTextTuples:
-        if wrap_count == 0 or lineno >= len(self._lines):
+        index = self._focus()[1] + lineno
+        if wrap_count == 0 or index >= len(self._lines):
             return []
-        return [("", " " * min(self._lines[lineno].indent, 40))]
+        return [("", " " * min(self._lines[index].indent, 40))]
 
     def _toolbar(self) -> StyleAndTextTuples:
         if self._question is not None:
