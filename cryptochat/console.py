@@ -8,6 +8,7 @@ errors go to stderr. :class:`~cryptochat.terminal.TerminalConsole` is the full-s
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import sys
 import threading
@@ -151,8 +152,11 @@ class PipeConsole(Console):
         def hand_over(item: str | None) -> bool:
             try:
                 asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
-            except (RuntimeError, asyncio.CancelledError):
-                return False  # the loop is gone: nobody wants more input
+            except (RuntimeError, concurrent.futures.CancelledError):
+                # The loop is closed, or cancelled this hand-over while shutting down (the future of
+                # run_coroutine_threadsafe raises concurrent's CancelledError, not asyncio's): nobody
+                # wants more input.
+                return False
             return True
 
         def pump() -> None:
