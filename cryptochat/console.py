@@ -49,7 +49,7 @@ class Status:
     name: str
     members: int
     state: str
-    """"connected", "reconnecting in 2.0 s", "listening on HOST:PORT"…"""
+    """What the connection is doing: connected, reconnecting in 2.0 s, listening on port 5555…"""
 
 
 class Console(ABC):
