@@ -25,7 +25,7 @@ from .commands import Quit
 from .console import ERROR_PREFIX, Console, PipeConsole, Status, show_room_message
 from .engines import ENGINE_NAMES, Engine, open_engine
 from .errors import ConfigError, CryptochatError
-from .messages import Emote, Error, Message, Say, Whisper, check_name
+from .messages import MAX_REASON_BYTES, Emote, Error, Message, Say, Whisper, check_name
 from .names import normalise_name
 from .server import ChatServer, ServerConfig
 from .terminal import TerminalConsole
@@ -250,12 +250,13 @@ def _open_console(
     return console if transcript is None else TranscriptConsole(console, transcript)
 
 
-async def _operate(server: ChatServer, console: Console, stop: asyncio.Event) -> None:
+async def _operate(server: ChatServer, console: Console, stop: asyncio.Event, why: list[str]) -> None:
     """The operator's console: the operator takes part like a client, through the room itself."""
     async for command in console.commands():
         if isinstance(command, Quit):
             # An operator typing /quit means it; a script's stdin ending only ends the console.
             if _interactive():
+                why.append(command.reason)
                 stop.set()
             return
         message = to_message(command)
@@ -308,13 +309,15 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcrip
     _on_signals(stop.set)
     console.log(f"listening on {_address(config.host, server.port)} as {config.name}")
     console.status(Status(config.name, 1, f"listening on port {server.port}"))
-    operator = asyncio.create_task(_operate(server, console, stop))
+    why: list[str] = []  # the operator's /quit REASON, if that is what stopped the room
+    operator = asyncio.create_task(_operate(server, console, stop, why))
     await stop.wait()
     operator.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await operator
     console.log("shutting down")
-    await server.close()
+    reason = "the server is shutting down" + (f": {why[0]}" if why and why[0] else "")
+    await server.close(reason.encode()[:MAX_REASON_BYTES].decode("utf-8", "ignore"))
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import random
 from collections import deque
@@ -199,11 +200,19 @@ class ChatClient:
                 # Jitter, so clients dropped together by a restart do not all return at the same instant.
                 delay = min(self.config.reconnect_max, base) * random.uniform(0.8, 1.2)
                 self._console.notice(f"{lost}; reconnecting in {delay:.1f} s")
-                self._show_status(f"reconnecting in {delay:.1f} s")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                if self._stop.is_set():
+                if await self._count_down(delay):
                     return 0
+
+    async def _count_down(self, delay: float) -> bool:
+        """Wait ``delay`` seconds, the toolbar counting them down; True if :meth:`stop` came first."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + delay
+        while (left := end - loop.time()) > 0 and not self._stop.is_set():
+            self._show_status(f"reconnecting in {math.ceil(left)} s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), min(left, 1.0))
+        self._show_status("connecting")
+        return self._stop.is_set()
 
     def _address(self) -> str:
         host = self.config.host

@@ -170,7 +170,16 @@ def test_the_operators_ctrl_d_asks_before_closing_the_room(key_file: str, operat
     server.wait_for("Shut the room down")
     server.type("y")
     assert server.exit_status() == 0
-    alice.wait_for("the server said goodbye: the server is shutting down")
+    alice.wait_for("the server said goodbye: the server is shutting down; reconnecting in")
+    alice.wait_for(r"^ alice │ \d+ in the room │ software │ reconnecting in \d+ s")
+
+
+def test_the_operators_quit_reason_reaches_everyone(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    server.type("/quit back in five\r")
+    assert server.exit_status() == 0
+    alice.wait_for("the server said goodbye: the server is shutting down: back in five")
 
 
 def test_a_line_over_the_limit_is_refused_and_kept_for_editing(
