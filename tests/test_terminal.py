@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from pty_support import CTRL_C, CTRL_D, ROWS, Terminal
 
+from cryptochat.terminal import name_style
+
 TIME = r"\[\d\d:\d\d\] "
 Room = tuple[Terminal, str]
 
@@ -370,3 +372,28 @@ def test_the_screen_shown_in_the_usage_guide_is_the_real_one(key_file: str, oper
     shown = SCREEN_BLOCK.search(doc)
     assert shown is not None, "docs/usage.md has no captured screen block"
     assert shown.group(2) == screen + "\n"
+
+
+def _colour_of(terminal: Terminal, pattern: str) -> str:
+    """The foreground colour of the first character of the screen line matching ``pattern``'s name."""
+    for y, line in enumerate(terminal.text.splitlines()):
+        found = re.search(pattern, line)
+        if found:
+            return str(terminal.screen.buffer[y][found.start(1)].fg)
+    raise AssertionError(f"no line matches {pattern!r}")
+
+
+def test_a_name_has_the_same_colour_on_every_screen_and_names_differ(key_file: str, operator: Room) -> None:
+    assert name_style("alice") != name_style("bob")
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    bob = join(key_file, port, "bob")
+    alice.type("colour check\r")
+    bob.wait_for(f"^{TIME}alice: colour check$")
+    server.wait_for(f"^{TIME}alice: colour check$")
+    alice.wait_for(f"^{TIME}alice: colour check$")
+    bob.type("me too\r")
+    alice.wait_for(f"^{TIME}bob: me too$")
+    seen = {_colour_of(t, rf"^{TIME}(alice): colour check$") for t in (alice, bob, server)}
+    assert len(seen) == 1 and seen != {"default"}
+    assert _colour_of(alice, rf"^{TIME}(bob): me too$") not in seen | {"default"}
