@@ -263,16 +263,20 @@ async def _operate(server: ChatServer, console: Console, stop: asyncio.Event, wh
         if isinstance(message, str):
             console.error(message)
             continue
-        server.post(message)
-        name = server.name
+        # Shown before it is posted, so that an answer from the room (nobody by that name) comes after.
         match message:
             case Say(text=text):
-                console.message(name, text, own=True)
+                console.message(server.name, text, own=True)
             case Emote(text=text):
-                console.action(name, text, own=True)
+                console.action(server.name, text, own=True)
             case Whisper(to=to, text=text):
-                console.private(name, text, to=to)
-        console.status(Status(server.name, len(server.members), f"listening on port {server.port}"))
+                console.private(server.name, text, to=to)
+        server.post(message)
+        console.status(_operator_status(server))
+
+
+def _operator_status(server: ChatServer) -> Status:
+    return Status(server.name, len(server.members), f"listening on port {server.port}")
 
 
 def _address(host: str, port: int) -> str:
@@ -296,7 +300,7 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcrip
             console.error(message.reason)
         else:
             show_room_message(console, message)
-        console.status(Status(server.name, len(server.members), f"listening on port {server.port}"))
+        console.status(_operator_status(server))
 
     server = ChatServer(config, psk, engine, show, console.log)
     try:
@@ -308,7 +312,7 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcrip
     stop = asyncio.Event()
     _on_signals(stop.set)
     console.log(f"listening on {_address(config.host, server.port)} as {config.name}")
-    console.status(Status(config.name, 1, f"listening on port {server.port}"))
+    console.status(_operator_status(server))
     why: list[str] = []  # the operator's /quit REASON, if that is what stopped the room
     operator = asyncio.create_task(_operate(server, console, stop, why))
     await stop.wait()
