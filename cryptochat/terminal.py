@@ -14,7 +14,6 @@ written there as well as shown.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import sys
 import time
@@ -327,6 +326,8 @@ class TerminalConsole(Console):
 
     async def commands(self) -> AsyncIterator[Command]:
         app = asyncio.create_task(self._app.run_async(handle_sigint=False))
+        # However the application ends (its terminal gone, say), the chat must not wait for input.
+        app.add_done_callback(lambda _: self._commands.put_nowait(Quit()))
         try:
             while True:
                 command = await self._commands.get()
@@ -337,5 +338,9 @@ class TerminalConsole(Console):
             self._ended = True
             if not app.done():
                 self._app.exit()
-            with contextlib.suppress(asyncio.CancelledError, EOFError):
+            try:
                 await app
+            except (asyncio.CancelledError, EOFError):
+                pass
+            except Exception as exc:  # whatever broke the screen, the user gets one line, not a traceback
+                self.error(f"the terminal console failed: {exc}")
