@@ -8,30 +8,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
+import math
 import os
 import signal
 import stat
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn, TextIO
 
 from . import __version__
 from .channel import PSK_SIZE
-from .client import ChatClient, ClientConfig
-from .console import (
-    AskWho,
-    ChangeNick,
-    Console,
-    Quit,
-    SendText,
-    TerminalConsole,
-    open_console,
-    show_room_message,
-)
+from .client import ChatClient, ClientConfig, to_message
+from .commands import Quit
+from .console import ERROR_PREFIX, Console, PipeConsole, Status, show_room_message
 from .engines import ENGINE_NAMES, Engine, open_engine
-from .errors import ConfigError, CryptochatError, LocalProtocolError
-from .messages import Message, check_name
+from .errors import ConfigError, CryptochatError
+from .messages import MAX_REASON_BYTES, Emote, Error, Message, Say, Whisper, check_name
+from .names import normalise_name
 from .server import ChatServer, ServerConfig
+from .terminal import TerminalConsole
+from .transcript import TranscriptConsole, open_transcript
 
 __all__ = ["load_key", "main", "write_key"]
 
@@ -47,11 +45,24 @@ def write_key(path: str) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
-        raise ConfigError(f"key file {path} already exists; not overwriting it") from None
+        raise ConfigError(f"key file {path} {_what_is_there(path)}; not overwriting it") from None
     except OSError as exc:
         raise ConfigError(f"cannot create key file {path}: {exc.strerror}") from None
     with os.fdopen(fd, "wb") as f:
         f.write(os.urandom(PSK_SIZE))
+
+
+def _what_is_there(path: str) -> str:
+    """How to describe what already occupies ``path``."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return "already exists"
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link" + ("" if os.path.exists(path) else " to nothing")
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    return "already exists"
 
 
 def load_key(path: str) -> bytes:
@@ -82,21 +93,39 @@ def load_key(path: str) -> bytes:
     return key
 
 
+def _number(kind: type[int] | type[float], low: float, high: float | None = None) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` in ``[low, high]``, with a one-line error otherwise."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            noun = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if math.isnan(value) or value < low or (high is not None and value > high):
+            bounds = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: must be {bounds}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
+
+
 def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range: {port}")
-    return port
+    return int(_number(int, 0, 65535)(text))
+
+
+def _remote_port(text: str) -> int:
+    return int(_number(int, 1, 65535)(text))
 
 
 def _name(text: str) -> str:
-    problem = check_name(text)
+    # Normalised as the server would, so that the name asked for is the name given.
+    name = normalise_name(text)
+    problem = check_name(name)
     if problem is not None:
         raise argparse.ArgumentTypeError(problem)
-    return text
+    return name
 
 
 def _default_name() -> str:
@@ -107,36 +136,89 @@ def _default_name() -> str:
     return user if check_name(user) is None else "guest"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line with the same prefix as every other error, and where to find help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{ERROR_PREFIX}{message} (see: {self.prog} --help)\n")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Each option's help ends with its default, or says it is required."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.required and action.option_strings:
+            return f"{text} (required)"
+        has_default = action.default not in (None, argparse.SUPPRESS)
+        if action.option_strings and has_default and "default" not in text:
+            return f"{text} (default: %(default)s)"
+        return text
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cryptochat", description="Encrypted chat with a pre-shared key.")
+    parser = _Parser(prog="cryptochat", description="Encrypted chat with a pre-shared key.")
     parser.add_argument("--version", action="version", version=f"cryptochat {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    keygen = sub.add_parser("keygen", help="write a new random key file (mode 0600)")
-    keygen.add_argument("file")
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=text, description=text, formatter_class=_HelpFormatter
+        )
 
-    def engine_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--key-file", required=True, help="the pre-shared key (from cryptochat keygen)")
-        p.add_argument("--engine", choices=ENGINE_NAMES, default="auto", help="crypto engine (default auto)")
-        p.add_argument("--device", default=None, help="device node for a device engine")
+    keygen = command("keygen", "write a new random key file (mode 0600); never overwrites")
+    keygen.add_argument("file", metavar="FILE", help="where to write the key")
 
-    serve = sub.add_parser("serve", help="run a chat room")
-    engine_options(serve)
-    serve.add_argument("--host", default=_SERVER_DEFAULTS.host)
-    serve.add_argument("--port", type=_port, default=_SERVER_DEFAULTS.port)
+    def common_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--key-file", required=True, metavar="FILE", help="the pre-shared key (from cryptochat keygen)"
+        )
+        p.add_argument("--engine", choices=ENGINE_NAMES, default="auto", help="crypto engine")
+        p.add_argument(
+            "--log", default=None, metavar="FILE",
+            help="also append a timestamped transcript of the console to FILE (created mode 0600; "
+            "it holds the conversation in clear)",
+        )
+        p.add_argument(
+            "--device", default=None, metavar="PATH",
+            help="device node for a device engine (default: the engine's own search)",
+        )
+
+    serve = command("serve", "run a chat room")
+    common_options(serve)
+    serve.add_argument("--host", default=_SERVER_DEFAULTS.host, help="address to listen on")
+    serve.add_argument(
+        "--port", type=_port, default=_SERVER_DEFAULTS.port, help="port to listen on (0: any free port)"
+    )
     serve.add_argument("--name", type=_name, default=_SERVER_DEFAULTS.name, help="the operator's name")
-    serve.add_argument("--max-clients", type=int, default=_SERVER_DEFAULTS.max_clients)
-    serve.add_argument("--handshake-timeout", type=float, default=_SERVER_DEFAULTS.handshake_timeout)
-    serve.add_argument("--send-queue", type=int, default=_SERVER_DEFAULTS.send_queue)
+    serve.add_argument(
+        "--max-clients", type=_number(int, 1), default=_SERVER_DEFAULTS.max_clients, metavar="N",
+        help="clients allowed in the room at once",
+    )
+    serve.add_argument(
+        "--handshake-timeout", type=_number(float, 0.1, 3600), default=_SERVER_DEFAULTS.handshake_timeout,
+        metavar="SECONDS", help="time a new connection has to complete its handshake and say hello",
+    )
+    serve.add_argument(
+        "--send-queue", type=_number(int, 1), default=_SERVER_DEFAULTS.send_queue, metavar="N",
+        help="messages waiting for one client before it is disconnected as too slow",
+    )
+    serve.add_argument(
+        "--history", type=_number(int, 0, 10_000), default=_SERVER_DEFAULTS.history, metavar="N",
+        help="recent lines kept in memory and replayed to whoever joins (0: keep none)",
+    )
 
-    connect = sub.add_parser("connect", help="join a chat room")
-    connect.add_argument("host")
-    connect.add_argument("port", type=_port)
-    engine_options(connect)
-    connect.add_argument("--name", type=_name, default=None, help="your name (default: your user name)")
+    connect = command("connect", "join a chat room")
+    connect.add_argument("host", metavar="HOST", help="the server's address or host name")
+    connect.add_argument("port", type=_remote_port, metavar="PORT", help="the server's port")
+    common_options(connect)
     connect.add_argument(
-        "--reconnect-attempts", type=int, default=_CLIENT_DEFAULTS.reconnect_attempts,
-        help="consecutive failed reconnections before giving up",
+        "--name", type=_name, default=_default_name(),
+        help="your name in the room (default: your user name, here %(default)s)",
+    )
+    connect.add_argument(
+        "--reconnect-attempts", type=_number(int, 0, 1000), default=_CLIENT_DEFAULTS.reconnect_attempts,
+        metavar="N", help="consecutive failed reconnections before giving up (0: never reconnect)",
     )
     return parser
 
@@ -153,31 +235,55 @@ def _on_signals(handler: Callable[[], None]) -> None:
         loop.add_signal_handler(sig, handler)
 
 
-def _show_for_operator(console: Console) -> Callable[[Message], None]:
-    def show(message: Message) -> None:
-        show_room_message(console, message)
-
-    return show
+def _interactive() -> bool:
+    """Whether a person is at the keyboard: stdin is a terminal, and so is stdout or stderr to draw on."""
+    return sys.stdin.isatty() and (sys.stdout.isatty() or sys.stderr.isatty())
 
 
-async def _operate(server: ChatServer, console: Console, stop: asyncio.Event) -> None:
-    """The operator's console: lines are the operator's messages."""
+def _open_console(
+    engine: Engine, status: Status, transcript: TextIO | None, operator: bool = False
+) -> Console:
+    """The terminal console whenever stdin is a terminal (stdout may be piped), the pipe console otherwise."""
+    console: Console = (
+        TerminalConsole(engine.name, status, operator=operator) if _interactive() else PipeConsole()
+    )
+    return console if transcript is None else TranscriptConsole(console, transcript)
+
+
+async def _operate(server: ChatServer, console: Console, stop: asyncio.Event, why: list[str]) -> None:
+    """The operator's console: the operator takes part like a client, through the room itself."""
     async for command in console.commands():
-        if isinstance(command, SendText):
-            try:
-                server.post(command.text)
-            except LocalProtocolError as exc:
-                console.error(f"not sent: {exc}")
-        elif isinstance(command, AskWho):
-            console.notice(f"present: {', '.join(server.members)}")
-        elif isinstance(command, ChangeNick):
-            console.notice("the server's name is set with --name")
-        elif isinstance(command, Quit) and isinstance(console, TerminalConsole):
+        if isinstance(command, Quit):
             # An operator typing /quit means it; a script's stdin ending only ends the console.
-            stop.set()
+            if _interactive():
+                why.append(command.reason)
+                stop.set()
+            return
+        message = to_message(command)
+        if isinstance(message, str):
+            console.error(message)
+            continue
+        # Shown before it is posted, so that an answer from the room (nobody by that name) comes after.
+        match message:
+            case Say(text=text):
+                console.message(server.name, text, own=True)
+            case Emote(text=text):
+                console.action(server.name, text, own=True)
+            case Whisper(to=to, text=text):
+                console.private(server.name, text, to=to)
+        server.post(message)
+        console.status(_operator_status(server))
 
 
-async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine) -> int:
+def _operator_status(server: ChatServer) -> Status:
+    return Status(server.name, len(server.members), f"listening on port {server.port}")
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcript: TextIO | None) -> int:
     config = ServerConfig(
         host=args.host,
         port=args.port,
@@ -185,32 +291,51 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine) -> int:
         max_clients=args.max_clients,
         handshake_timeout=args.handshake_timeout,
         send_queue=args.send_queue,
+        history=args.history,
     )
-    console = open_console()
-    server = ChatServer(config, psk, engine, _show_for_operator(console), console.notice)
+    console = _open_console(engine, Status(config.name, 1, "starting"), transcript, operator=True)
+
+    def show(message: Message) -> None:
+        if isinstance(message, Error):
+            console.error(message.reason)
+        else:
+            show_room_message(console, message)
+        console.status(_operator_status(server))
+
+    server = ChatServer(config, psk, engine, show, console.log)
     try:
         await server.start()
     except OSError as exc:
-        raise CryptochatError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
+        raise CryptochatError(
+            f"cannot listen on {_address(config.host, config.port)}: {exc.strerror or exc}"
+        ) from None
     stop = asyncio.Event()
     _on_signals(stop.set)
-    console.notice(f"listening on {config.host}:{server.port} as {config.name}")
-    operator = asyncio.create_task(_operate(server, console, stop))
+    console.log(f"listening on {_address(config.host, server.port)} as {config.name}")
+    console.status(_operator_status(server))
+    why: list[str] = []  # the operator's /quit REASON, if that is what stopped the room
+    operator = asyncio.create_task(_operate(server, console, stop, why))
     await stop.wait()
     operator.cancel()
-    console.notice("shutting down")
-    await server.close()
+    with contextlib.suppress(asyncio.CancelledError):
+        await operator
+    console.log("shutting down")
+    reason = "the server is shutting down" + (f": {why[0]}" if why and why[0] else "")
+    await server.close(reason.encode()[:MAX_REASON_BYTES].decode("utf-8", "ignore"))
     return 0
 
 
-async def _connect(args: argparse.Namespace, psk: bytes, engine: Engine) -> int:
+async def _connect(
+    args: argparse.Namespace, psk: bytes, engine: Engine, transcript: TextIO | None
+) -> int:
     config = ClientConfig(
         host=args.host,
         port=args.port,
-        name=args.name or _default_name(),
+        name=args.name,
         reconnect_attempts=args.reconnect_attempts,
     )
-    client = ChatClient(config, psk, engine, open_console())
+    console = _open_console(engine, Status(config.name, 0, "connecting"), transcript)
+    client = ChatClient(config, psk, engine, console)
     _on_signals(client.stop)
     return await client.run()
 
@@ -223,17 +348,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote a new key to {args.file}", file=sys.stderr)  # noqa: T201
             return 0
         psk = load_key(args.key_file)
-        engine = _open_engine(args)
-        try:
+        with contextlib.ExitStack() as cleanup:
+            transcript = cleanup.enter_context(open_transcript(args.log)) if args.log else None
+            engine = _open_engine(args)
+            cleanup.callback(engine.close)
             run = _serve if args.command == "serve" else _connect
-            return asyncio.run(run(args, psk, engine))
-        finally:
-            engine.close()
+            return asyncio.run(run(args, psk, engine, transcript))
     except ConfigError as exc:
-        print(f"cryptochat: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"{ERROR_PREFIX}{exc}", file=sys.stderr)  # noqa: T201
         return EXIT_USAGE
     except CryptochatError as exc:
-        print(f"cryptochat: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"{ERROR_PREFIX}{exc}", file=sys.stderr)  # noqa: T201
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_ERROR

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import os
 import random
 from collections import deque
 from dataclasses import dataclass
 
 from .channel import Channel, CloseReceived, ConnectionClosed, DataReceived, HandshakeComplete, Role
-from .console import AskWho, ChangeNick, Console, Quit, SendText, show_room_message
+from .commands import Act, AskWho, ChangeNick, Command, Quit, SendPrivate, SendText, check_command
+from .console import Console, Status, show_room_message
 from .engines.base import Engine
 from .errors import (
     AuthenticationError,
     CryptochatError,
-    LocalProtocolError,
     ProtocolError,
     RemoteProtocolError,
     VersionMismatch,
@@ -28,19 +30,23 @@ from .errors import (
 from .framing import DEFAULT_MAX_FRAME
 from .messages import (
     Bye,
+    Emote,
     Error,
     Hello,
+    Join,
+    Leave,
     Message,
     Nick,
     Renamed,
     Say,
     Welcome,
+    Whisper,
     Who,
     decode,
     encode,
 )
 
-__all__ = ["ChatClient", "ClientConfig"]
+__all__ = ["ChatClient", "ClientConfig", "to_message"]
 
 _READ_SIZE = 64 * 1024
 
@@ -63,8 +69,32 @@ class ClientConfig:
     close_timeout: float = 2.0
 
 
+def to_message(command: Command) -> Message | str:
+    """The message a command sends, or why it cannot be sent."""
+    problem = check_command(command)
+    if problem is not None:
+        return problem
+    match command:
+        case SendText(text=text):
+            return Say(text)
+        case Act(text=text):
+            return Emote(text)
+        case SendPrivate(to=to, text=text):
+            return Whisper(to, text)
+        case ChangeNick(name=name):
+            return Nick(name)
+        case AskWho():
+            return Who()
+        case _:
+            raise AssertionError(f"{command} is for the console itself, not the room")
+
+
 class _Lost(Exception):
-    """The connection ended in a way another connection may fix."""
+    """The connection ended in a way another connection may fix; the message is the whole sentence."""
+
+
+class _Unreachable(_Lost):
+    """No connection could be made at all."""
 
 
 class _Fatal(CryptochatError):
@@ -78,7 +108,11 @@ class ChatClient:
         self._engine = engine
         self._console = console
         self._name = config.name
-        self._outbox: deque[bytes] = deque()
+        self._members: set[str] = set()
+        self._state = "connecting"
+        self._quit_reason = ""  # the room says "bye" for an empty one
+        # Each line with its encoding: shown as the operator's own once handed to a live channel.
+        self._outbox: deque[tuple[Message, bytes]] = deque()
         self._wake = asyncio.Event()
         self._has_room = asyncio.Event()
         self._input_done = False
@@ -99,38 +133,42 @@ class ChatClient:
     async def run(self) -> int:
         """Chat until the input ends or :meth:`stop`; return the exit status."""
         commands = asyncio.create_task(self._read_commands())
+        problem = None
         try:
-            return await self._connect_loop()
+            status = await self._connect_loop()
         except _Fatal as exc:
-            self._console.error(str(exc))
-            return 1
+            status, problem = 1, str(exc)
         finally:
             commands.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await commands
+        # After the console closed, so that a terminal user still sees it once the full screen is gone.
+        if problem is not None:
+            self._console.error(problem)
+        return status
+
+    def _show_status(self, state: str | None = None) -> None:
+        if state is not None:
+            self._state = state
+        self._console.status(Status(self._name, len(self._members), self._state))
 
     # ----------------------------------------------------------------- input side
 
     async def _read_commands(self) -> None:
         async for command in self._console.commands():
             if isinstance(command, Quit):
+                self._quit_reason = command.reason or self._quit_reason
                 break
+            message = to_message(command)
+            if isinstance(message, str):
+                self._console.error(message)
+                continue
             while len(self._outbox) >= self.config.max_pending:
                 self._has_room.clear()
                 await self._has_room.wait()
-            message: Message
-            if isinstance(command, SendText):
-                message = Say(command.text)
-            elif isinstance(command, AskWho):
-                message = Who()
-            else:
-                assert isinstance(command, ChangeNick)
-                message = Nick(command.name)
-            try:
-                self._outbox.append(encode(message))
-            except LocalProtocolError as exc:
-                self._console.error(f"not sent: {exc}")
-                continue
+            self._outbox.append((message, encode(message)))
+            if self._ever_welcomed and not self._welcomed:  # before the first connection, just wait
+                self._console.notice(f"not connected: {len(self._outbox)} waiting, sent on reconnection")
             self._wake.set()
         self._input_done = True
         self._wake.set()
@@ -146,25 +184,39 @@ class ChatClient:
                 return 0
             except _Lost as lost:
                 if not self._ever_welcomed:
-                    raise _Fatal(
-                        f"cannot reach the server at {self.config.host}:{self.config.port}: {lost}"
-                    ) from None
+                    if isinstance(lost, _Unreachable):
+                        raise _Fatal(str(lost)) from None
+                    raise _Fatal(f"cannot reach the server at {self._address()}: {lost}") from None
                 failures = 1 if self._welcomed else failures + 1
                 if self._input_done and (not self._outbox or self._stop.is_set()):
-                    self._console.notice(f"connection lost ({lost}); nothing left to send")
+                    self._console.notice(f"{lost}; nothing left to send")
                     return 0
                 if failures > self.config.reconnect_attempts:
+                    tries = self.config.reconnect_attempts
                     raise _Fatal(
-                        f"connection lost ({lost}); gave up after {self.config.reconnect_attempts} attempts"
+                        f"{lost}; gave up after {tries} reconnection attempt{'s' if tries != 1 else ''}"
                     ) from None
                 base = self.config.reconnect_initial * 2 ** (failures - 1)
                 # Jitter, so clients dropped together by a restart do not all return at the same instant.
                 delay = min(self.config.reconnect_max, base) * random.uniform(0.8, 1.2)
-                self._console.notice(f"connection lost ({lost}); reconnecting in {delay:.1f} s")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                if self._stop.is_set():
+                self._console.notice(f"{lost}; reconnecting in {delay:.1f} s")
+                if await self._count_down(delay):
                     return 0
+
+    async def _count_down(self, delay: float) -> bool:
+        """Wait ``delay`` seconds, the toolbar counting them down; True if :meth:`stop` came first."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + delay
+        while (left := end - loop.time()) > 0 and not self._stop.is_set():
+            self._show_status(f"reconnecting in {math.ceil(left)} s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), min(left, 1.0))
+        self._show_status("connecting")
+        return self._stop.is_set()
+
+    def _address(self) -> str:
+        host = self.config.host
+        return f"[{host}]:{self.config.port}" if ":" in host else f"{host}:{self.config.port}"
 
     async def _session(self) -> None:
         """One connection, from connect to goodbye; returns after leaving cleanly, raises otherwise."""
@@ -174,7 +226,7 @@ class ChatClient:
                 asyncio.open_connection(cfg.host, cfg.port), cfg.connect_timeout
             )
         except (OSError, TimeoutError) as exc:
-            raise _Lost(_describe(exc)) from None
+            raise _Unreachable(f"cannot reach the server at {self._address()}: {_describe(exc)}") from None
         channel = Channel(Role.CLIENT, self._psk, self._engine, max_frame=cfg.max_frame)
         try:
             await self._converse(channel, reader, writer)
@@ -183,9 +235,9 @@ class ChatClient:
             raise _Fatal(str(exc)) from None
         except ProtocolError as exc:
             writer.write(channel.data_to_send())
-            raise _Lost(str(exc)) from None
+            raise _Lost(f"connection lost: {exc}") from None
         except (OSError, TimeoutError) as exc:
-            raise _Lost(_describe(exc)) from None
+            raise _Lost(f"connection lost: {_describe(exc)}") from None
         finally:
             writer.close()
             with contextlib.suppress(OSError, TimeoutError):
@@ -205,7 +257,7 @@ class ChatClient:
                 if self._welcomed and not leaving:
                     self._flush(channel)
                     if self._input_done and (not self._outbox or self._stop.is_set()):
-                        channel.send(encode(Bye("leaving")))
+                        channel.send(encode(Bye(self._quit_reason)))
                         channel.close()
                         leaving = True
                         deadline = loop.time() + self.config.close_timeout
@@ -247,8 +299,19 @@ class ChatClient:
 
     def _flush(self, channel: Channel) -> None:
         while self._outbox:
-            channel.send(self._outbox.popleft())
+            message, wire = self._outbox.popleft()
+            channel.send(wire)
+            self._show_own(message)
         self._has_room.set()
+
+    def _show_own(self, message: Message) -> None:
+        match message:
+            case Say(text=text):
+                self._console.message(self._name, text, own=True)
+            case Emote(text=text):
+                self._console.action(self._name, text, own=True)
+            case Whisper(to=to, text=text):
+                self._console.private(self._name, text, to=to)
 
     def _on_message(self, message: Message, leaving: bool) -> None:
         console = self._console
@@ -259,12 +322,11 @@ class ChatClient:
                 if name != self._name:
                     console.notice(f"the name {self._name} is taken; you are {name}")
                 self._name = name
+                self._members = set(members)
                 verb = "reconnected" if self._ever_welcomed else "connected"
-                console.notice(
-                    f"{verb} to {self.config.host}:{self.config.port} as {name}; "
-                    f"present: {', '.join(members)}"
-                )
+                console.notice(f"{verb} to {self._address()} as {name}; present: {', '.join(members)}")
                 self._welcomed = self._ever_welcomed = True
+                self._show_status("connected")
             case Error(reason=reason):
                 console.error(f"the server says: {reason}")
             case Bye(reason=reason):
@@ -273,15 +335,33 @@ class ChatClient:
                 if not leaving:
                     raise _Lost(f"the server said goodbye: {reason}")
             case _:
-                if isinstance(message, Renamed) and message.old == self._name:
-                    self._name = message.new
                 if not show_room_message(console, message):
                     raise RemoteProtocolError(f"a server may not send {type(message).__name__}")
+                self._track(message)
+
+    def _track(self, message: Message) -> None:
+        """Keep the name and the member count in the toolbar up to date."""
+        match message:
+            case Join(name=name):
+                self._members.add(name)
+            case Leave(name=name):
+                self._members.discard(name)
+            case Renamed(old=old, new=new):
+                self._members.discard(old)
+                self._members.add(new)
+                if old == self._name:
+                    self._name = new
+            case _:
+                return
+        self._show_status()
 
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
+    if isinstance(exc, OSError) and exc.errno:
+        # Not exc.strerror: asyncio puts "Connect call failed ('127.0.0.1', 5601)" there.
+        return os.strerror(exc.errno)
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__

@@ -1,87 +1,69 @@
 """The operator's side of a participant: commands in, chat lines and notices out.
 
 Two implementations behind one interface. :class:`PipeConsole` (stdin is not a terminal) is for scripts:
-every input line is one message, received lines go to stdout as ``NAME: TEXT``, notices and errors go to
-stderr. :class:`TerminalConsole` is a prompt_toolkit line editor: the input line stays at the bottom,
-messages scroll above it with the time, and ``/quit``, ``/who``, ``/nick NAME`` are commands.
+every non-empty input line is one message, received lines go to stdout as ``NAME: TEXT``, notices and
+errors go to stderr. :class:`~cryptochat.terminal.TerminalConsole` is the full-screen terminal UI.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import sys
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from prompt_toolkit import PromptSession
-from prompt_toolkit.patch_stdout import patch_stdout
-
-from .messages import Join, Leave, Members, Message, Renamed, Text
+from .commands import Command, Quit, SendText
+from .messages import (
+    Emoted,
+    History,
+    HistoryAction,
+    Join,
+    Leave,
+    Members,
+    Message,
+    Private,
+    Renamed,
+    Text,
+)
 
 __all__ = [
-    "AskWho",
-    "ChangeNick",
-    "Command",
+    "ERROR_PREFIX",
     "Console",
     "PipeConsole",
-    "Quit",
-    "SendText",
-    "TerminalConsole",
-    "open_console",
-    "parse_terminal_line",
+    "Status",
     "show_room_message",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class SendText:
-    text: str
+ERROR_PREFIX = "cryptochat: "
+"""What every error line on stderr starts with, from the console or from the command line."""
 
 
 @dataclass(frozen=True, slots=True)
-class AskWho:
-    pass
+class Status:
+    """What the terminal's toolbar shows."""
 
-
-@dataclass(frozen=True, slots=True)
-class ChangeNick:
     name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Quit:
-    pass
-
-
-Command = SendText | AskWho | ChangeNick | Quit
-
-_HELP = "commands: /who, /nick NAME, /quit; start a line with // to send one that begins with /"
-
-
-def parse_terminal_line(line: str) -> Command | str:
-    """Turn a typed line into a command, or return a usage message for a bad one."""
-    if line.startswith("//"):
-        return SendText(line[1:])
-    if not line.startswith("/"):
-        return SendText(line)
-    word, _, rest = line.partition(" ")
-    if word == "/quit":
-        return Quit()
-    if word == "/who":
-        return AskWho()
-    if word == "/nick" and rest.strip():
-        return ChangeNick(rest.strip())
-    return _HELP
+    members: int
+    state: str
+    """What the connection is doing: connected, reconnecting in 2.0 s, listening on port 5555…"""
 
 
 class Console(ABC):
     @abstractmethod
-    def message(self, sender: str, text: str) -> None:
-        """Show a chat line someone else wrote."""
+    def message(self, sender: str, text: str, own: bool = False) -> None:
+        """Show a chat line; ``own`` for the operator's own line once it is sent."""
+
+    @abstractmethod
+    def action(self, sender: str, text: str, own: bool = False) -> None:
+        """Show a ``/me`` action."""
+
+    @abstractmethod
+    def private(self, sender: str, text: str, to: str | None = None) -> None:
+        """Show a private line received from ``sender``, or (``to`` given) the operator's own one."""
 
     @abstractmethod
     def notice(self, text: str) -> None:
@@ -90,6 +72,17 @@ class Console(ABC):
     @abstractmethod
     def error(self, text: str) -> None:
         """Show an error line."""
+
+    def history(self, sender: str, text: str, action: bool = False) -> None:
+        """Show a line (or an action) said before the operator joined, replayed by the server."""
+        self.notice(f"earlier: * {sender} {text}" if action else f"earlier: {sender}: {text}")
+
+    def log(self, text: str) -> None:
+        """Record a server log line (a refused connection, a slow client): stderr, one line."""
+        print(text, file=sys.stderr, flush=True)  # noqa: T201 - stderr is the log
+
+    def status(self, status: Status) -> None:  # noqa: B027 - only the terminal has a toolbar to update
+        """The state shown in the toolbar changed."""
 
     @abstractmethod
     def commands(self) -> AsyncIterator[Command]:
@@ -104,6 +97,14 @@ def show_room_message(console: Console, message: Message) -> bool:
     match message:
         case Text(sender=sender, text=text):
             console.message(sender, text)
+        case Emoted(sender=sender, text=text):
+            console.action(sender, text)
+        case Private(sender=sender, text=text):
+            console.private(sender, text)
+        case History(sender=sender, text=text):
+            console.history(sender, text)
+        case HistoryAction(sender=sender, text=text):
+            console.history(sender, text, action=True)
         case Join(name=name):
             console.notice(f"{name} joined")
         case Leave(name=name, reason=reason):
@@ -111,7 +112,7 @@ def show_room_message(console: Console, message: Message) -> bool:
         case Renamed(old=old, new=new):
             console.notice(f"{old} is now known as {new}")
         case Members(names=names):
-            console.notice(f"present: {', '.join(names)}")
+            console.notice(f"present ({len(names)}): {', '.join(names)}")
         case _:
             return False
     return True
@@ -123,14 +124,24 @@ class PipeConsole(Console):
     def __init__(self, backlog: int = 64) -> None:
         self._backlog = backlog
 
-    def message(self, sender: str, text: str) -> None:
-        print(f"{sender}: {text}", flush=True)  # noqa: T201 - stdout is this console's output
+    # A script sees what others sent, in one format per kind; its own lines it knows already.
+    def message(self, sender: str, text: str, own: bool = False) -> None:
+        if not own:
+            print(f"{sender}: {text}", flush=True)  # noqa: T201 - stdout is this console's output
+
+    def action(self, sender: str, text: str, own: bool = False) -> None:
+        if not own:
+            print(f"* {sender} {text}", flush=True)  # noqa: T201
+
+    def private(self, sender: str, text: str, to: str | None = None) -> None:
+        if to is None:
+            print(f"[private] {sender}: {text}", flush=True)  # noqa: T201
 
     def notice(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)  # noqa: T201
 
     def error(self, text: str) -> None:
-        print(f"error: {text}", file=sys.stderr, flush=True)  # noqa: T201
+        print(f"{ERROR_PREFIX}{text}", file=sys.stderr, flush=True)  # noqa: T201
 
     async def commands(self) -> AsyncIterator[Command]:
         loop = asyncio.get_running_loop()
@@ -141,8 +152,11 @@ class PipeConsole(Console):
         def hand_over(item: str | None) -> bool:
             try:
                 asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
-            except (RuntimeError, asyncio.CancelledError):
-                return False  # the loop is gone: nobody wants more input
+            except (RuntimeError, concurrent.futures.CancelledError):
+                # The loop is closed, or cancelled this hand-over while shutting down (the future of
+                # run_coroutine_threadsafe raises concurrent's CancelledError, not asyncio's): nobody
+                # wants more input.
+                return False
             return True
 
         def pump() -> None:
@@ -160,49 +174,7 @@ class PipeConsole(Console):
 
         threading.Thread(target=pump, name="stdin", daemon=True).start()
         while (line := await queue.get()) is not None:
-            yield SendText(line)
+            # An empty line is nothing to say, as in the terminal: not relayed as an empty message.
+            if line.strip():
+                yield SendText(line)
         yield Quit()
-
-
-class TerminalConsole(Console):
-    def __init__(self, prompt: str = "> ") -> None:
-        self._session: PromptSession[str] = PromptSession()
-        self._prompt = prompt
-
-    def _show(self, line: str) -> None:
-        print(f"[{time.strftime('%H:%M')}] {line}", flush=True)  # noqa: T201 - the terminal is the UI
-
-    def message(self, sender: str, text: str) -> None:
-        self._show(f"{sender}: {text}")
-
-    def notice(self, text: str) -> None:
-        self._show(f"* {text}")
-
-    def error(self, text: str) -> None:
-        self._show(f"! {text}")
-
-    async def commands(self) -> AsyncIterator[Command]:
-        # patch_stdout makes prints from the chat appear above the line being edited.
-        with patch_stdout(raw=True):
-            while True:
-                try:
-                    line = await self._session.prompt_async(self._prompt)
-                except (EOFError, KeyboardInterrupt):
-                    break
-                if not line.strip():
-                    continue
-                command = parse_terminal_line(line)
-                if isinstance(command, str):
-                    self.notice(command)
-                    continue
-                yield command
-                if isinstance(command, Quit):
-                    return
-        yield Quit()
-
-
-def open_console() -> Console:
-    """A terminal console when stdin and stdout are terminals, the pipe console otherwise."""
-    if sys.stdin.isatty() and sys.stdout.isatty():
-        return TerminalConsole()
-    return PipeConsole()

@@ -6,13 +6,15 @@ all of its bytes. Decoding rejects anything malformed with :class:`~cryptochat.e
 encoding an invalid message raises :class:`~cryptochat.errors.LocalProtocolError`.
 
 Text never contains control characters (Unicode category Cc): a participant must not be able to drive the
-other participants' terminals with escape sequences.
+other participants' terminals with escape sequences. Nor does it contain bidirectional overrides or isolates,
+which would reorder what the others see (Trojan Source). A name contains only characters a terminal shows.
 """
 
 from __future__ import annotations
 
 import re
 import struct
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import ClassVar
@@ -24,17 +26,23 @@ __all__ = [
     "MAX_REASON_BYTES",
     "MAX_TEXT_BYTES",
     "Bye",
+    "Emote",
+    "Emoted",
     "Error",
     "Hello",
+    "History",
+    "HistoryAction",
     "Join",
     "Leave",
     "Members",
     "Message",
     "Nick",
+    "Private",
     "Renamed",
     "Say",
     "Text",
     "Welcome",
+    "Whisper",
     "Who",
     "check_name",
     "check_text",
@@ -51,10 +59,22 @@ MAX_MEMBERS = 4096
 _U16 = struct.Struct(">H")
 
 
-# Cc (C0, DEL, C1 controls) and Cs (lone surrogates, which cannot be encoded as UTF-8 at all). A regex
-# rather than unicodedata per character: every relayed line passes through here.
-_FORBIDDEN_IN_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_FORBIDDEN_IN_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff:\\s]")
+# Cc (C0, DEL, C1 controls), Cs (lone surrogates, which cannot be encoded as UTF-8 at all), and the
+# bidirectional embeddings, overrides (U+202A..U+202E) and isolates (U+2066..U+2069). A regex rather than
+# unicodedata per character: every relayed line passes through here.
+_FORBIDDEN_IN_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _describe(char: str) -> str:
+    name = unicodedata.name(char, "")  # control characters have no name in the Unicode database
+    return f"U+{ord(char):04X} ({name})" if name else f"U+{ord(char):04X}"
+
+
+def _unshown(char: str) -> bool:
+    # Other (Cc control, Cf format such as zero-width and bidi controls, Cs, Co private use, Cn unassigned)
+    # and Separator (Zs spaces, Zl, Zp): nothing a reader could see and tell apart.
+    return char == ":" or unicodedata.category(char)[0] in "CZ"
 
 
 def check_name(name: str) -> str | None:
@@ -62,8 +82,12 @@ def check_name(name: str) -> str | None:
     size = len(name.encode("utf-8", "surrogatepass"))
     if not 1 <= size <= MAX_NAME_BYTES:
         return f"a name must be 1 to {MAX_NAME_BYTES} bytes of UTF-8"
-    if _FORBIDDEN_IN_NAME.search(name):
-        return "a name must not contain spaces, colons or control characters"
+    bad = next((c for c in name if _unshown(c)), None)
+    if bad is not None:
+        return (
+            f"a name must not contain {_describe(bad)}: spaces, colons, and invisible, format or "
+            "control characters are refused"
+        )
     return None
 
 
@@ -71,9 +95,15 @@ def check_text(text: str, limit: int = MAX_TEXT_BYTES) -> str | None:
     """Why ``text`` cannot be sent, or ``None`` if it can."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > limit:
-        return f"{size} bytes is over the limit of {limit}"
-    if _FORBIDDEN_IN_TEXT.search(text):
-        return "control characters are not allowed"
+        return f"it is {size} bytes of UTF-8, over the limit of {limit}"
+    found = _FORBIDDEN_IN_TEXT.search(text)
+    if found is not None:
+        if _CONTROL.match(found.group()):
+            return f"it contains the control character {_describe(found.group())}"
+        return (
+            f"it contains {_describe(found.group())}, a bidirectional control that would reorder "
+            "what the others see"
+        )
     return None
 
 
@@ -187,11 +217,76 @@ class Bye:
     KINDS: ClassVar[tuple[str, ...]] = (_REASON,)
 
 
-Message = Hello | Welcome | Say | Text | Join | Leave | Who | Members | Nick | Renamed | Error | Bye
+@dataclass(frozen=True, slots=True)
+class Emote:
+    """Client -> server: an action for everyone else (``/me waves``)."""
+
+    text: str
+    TYPE: ClassVar[int] = 0x0D
+    KINDS: ClassVar[tuple[str, ...]] = (_TEXT,)
+
+
+@dataclass(frozen=True, slots=True)
+class Emoted:
+    """Server -> client: an action and who did it."""
+
+    sender: str
+    text: str
+    TYPE: ClassVar[int] = 0x0E
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class Whisper:
+    """Client -> server: a private line for one member only."""
+
+    to: str
+    text: str
+    TYPE: ClassVar[int] = 0x0F
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class Private:
+    """Server -> client: a private line and who sent it."""
+
+    sender: str
+    text: str
+    TYPE: ClassVar[int] = 0x10
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Server -> client, right after Welcome: a chat line said before this member joined."""
+
+    sender: str
+    text: str
+    TYPE: ClassVar[int] = 0x11
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryAction:
+    """Server -> client, right after Welcome: an action done before this member joined."""
+
+    sender: str
+    text: str
+    TYPE: ClassVar[int] = 0x12
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
+
+
+Message = (
+    Hello | Welcome | Say | Text | Join | Leave | Who | Members | Nick | Renamed | Error | Bye
+    | Emote | Emoted | Whisper | Private | History | HistoryAction
+)
 
 _TYPES: dict[int, type[Message]] = {
     cls.TYPE: cls
-    for cls in (Hello, Welcome, Say, Text, Join, Leave, Who, Members, Nick, Renamed, Error, Bye)
+    for cls in (
+        Hello, Welcome, Say, Text, Join, Leave, Who, Members, Nick, Renamed, Error, Bye,
+        Emote, Emoted, Whisper, Private, History, HistoryAction,
+    )
 }
 
 

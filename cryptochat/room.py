@@ -5,31 +5,43 @@ the room runs to completion on each input and the adapter queues every delivery 
 participants see one total order: the order in which the room produced the deliveries.
 
 Member ``CONSOLE`` (0) is the server operator's console; it takes part like any client.
+
+Names are kept NFKC-normalised, and no two members have names that look alike: case-folded or reduced to
+their confusable skeleton (UTS #39), each name must differ from every other (see :mod:`.names`).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from .errors import RemoteProtocolError
 from .messages import (
     MAX_NAME_BYTES,
     Bye,
+    Emote,
+    Emoted,
     Error,
     Hello,
+    History,
+    HistoryAction,
     Join,
     Leave,
     Members,
     Message,
     Nick,
+    Private,
     Renamed,
     Say,
     Text,
     Welcome,
+    Whisper,
     Who,
+    check_name,
 )
+from .names import name_keys, normalise_name
 
-__all__ = ["CONSOLE", "Action", "Deliver", "Disconnect", "Room"]
+__all__ = ["CONSOLE", "Action", "Deliver", "Disconnect", "Note", "Room"]
 
 CONSOLE = 0
 
@@ -49,13 +61,22 @@ class Disconnect:
     member: int
 
 
-Action = Deliver | Disconnect
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A line for the operator's log (never message contents): something happened that no member sees."""
+
+    text: str
+
+
+Action = Deliver | Disconnect | Note
 
 
 class Room:
-    def __init__(self, console_name: str, max_members: int) -> None:
+    def __init__(self, console_name: str, max_members: int, history: int = 0) -> None:
         self._names: dict[int, str] = {CONSOLE: console_name}
         self._max_members = max_members
+        # The last lines and actions, replayed to each newcomer; private lines are never kept.
+        self._history: deque[History | HistoryAction] = deque(maxlen=history)
 
     def name_of(self, member: int) -> str | None:
         return self._names.get(member)
@@ -67,58 +88,98 @@ class Room:
     def _others(self, member: int) -> tuple[int, ...]:
         return tuple(m for m in self._names if m != member)
 
+    def _holder(self, name: str, besides: int | None = None) -> int | None:
+        """The member (other than ``besides``) whose name looks like ``name``, if any."""
+        keys = name_keys(name)
+        return next(
+            (m for m, n in self._names.items() if m != besides and not keys.isdisjoint(name_keys(n))),
+            None,
+        )
+
     def _unique(self, wanted: str) -> str:
-        taken = set(self._names.values())
-        if wanted not in taken:
+        if self._holder(wanted) is None:
             return wanted
         n = 2
         while True:
             suffix = f"-{n}"
             base = wanted.encode()[: MAX_NAME_BYTES - len(suffix)].decode("utf-8", "ignore")
             candidate = base + suffix
-            if candidate not in taken:
+            if self._holder(candidate) is None:
                 return candidate
             n += 1
 
     def handle(self, member: int, message: Message) -> list[Action]:
-        """``member`` sent ``message``; a member that has not joined may only send Hello."""
+        """``member`` sent ``message``; a member that has not joined may only send Hello.
+
+        The operator's console sends its lines, actions and commands here too, as member ``CONSOLE``.
+        """
         if member not in self._names:
             if not isinstance(message, Hello):
                 raise RemoteProtocolError(f"expected Hello first, got {type(message).__name__}")
             return self._join(member, message.name)
         match message:
             case Say(text=text):
+                self._history.append(History(self._names[member], text))
                 return [Deliver(self._others(member), Text(self._names[member], text))]
+            case Emote(text=text):
+                self._history.append(HistoryAction(self._names[member], text))
+                return [Deliver(self._others(member), Emoted(self._names[member], text))]
+            case Whisper(to=to, text=text):
+                return self._whisper(member, to, text)
             case Who():
                 return [Deliver((member,), Members(self.members))]
             case Nick(name=new):
                 return self._rename(member, new)
-            case Bye():
-                return self.leave(member, "bye")
+            case Bye(reason=reason):
+                return self.leave(member, reason or "bye")
             case _:
                 raise RemoteProtocolError(f"a client may not send {type(message).__name__}")
-
-    def post(self, text: str) -> list[Action]:
-        """The operator's console said ``text``."""
-        return [Deliver(self._others(CONSOLE), Text(self._names[CONSOLE], text))]
 
     def _join(self, member: int, wanted: str) -> list[Action]:
         if len(self._names) - 1 >= self._max_members:
             return [
+                Note(f"refused {wanted}: the room is full ({self._max_members} clients)"),
                 Deliver((member,), Bye(f"the room is full ({self._max_members} clients)")),
                 Disconnect(member),
             ]
-        name = self._unique(wanted)
+        normal = normalise_name(wanted)
+        problem = check_name(normal)
+        if problem is not None:  # NFKC can make a valid name invalid, e.g. U+FF1A FULLWIDTH COLON
+            return [
+                Note(f"refused a join: {problem}"),
+                Deliver((member,), Bye(problem)),
+                Disconnect(member),
+            ]
+        name = self._unique(normal)
         others = self._others(member)
         self._names[member] = name
-        return [Deliver((member,), Welcome(name, self.members)), Deliver(others, Join(name))]
+        return [
+            Deliver((member,), Welcome(name, self.members)),
+            *(Deliver((member,), past) for past in self._history),
+            Deliver(others, Join(name)),
+        ]
 
-    def _rename(self, member: int, new: str) -> list[Action]:
-        if new in self._names.values():
-            return [Deliver((member,), Error(f"the name {new} is taken"))]
+    def _rename(self, member: int, wanted: str) -> list[Action]:
+        new = normalise_name(wanted)
+        problem = check_name(new)
+        if problem is not None:
+            return [Deliver((member,), Error(problem))]
+        holder = self._holder(new, besides=member)
+        if holder is not None:
+            taken = self._names[holder]
+            detail = "" if taken == new else f" (too much like {taken})"
+            return [Deliver((member,), Error(f"the name {new} is taken{detail}"))]
         old = self._names[member]
+        if old == new:
+            return []
         self._names[member] = new
         return [Deliver(tuple(self._names), Renamed(old, new))]
+
+    def _whisper(self, member: int, to: str, text: str) -> list[Action]:
+        recipient = self._holder(normalise_name(to))
+        if recipient is None:
+            return [Deliver((member,), Error(f"nobody called {to} is here"))]
+        return [Deliver((recipient,), Private(self._names[member], text))]
 
     def leave(self, member: int, reason: str) -> list[Action]:
         """``member`` is gone (left, lost, too slow); tell the others. A no-op for a non-member."""

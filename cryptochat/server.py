@@ -24,10 +24,10 @@ from .channel import (
     Role,
 )
 from .engines.base import Engine
-from .errors import LocalProtocolError, ProtocolError
+from .errors import ProtocolError
 from .framing import DEFAULT_MAX_FRAME
-from .messages import Bye, Message, check_text, decode, encode
-from .room import CONSOLE, Action, Disconnect, Room
+from .messages import Bye, Message, decode, encode
+from .room import CONSOLE, Action, Disconnect, Note, Room
 
 __all__ = ["ChatServer", "ServerConfig"]
 
@@ -49,6 +49,8 @@ class ServerConfig:
     max_frame: int = DEFAULT_MAX_FRAME
     close_timeout: float = 2.0
     """Seconds a closing connection gets to flush before it is cut."""
+    history: int = 50
+    """Lines kept in memory and replayed to each member who joins (0: none)."""
 
 
 _CLOSE = None  # in a send queue: close the channel once everything before it is sent
@@ -101,7 +103,7 @@ class ChatServer:
         self._engine = engine
         self._show = show
         self._log = log
-        self._room = Room(config.name, config.max_clients)
+        self._room = Room(config.name, config.max_clients, config.history)
         self._clients: dict[int, _Client] = {}
         self._ids = itertools.count(CONSOLE + 1)
         self._handshaking = 0
@@ -114,6 +116,11 @@ class ChatServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     @property
+    def name(self) -> str:
+        """The operator's name in the room (``/nick`` changes it)."""
+        return self._room.name_of(CONSOLE) or self.config.name
+
+    @property
     def members(self) -> tuple[str, ...]:
         return self._room.members
 
@@ -122,12 +129,13 @@ class ChatServer:
             self._on_connection, self.config.host, self.config.port
         )
 
-    def post(self, text: str) -> None:
-        """The operator said ``text``; :class:`LocalProtocolError` if it cannot be sent."""
-        problem = check_text(text)
-        if problem is not None:
-            raise LocalProtocolError(problem)
-        self._perform(self._room.post(text))
+    def post(self, message: Message) -> None:
+        """The operator's console sent ``message`` (Say, Emote, Whisper, Who, Nick) to the room.
+
+        :class:`LocalProtocolError` if the message cannot be encoded, exactly as a client's could not be.
+        """
+        encode(message)
+        self._perform(self._room.handle(CONSOLE, message))
 
     async def close(self, reason: str = "the server is shutting down") -> None:
         """Stop accepting, say goodbye to every client, give them a moment to flush, then cut."""
@@ -240,6 +248,9 @@ class ChatServer:
         pending = deque(actions)
         while pending:
             action = pending.popleft()
+            if isinstance(action, Note):
+                self._log(action.text)
+                continue
             if isinstance(action, Disconnect):
                 client = self._clients.pop(action.member, None)
                 if client is not None:
@@ -280,5 +291,5 @@ class ChatServer:
 def _peer_name(writer: asyncio.StreamWriter) -> str:
     peer = writer.get_extra_info("peername")
     if isinstance(peer, tuple) and len(peer) >= 2:
-        return f"{peer[0]}:{peer[1]}"
+        return f"[{peer[0]}]:{peer[1]}" if ":" in peer[0] else f"{peer[0]}:{peer[1]}"
     return "peer"

@@ -11,7 +11,8 @@ from conftest import KEY
 
 from cryptochat.channel import Channel, DataReceived, HandshakeComplete, Role
 from cryptochat.client import ChatClient, ClientConfig
-from cryptochat.console import Command, Console, Quit, SendText
+from cryptochat.commands import Command, Quit, SendText
+from cryptochat.console import Console
 from cryptochat.engines import Engine
 from cryptochat.messages import Hello, Message, Text, Welcome, decode, encode
 from cryptochat.server import ChatServer, ServerConfig
@@ -31,13 +32,33 @@ class ScriptedConsole(Console):
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, str]] = []
+        self.actions: list[tuple[str, str]] = []
+        self.privates: list[tuple[str, str]] = []
+        self.sent: list[tuple[str, str]] = []  # own lines, once handed to the connection
         self.notices: list[str] = []
         self.errors: list[str] = []
         self.inbox: asyncio.Queue[Command] = asyncio.Queue()
         self.changed = asyncio.Event()
 
-    def message(self, sender: str, text: str) -> None:
-        self.messages.append((sender, text))
+    def message(self, sender: str, text: str, own: bool = False) -> None:
+        if own:
+            self.sent.append(("say", text))
+        else:
+            self.messages.append((sender, text))
+        self.changed.set()
+
+    def action(self, sender: str, text: str, own: bool = False) -> None:
+        if own:
+            self.sent.append(("me", text))
+        else:
+            self.actions.append((sender, text))
+        self.changed.set()
+
+    def private(self, sender: str, text: str, to: str | None = None) -> None:
+        if to is not None:
+            self.sent.append((f"msg {to}", text))
+        else:
+            self.privates.append((sender, text))
         self.changed.set()
 
     def notice(self, text: str) -> None:

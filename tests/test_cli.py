@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -132,7 +133,7 @@ def test_unreachable_server_is_one_line_and_status_1(key_file: str) -> None:
     result = run("connect", "127.0.0.1", str(free_port()), "--key-file", key_file, "--name", "x")
     assert result.returncode == 1
     assert result.stderr.splitlines()[0].startswith("engine: software")
-    assert result.stderr.splitlines()[1].startswith("error: cannot reach the server at 127.0.0.1:")
+    assert result.stderr.splitlines()[1].startswith("cryptochat: cannot reach the server at 127.0.0.1:")
     assert "Traceback" not in result.stderr
 
 
@@ -229,7 +230,7 @@ def test_wrong_key_fails_with_a_clear_line_on_both_ends(key_file: str, tmp_path:
         port = server.stderr[-1].rsplit(":", 1)[1].split()[0]
         client = await spawn("eve", connect(port, other, "eve"))
         assert await client.finish() == 1
-        assert client.stderr[1:] == ["error: the server does not hold the same key"]
+        assert client.stderr[1:] == ["cryptochat: the server does not hold the same key"]
         assert await server.wait_for("the client does not hold the same key", stream="stderr")
         server.process.send_signal(signal.SIGTERM)
         assert await server.finish() == 0
@@ -291,3 +292,199 @@ def test_the_local_demo_succeeds() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1].startswith("demo ok: 7 messages")
+
+
+# ---------------------------------------------------------------- options
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["serve", "--max-clients", "0"], "argument --max-clients: 0 is out of range: must be at least 1"),
+        (["serve", "--handshake-timeout", "0"], "argument --handshake-timeout: 0 is out of range"),
+        (["serve", "--handshake-timeout", "nan"], "argument --handshake-timeout: nan is out of range"),
+        (["serve", "--send-queue", "-5"], "argument --send-queue: -5 is out of range"),
+        (["serve", "--port", "70000"], "argument --port: 70000 is out of range: must be from 0 to 65535"),
+        (["serve", "--max-clients", "many"], "argument --max-clients: 'many' is not a whole number"),
+        (["connect", "127.0.0.1", "0"], "argument PORT: 0 is out of range: must be from 1 to 65535"),
+        (["connect", "127.0.0.1", "1", "--reconnect-attempts", "-1"], "argument --reconnect-attempts: -1"),
+    ],
+)
+def test_numeric_options_out_of_range_are_one_line_usage_errors(
+    key_file: str, args: list[str], complaint: str
+) -> None:
+    result = run(*args, "--key-file", key_file)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"cryptochat: {complaint}")
+    assert result.stderr.rstrip().endswith(f"(see: cryptochat {args[0]} --help)")
+
+
+@pytest.mark.parametrize("command", ["serve", "connect"])
+def test_help_gives_every_option_a_meaning_and_its_default(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    if command == "serve":
+        defaults = [
+            ("--port PORT", "5555"), ("--max-clients N", "64"), ("--host HOST", "0.0.0.0"),
+            ("--handshake-timeout SECONDS", "10.0"), ("--send-queue N", "256"),
+        ]
+        for option, default in defaults:
+            assert re.search(rf"{option} [^-]+\(default: {re.escape(default)}\)", text), option
+    else:
+        assert "HOST the server's address or host name" in text
+        assert "PORT the server's port" in text
+        assert re.search(r"--reconnect-attempts N [^-]+\(default: 10\)", text)
+    assert "--key-file FILE the pre-shared key (from cryptochat keygen) (required)" in text
+    assert "(default: None)" not in text
+
+
+def test_keygen_on_a_directory_or_a_dangling_symlink_says_what_is_there(tmp_path: os.PathLike[str]) -> None:
+    directory = os.path.join(tmp_path, "d")
+    os.mkdir(directory)
+    link = os.path.join(tmp_path, "l")
+    os.symlink(os.path.join(tmp_path, "nowhere"), link)
+    result = run("keygen", directory)
+    assert result.stderr.strip() == f"cryptochat: key file {directory} is a directory; not overwriting it"
+    result = run("keygen", link)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"cryptochat: key file {link} is a symbolic link to nothing; not overwriting it"
+    )
+    assert not os.path.exists(os.path.join(tmp_path, "nowhere"))
+
+
+# ---------------------------------------------------------------- pipes and logs
+
+
+def test_the_pipe_console_does_not_relay_empty_lines(key_file: str) -> None:
+    async def scenario() -> None:
+        server = await spawn("server", [*SERVE, "--port", "0", "--key-file", key_file])
+        assert await server.wait_for("listening on", stream="stderr")
+        port = server.stderr[-1].rsplit(":", 1)[1].split()[0]
+        client = await spawn("dave", connect(port, key_file, "dave"))
+        for line in ["first", "", "   ", "last"]:
+            await client.type(line)
+        await client.end_input()
+        assert await client.finish() == 0
+        assert await server.wait_for("dave: last")
+        server.process.send_signal(signal.SIGTERM)
+        assert await server.finish() == 0
+        assert server.stdout == ["dave: first", "dave: last"]
+
+    asyncio.run(scenario())
+
+
+def test_a_connection_refused_because_the_room_is_full_is_logged(key_file: str) -> None:
+    async def scenario() -> None:
+        server = await spawn("server", [*SERVE, "--port", "0", "--key-file", key_file, "--max-clients", "1"])
+        assert await server.wait_for("listening on", stream="stderr")
+        port = server.stderr[-1].rsplit(":", 1)[1].split()[0]
+        first = await spawn("first", connect(port, key_file, "first"))
+        assert await first.wait_for("connected to", stream="stderr")
+        second = await spawn("second", connect(port, key_file, "second"))
+        assert await second.finish() == 1
+        assert second.stderr[-1] == "cryptochat: the server refused us: the room is full (1 clients)"
+        assert await server.wait_for("refused second: the room is full (1 clients)", stream="stderr")
+        await first.end_input()
+        assert await first.finish() == 0
+        server.process.send_signal(signal.SIGTERM)
+        assert await server.finish() == 0
+
+    asyncio.run(scenario())
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+def test_ipv6_addresses_are_shown_in_brackets(key_file: str) -> None:
+    async def scenario() -> None:
+        serve = [*CHAT, "serve", "--host", "::1", "--port", "0", "--key-file", key_file]
+        server = await spawn("server", serve)
+        assert await server.wait_for("listening on", stream="stderr")
+        assert re.fullmatch(r"listening on \[::1\]:\d+ as server", server.stderr[-1])
+        port = server.stderr[-1].rsplit(":", 1)[1].split()[0]
+        client = await spawn("six", [*CHAT, "connect", "::1", port, "--key-file", key_file, "--name", "six"])
+        assert await client.wait_for(f"connected to [::1]:{port} as six", stream="stderr")
+        await client.end_input()
+        assert await client.finish() == 0
+        server.process.send_signal(signal.SIGTERM)
+        assert await server.finish() == 0
+
+    asyncio.run(scenario())
+
+
+def test_log_appends_a_timestamped_transcript_on_both_ends(key_file: str, tmp_path: os.PathLike[str]) -> None:
+    server_log = os.path.join(tmp_path, "server.log")
+    client_log = os.path.join(tmp_path, "client.log")
+    with open(client_log, "w", encoding="utf-8") as f:
+        f.write("an earlier session\n")
+    os.chmod(client_log, 0o600)
+
+    async def scenario() -> None:
+        server = await spawn("server", [*SERVE, "--port", "0", "--key-file", key_file, "--log", server_log])
+        assert await server.wait_for("listening on", stream="stderr")
+        port = server.stderr[-1].rsplit(":", 1)[1].split()[0]
+        client = await spawn("dave", [*connect(port, key_file, "dave"), "--log", client_log])
+        assert await client.wait_for("connected to", stream="stderr")
+        await server.type("hello dave")
+        assert await client.wait_for("server: hello dave")
+        await client.type("hi server")
+        assert await server.wait_for("dave: hi server")
+        await client.end_input()
+        assert await client.finish() == 0
+        server.process.send_signal(signal.SIGTERM)
+        assert await server.finish() == 0
+
+    asyncio.run(scenario())
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
+    with open(server_log, encoding="utf-8") as f:
+        server_lines = f.read().splitlines()
+    with open(client_log, encoding="utf-8") as f:
+        client_lines = f.read().splitlines()
+    assert stat.S_IMODE(os.stat(server_log).st_mode) == 0o600
+    assert re.fullmatch(stamp + r"-- listening on 127\.0\.0\.1:\d+ as server", server_lines[0])
+    assert any(re.fullmatch(stamp + "dave: hi server", line) for line in server_lines)
+    assert server_lines[-1].endswith(" -- shutting down")
+    assert client_lines[0] == "an earlier session"
+    assert any(re.fullmatch(stamp + "server: hello dave", line) for line in client_lines)
+    assert any(re.fullmatch(stamp + "dave: hi server", line) for line in client_lines)  # own lines too
+
+
+def test_a_log_file_that_cannot_be_opened_is_a_usage_error(key_file: str, tmp_path: os.PathLike[str]) -> None:
+    path = os.path.join(tmp_path, "no", "such", "dir.log")
+    result = run("connect", "127.0.0.1", "1", "--key-file", key_file, "--log", path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"cryptochat: cannot open the log file {path}: No such file or directory"
+
+
+def test_a_name_is_normalised_before_it_is_asked_for(key_file: str) -> None:
+    async def scenario() -> None:
+        server = await spawn("server", [*SERVE, "--port", "0", "--key-file", key_file])
+        assert await server.wait_for("listening on", stream="stderr")
+        port = server.stderr[-1].rsplit(":", 1)[1].split()[0]
+        client = await spawn("wide", connect(port, key_file, "\uff57\uff49\uff44\uff45"))  # fullwidth
+        assert await client.wait_for(f"connected to 127.0.0.1:{port} as wide;", stream="stderr")
+        assert not any("taken" in line for line in client.stderr)
+        await client.end_input()
+        assert await client.finish() == 0
+        server.process.send_signal(signal.SIGTERM)
+        assert await server.finish() == 0
+
+    asyncio.run(scenario())
+
+
+def test_an_invisible_character_in_a_name_is_a_usage_error(key_file: str) -> None:
+    result = run("connect", "127.0.0.1", "1", "--key-file", key_file, "--name", "bob\u200b")
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "cryptochat: argument --name: a name must not contain U+200B (ZERO WIDTH SPACE)"
+    )

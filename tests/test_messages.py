@@ -9,6 +9,8 @@ from cryptochat.messages import (
     MAX_NAME_BYTES,
     MAX_TEXT_BYTES,
     Bye,
+    Emote,
+    Emoted,
     Error,
     Hello,
     Join,
@@ -16,11 +18,15 @@ from cryptochat.messages import (
     Members,
     Message,
     Nick,
+    Private,
     Renamed,
     Say,
     Text,
     Welcome,
+    Whisper,
     Who,
+    check_name,
+    check_text,
     decode,
     encode,
 )
@@ -38,6 +44,10 @@ EVERY_KIND: list[Message] = [
     Renamed("dave", "david"),
     Error("the name x is taken"),
     Bye("the server is shutting down"),
+    Emote("waves"),
+    Emoted("alice", "waves 👋"),
+    Whisper("bob", "just between us"),
+    Private("alice", "just between us"),
 ]
 
 
@@ -81,7 +91,17 @@ def test_control_characters_are_refused_so_no_one_drives_a_terminal(text: str) -
         decode(raw)
 
 
-@pytest.mark.parametrize("name", ["", "has space", "colon:", "x" * (MAX_NAME_BYTES + 1), "tab\t"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "", "has space", "colon:", "x" * (MAX_NAME_BYTES + 1), "tab\t",
+        "bob\u200b",  # zero-width space: looks like bob
+        "\u202ebob",  # right-to-left override
+        "a\u00a0b",  # no-break space
+        "bob\ue000",  # private use: shows as nothing or a box
+        "bob\u0378",  # unassigned
+    ],
+)
 def test_invalid_names_are_refused(name: str) -> None:
     with pytest.raises(LocalProtocolError):
         encode(Hello(name))
@@ -104,14 +124,38 @@ def test_malformed_messages_are_rejected(raw: bytes, error: str) -> None:
 
 
 names = st.text(
-    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zs", "Zl", "Zp"), blacklist_characters=":"),
+    alphabet=st.characters(
+        blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"), blacklist_characters=":"
+    ),
     min_size=1,
     max_size=8,
-).filter(lambda n: not any(c.isspace() for c in n))
-texts = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), max_size=200)
+)
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+texts = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=BIDI_CONTROLS),
+    max_size=200,
+)
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.one_of(st.builds(Say, texts), st.builds(Text, names, texts), st.builds(Leave, names, texts)))
 def test_generated_messages_round_trip(message: Message) -> None:
     assert decode(encode(message)) == message
+
+
+@pytest.mark.parametrize("control", BIDI_CONTROLS)
+def test_bidi_overrides_and_isolates_are_refused_in_text_both_ways(control: str) -> None:
+    with pytest.raises(LocalProtocolError, match="bidirectional control"):
+        encode(Say(f"abc{control}def"))
+    raw = bytes([Text.TYPE]) + b"\x00\x03bob" + len(f"a{control}".encode()).to_bytes(2, "big")
+    with pytest.raises(RemoteProtocolError, match="bidirectional control"):
+        decode(raw + f"a{control}".encode())
+
+
+def test_a_name_refusal_names_the_character() -> None:
+    assert "U+200B (ZERO WIDTH SPACE)" in (check_name("bob\u200b") or "")
+
+
+def test_text_keeps_what_people_write_greek_emoji_and_joiners() -> None:
+    for text in ["Καλημέρα", "👩\u200d💻 at work", "مرحبا", "\u200fRTL mark is fine"]:
+        assert check_text(text) is None

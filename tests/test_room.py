@@ -7,19 +7,25 @@ import pytest
 from cryptochat.errors import RemoteProtocolError
 from cryptochat.messages import (
     Bye,
+    Emote,
+    Emoted,
     Error,
     Hello,
+    History,
+    HistoryAction,
     Join,
     Leave,
     Members,
     Nick,
+    Private,
     Renamed,
     Say,
     Text,
     Welcome,
+    Whisper,
     Who,
 )
-from cryptochat.room import CONSOLE, Deliver, Disconnect, Room
+from cryptochat.room import CONSOLE, Deliver, Disconnect, Note, Room
 
 
 def room_with(*names: str) -> Room:
@@ -44,7 +50,7 @@ def test_a_line_reaches_everyone_but_its_sender() -> None:
 
 def test_the_console_takes_part_like_a_client() -> None:
     room = room_with("alice")
-    assert room.post("from the operator") == [Deliver((1,), Text("server", "from the operator"))]
+    assert room.handle(CONSOLE, Say("operator here")) == [Deliver((1,), Text("server", "operator here"))]
 
 
 def test_a_taken_name_is_made_unique() -> None:
@@ -80,17 +86,91 @@ def test_nick_renames_and_tells_everyone_or_refuses_a_taken_name() -> None:
 
 def test_bye_announces_the_leave_and_disconnects() -> None:
     room = room_with("alice", "bob")
-    assert room.handle(1, Bye("leaving")) == [Deliver((CONSOLE, 2), Leave("alice", "bye")), Disconnect(1)]
+    assert room.handle(1, Bye("leaving")) == [Deliver((CONSOLE, 2), Leave("alice", "leaving")), Disconnect(1)]
     assert room.leave(1, "again") == []
 
 
 def test_a_full_room_refuses_with_a_goodbye() -> None:
     room = Room("server", max_members=1)
     room.handle(1, Hello("alice"))
-    assert room.handle(2, Hello("bob")) == [Deliver((2,), Bye("the room is full (1 clients)")), Disconnect(2)]
+    assert room.handle(2, Hello("bob")) == [
+        Note("refused bob: the room is full (1 clients)"),
+        Deliver((2,), Bye("the room is full (1 clients)")),
+        Disconnect(2),
+    ]
 
 
 def test_the_console_never_leaves() -> None:
     room = room_with("alice")
     assert room.leave(CONSOLE, "x") == []
     assert "server" in room.members
+
+
+@pytest.mark.parametrize("lookalike", ["Bob", "BOB", "b\u043eb", "\uff42\uff4f\uff42"])
+def test_a_name_that_looks_like_a_present_one_is_made_unique(lookalike: str) -> None:
+    # Case, a Cyrillic o, fullwidth letters: each would pass for bob.
+    room = room_with("bob")
+    room.handle(2, Hello(lookalike))
+    assert room.name_of(2) not in {"bob", lookalike}
+    assert room.name_of(2).endswith("-2")
+
+
+def test_names_are_kept_nfkc_normalised() -> None:
+    room = room_with("\uff41\uff4c\uff49")  # fullwidth "ali"
+    assert room.name_of(1) == "ali"
+
+
+@pytest.mark.parametrize("lookalike", ["ALICE", "\u0430lice"])
+def test_a_rename_to_a_lookalike_is_refused_and_says_whom_it_resembles(lookalike: str) -> None:
+    room = room_with("alice", "bob")
+    assert room.handle(2, Nick(lookalike)) == [
+        Deliver((2,), Error(f"the name {lookalike} is taken (too much like alice)"))
+    ]
+
+
+def test_a_member_may_change_the_case_of_their_own_name() -> None:
+    room = room_with("alice")
+    assert room.handle(1, Nick("Alice")) == [Deliver((CONSOLE, 1), Renamed("alice", "Alice"))]
+
+
+def test_an_action_reaches_everyone_but_its_author() -> None:
+    room = room_with("alice", "bob")
+    assert room.handle(1, Emote("waves")) == [Deliver((CONSOLE, 2), Emoted("alice", "waves"))]
+
+
+def test_a_private_line_reaches_only_its_recipient_found_by_any_case() -> None:
+    room = room_with("alice", "bob", "carol")
+    assert room.handle(1, Whisper("BOB", "psst")) == [Deliver((2,), Private("alice", "psst"))]
+
+
+def test_a_private_line_to_nobody_is_an_error_for_its_sender() -> None:
+    room = room_with("alice")
+    assert room.handle(1, Whisper("zed", "psst")) == [Deliver((1,), Error("nobody called zed is here"))]
+
+
+def test_a_goodbye_without_a_reason_is_announced_as_bye() -> None:
+    room = room_with("alice", "bob")
+    assert room.handle(1, Bye(""))[0] == Deliver((CONSOLE, 2), Leave("alice", "bye"))
+
+
+def test_a_newcomer_gets_the_recent_lines_and_actions_but_no_private_ones() -> None:
+    room = Room("server", max_members=8, history=2)
+    room.handle(1, Hello("alice"))
+    room.handle(1, Say("too old"))
+    room.handle(1, Whisper("server", "never replayed"))
+    room.handle(CONSOLE, Say("from the operator"))
+    room.handle(1, Emote("waves"))
+    assert room.handle(2, Hello("bob")) == [
+        Deliver((2,), Welcome("bob", ("server", "alice", "bob"))),
+        Deliver((2,), History("server", "from the operator")),
+        Deliver((2,), HistoryAction("alice", "waves")),
+        Deliver((CONSOLE, 1), Join("bob")),
+    ]
+
+
+def test_history_zero_keeps_nothing() -> None:
+    room = room_with("alice")
+    room.handle(1, Say("gone"))
+    assert [a for a in room.handle(2, Hello("bob")) if isinstance(a, Deliver) and a.to == (2,)] == [
+        Deliver((2,), Welcome("bob", ("server", "alice", "bob")))
+    ]

@@ -7,8 +7,9 @@ import asyncio
 from conftest import OTHER_KEY
 from support import TIMEOUT, eventually, raw_join, start_client, start_server
 
+from cryptochat.commands import Act, SendPrivate
 from cryptochat.engines import Engine
-from cryptochat.messages import Leave
+from cryptochat.messages import Leave, Say
 
 
 async def test_clients_and_the_console_share_one_total_order(engine: Engine) -> None:
@@ -19,7 +20,7 @@ async def test_clients_and_the_console_share_one_total_order(engine: Engine) -> 
     for i in range(20):
         for c in clients:
             c.console.say(f"{c.client.name} line {i}")
-        sut.server.post(f"server line {i}")
+        sut.server.post(Say(f"server line {i}"))
     for c in clients:
         await c.console.until(lambda c=c: len(c.console.messages) == 60)
     await eventually(lambda: len(sut.texts()) == 60)
@@ -43,7 +44,7 @@ async def test_a_slow_consumer_is_disconnected_and_the_others_lose_nothing(engin
     sent = 0
     async with asyncio.timeout(TIMEOUT):
         while not any("too slow" in entry for entry in sut.log) or sent < 50:
-            sut.server.post(f"{sent} {line}")
+            sut.server.post(Say(f"{sent} {line}"))
             sent += 1
             if sent % 8 == 0:
                 await asyncio.sleep(0.001)  # let the good client's queue drain, as real traffic would
@@ -68,7 +69,7 @@ async def test_a_client_killed_mid_record_leaves_and_the_room_goes_on(engine: En
     victim.writer.transport.abort()
     await watcher.console.until(lambda: watcher.console.saw_notice("victim left"))
     assert Leave("victim", "protocol error") in sut.shown
-    sut.server.post("still here")
+    sut.server.post(Say("still here"))
     await watcher.console.until(lambda: ("server", "still here") in watcher.console.messages)
     assert await watcher.finish() == 0
     await sut.server.close()
@@ -90,7 +91,7 @@ async def test_garbage_instead_of_a_handshake_closes_only_that_connection(engine
     reader, writer = await asyncio.open_connection("127.0.0.1", sut.port)
     writer.write(b"GET / HTTP/1.1\r\nHost: chat\r\n\r\n")
     assert await asyncio.wait_for(reader.read(100), TIMEOUT) == b""
-    sut.server.post("unaffected")
+    sut.server.post(Say("unaffected"))
     await member.console.until(lambda: ("server", "unaffected") in member.console.messages)
     writer.close()
     assert await member.finish() == 0
@@ -153,4 +154,42 @@ async def test_client_exits_cleanly_when_the_server_shuts_down_after_its_input_e
     await eventually(lambda: len(sut.texts()) == 1)
     assert await bob.finish() == 0
     assert Leave("bob", "bye") in sut.shown
+    await sut.server.close()
+
+
+async def test_failed_reconnections_say_why_once_in_plain_words(engine: Engine) -> None:
+    sut = await start_server(engine)
+    port = sut.port
+    alice = start_client(
+        engine, port, "alice", reconnect_initial=0.01, reconnect_max=0.02, reconnect_attempts=2
+    )
+    await alice.connected()
+    await sut.server.close()
+    assert await asyncio.wait_for(alice.task, TIMEOUT) == 1
+    retries = [n for n in alice.console.notices if "reconnecting in" in n]
+    assert retries[0].startswith("the server said goodbye: the server is shutting down; reconnecting in")
+    unreachable = f"cannot reach the server at 127.0.0.1:{port}: Connection refused"
+    assert retries[1].startswith(f"{unreachable}; reconnecting in")
+    assert alice.console.errors == [f"{unreachable}; gave up after 2 reconnection attempts"]
+    assert not any("Connect call failed" in n or "(connection lost)" in n for n in alice.console.notices)
+
+
+async def test_lines_are_shown_as_ones_own_once_sent_and_the_others_see_actions_and_private_lines(
+    engine: Engine,
+) -> None:
+    sut = await start_server(engine)
+    alice = start_client(engine, sut.port, "alice")
+    bob = start_client(engine, sut.port, "bob")
+    await alice.connected()
+    await bob.connected()
+    alice.console.inbox.put_nowait(Act("waves"))
+    alice.console.inbox.put_nowait(SendPrivate("bob", "psst"))
+    alice.console.say("hello all")
+    await bob.console.until(lambda: len(bob.console.messages) == 1)
+    assert bob.console.actions == [("alice", "waves")]
+    assert bob.console.privates == [("alice", "psst")]
+    assert alice.console.sent == [("me", "waves"), ("msg bob", "psst"), ("say", "hello all")]
+    assert ("alice", "psst") not in [(m.sender, m.text) for m in sut.shown if hasattr(m, "sender")]
+    assert await alice.finish() == 0
+    assert await bob.finish() == 0
     await sut.server.close()
