@@ -71,8 +71,9 @@ awk '/^name/ {{n=$3}} /^driver/ {{d=$3}} /^priority/ && n=="cbc(aes)" {{print "c
 # takes a cross-vCPU kick, which under TCG costs far more than the request. Both devices' interrupts go
 # to vCPU 0 and every benchmark runs there; one extra run from vCPU 1 shows the other case.
 ours=$(basename "$(readlink /sys/class/virtio_cryptodev/cryptodev0/device)")
+ours_io=$(basename "$(readlink /sys/class/virtio_cryptodev/cryptodev1/device)")
 upstream=$(basename /sys/bus/virtio/drivers/virtio_crypto/virtio*)
-for dev in $ours $upstream; do
+for dev in $ours $ours_io $upstream; do
     for irq in $(grep " $dev-" /proc/interrupts | cut -d: -f1); do
         echo 0 > /proc/irq/$irq/smp_affinity_list
         echo "# irq $irq ($(grep "^ *$irq:" /proc/interrupts | awk '{{print $NF}}')) -> vCPU 0"
@@ -83,6 +84,8 @@ taskset -c 0 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} /dev/cryptodev0 'alg:
 taskset -c 1 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} -s {CROSS_SIZES} /dev/cryptodev0 \\
     alg:virtio_crypto_aes_cbc | sed -n 's/^bench /cross /p'
 taskset -c 0 $BIN/cryptodev_depth /dev/cryptodev0 {SECONDS} {ROUNDS} 256 1 4 16
+taskset -c 0 $BIN/cryptodev_depth /dev/cryptodev1 {SECONDS} {ROUNDS} 256 1 4 16 \\
+    | sed -n 's/^depth /depthio /p'
 cd $REPO && taskset -c 0 $PYTHON benchmarks/device_bench_guest.py {SECONDS} {ROUNDS}
 """
 
@@ -104,6 +107,7 @@ def parse(output: str) -> dict[str, Any]:
     records: dict[str, dict[int, dict[str, float]]] = {}
     requests: dict[str, dict[int, float]] = {}
     depth: dict[int, float] = {}
+    depth_io: dict[int, float] = {}
     irqs: dict[str, dict[str, Any]] = {}
     drivers: dict[str, Any] = {"cbc(aes)": []}
     notes: list[str] = []
@@ -128,6 +132,8 @@ def parse(output: str) -> dict[str, Any]:
             requests.setdefault(words[1], {})[int(words[2])] = float(words[3])
         elif kind == "depth":
             depth[int(words[1])] = float(words[2])
+        elif kind == "depthio":
+            depth_io[int(words[1])] = float(words[2])
         elif kind == "irq":
             irqs[PROVIDERS[words[1]][0]] = {"device": words[2], "interrupts": int(words[3]),
                                             "requests": int(words[4])}
@@ -140,7 +146,7 @@ def parse(output: str) -> dict[str, Any]:
         elif kind == "FAIL" or kind.startswith("Traceback"):
             failures.append(line)
     return {"aes": aes, "aes_other_vcpu": cross, "records": records, "device_requests_per_record": requests,
-            "async_depth_256": depth,
+            "async_depth_256": depth, "async_depth_256_iothread": depth_io,
             "interrupts": irqs, "drivers": drivers, "notes": notes, "failures": failures}
 
 
@@ -201,12 +207,17 @@ def print_goals(results: dict[str, Any]) -> None:
 
 
 def print_depth(results: dict[str, Any]) -> None:
-    depth = results["async_depth_256"]
-    sync = depth.get(0)
-    print("   256 B AES-256-CBC from one thread, ops/s: synchronous CIOCCRYPT vs CIOCASYNCCRYPT at depth n")
-    for n, rate in sorted(depth.items()):
+    main, io = results["async_depth_256"], results.get("async_depth_256_iothread", {})
+    sync = main.get(0)
+    print("   256 B AES-256-CBC from one thread, ops/s: synchronous CIOCCRYPT vs CIOCASYNCCRYPT at depth n,")
+    print("   on the device working in the main loop (default) and on one with iothread=io0")
+    print(f"     {'':>8}  {'main loop':>10} {'vs sync':>8}   {'iothread':>10} {'vs its sync':>11} "
+          f"{'vs main sync':>12}")
+    for n in sorted(set(main) | set(io)):
         label = "sync" if n == 0 else f"depth {n}"
-        print(f"     {label:>8}: {rate:9.0f}  ({ratio(rate, sync)} sync)")
+        rate, rate_io = main.get(n), io.get(n)
+        print(f"     {label:>8}  {rate or 0:10.0f} {ratio(rate, sync):>8}   {rate_io or 0:10.0f} "
+              f"{ratio(rate_io, io.get(0)):>11} {ratio(rate_io, sync):>12}")
 
 
 def print_records(results: dict[str, Any]) -> None:
@@ -286,7 +297,8 @@ def main(argv: Sequence[str] = sys.argv[1:]) -> int:
                                   check=True).stdout.split("\n")[0].removeprefix("QEMU emulator version ")
     print("device benchmark: one guest, TCG (no KVM), 2 vCPUs, both devices on one QEMU; "
           f"best of {ROUNDS} rounds of {SECONDS} s, contenders alternating", flush=True)
-    run = boot(lab, GUEST_SCRIPT, qemu_opts=cryptodev_device(0) + UPSTREAM_OPTS, cpus=2, timeout=1200)
+    devices = [*cryptodev_device(0), "-object", "iothread,id=io0", *cryptodev_device(1, iothread="io0")]
+    run = boot(lab, GUEST_SCRIPT, qemu_opts=devices + UPSTREAM_OPTS, cpus=2, timeout=1200)
     results = parse(run.output)
     results["meta"] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

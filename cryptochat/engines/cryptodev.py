@@ -100,29 +100,43 @@ class CryptodevDevice:
         self._check(lib.cc_crypt(self._fd, ses, op, data, out, len(data), iv_buf, ffi.NULL), "CIOCCRYPT")
         return bytes(ffi.buffer(out))
 
-    def etm(self, ses: int, *, decrypt: bool, prefix: bytes, iv: bytes, data: bytes,
-            tag: bytes = b"") -> tuple[bytes, bytes] | None:
-        """Encrypt-then-MAC in one CIOCAUTHCRYPT (our ETM flag) on an AES-CBC + HMAC-SHA256 session:
-        ``data`` (whole blocks) is en- or decrypted, the HMAC covers ``prefix`` and the ciphertext.
-        Returns the output and the tag (encrypting) or ``tag`` (decrypting, when it verifies), None when
-        it does not. Prefixes over 256 bytes are refused, as with cryptodev-linux's SRTP layout."""
+    def _etm(self, ses: int, decrypt: bool, prefix: bytes, iv: bytes, data: bytes,
+             tag: bytes) -> tuple[int, bytearray]:
         if len(iv) != AES_BLOCK:
             raise ValueError(f"IV must be {AES_BLOCK} bytes, not {len(iv)}")
         if not data or len(data) % AES_BLOCK:
             raise ValueError(f"data length {len(data)} is not a positive multiple of {AES_BLOCK}")
-        if decrypt and len(tag) != _SHA256_LEN:
+        p, n = len(prefix), len(data)
+        # One buffer, in place as the layout wants: the prefix, the data, and when sealing the tag after it,
+        # so the result is one slice.
+        buf = bytearray(p + n + (0 if decrypt else _SHA256_LEN))
+        buf[:p] = prefix
+        buf[p:p + n] = data
+        cbuf = ffi.from_buffer("uint8_t[]", buf)
+        tag_ptr = ffi.from_buffer("uint8_t[]", tag) if decrypt else cbuf + p + n
+        err = lib.cc_auth_crypt(self._fd, ses, lib.COP_DECRYPT if decrypt else lib.COP_ENCRYPT,
+                                lib.VIRTIO_CRYPTODEV_COP_FLAG_AEAD_ETM_TYPE, cbuf, p + n, p, n, tag_ptr,
+                                _SHA256_LEN, ffi.from_buffer("uint8_t[]", iv))
+        return err, buf
+
+    def seal_etm(self, ses: int, prefix: bytes, iv: bytes, data: bytes) -> bytes:
+        """Encrypt-then-MAC in one CIOCAUTHCRYPT (our ETM flag) on an AES-CBC + HMAC-SHA256 session:
+        ``ciphertext || HMAC(prefix || ciphertext)`` for ``data`` (whole blocks). Prefixes over 256 bytes
+        are refused, as with cryptodev-linux's SRTP layout."""
+        err, buf = self._etm(ses, False, prefix, iv, data, b"")
+        self._check(err, "CIOCAUTHCRYPT")
+        return bytes(memoryview(buf)[len(prefix):])
+
+    def open_etm(self, ses: int, prefix: bytes, iv: bytes, ciphertext: bytes, tag: bytes) -> bytes | None:
+        """The other way, in one request: the plaintext, or None when ``tag`` does not verify (the device
+        checks it before it decrypts anything)."""
+        if len(tag) != _SHA256_LEN:
             return None
-        # In place, as the layout wants: one buffer holding the prefix and the data.
-        buf = bytearray(prefix + data)
-        tag_buf = bytearray(tag if decrypt else _SHA256_LEN)
-        op = lib.COP_DECRYPT if decrypt else lib.COP_ENCRYPT
-        err = lib.cc_auth_crypt(self._fd, ses, op, lib.VIRTIO_CRYPTODEV_COP_FLAG_AEAD_ETM_TYPE,
-                                ffi.from_buffer(buf), len(buf), len(prefix), len(data),
-                                ffi.from_buffer(tag_buf), _SHA256_LEN, ffi.new("uint8_t[]", iv))
+        err, buf = self._etm(ses, True, prefix, iv, ciphertext, tag)
         if err == -errno.EBADMSG:
             return None
         self._check(err, "CIOCAUTHCRYPT")
-        return bytes(buf[len(prefix):]), bytes(tag_buf)
+        return bytes(memoryview(buf)[len(prefix):])
 
     def digest(self, ses: int, data: bytes, length: int) -> bytes:
         """The MAC or hash of ``data`` for a MAC-only session whose digest is ``length`` bytes."""
@@ -195,13 +209,10 @@ class _CryptodevSeal:
                                           mac_key=mac_key)
 
     def seal(self, prefix: bytes, iv: bytes, data: bytes) -> bytes:
-        sealed = self._device.etm(self._ses, decrypt=False, prefix=prefix, iv=iv, data=data)
-        assert sealed is not None  # encrypting never fails a tag
-        return sealed[0] + sealed[1]
+        return self._device.seal_etm(self._ses, prefix, iv, data)
 
     def open(self, prefix: bytes, iv: bytes, ciphertext: bytes, tag: bytes) -> bytes | None:
-        opened = self._device.etm(self._ses, decrypt=True, prefix=prefix, iv=iv, data=ciphertext, tag=tag)
-        return None if opened is None else opened[0]
+        return self._device.open_etm(self._ses, prefix, iv, ciphertext, tag)
 
     def close(self) -> None:
         self._device.free_session(self._ses)
@@ -230,7 +241,7 @@ class CryptodevEngine(Engine):
         )
         try:
             try:
-                self._device.etm(ses, decrypt=False, prefix=b"", iv=bytes(AES_BLOCK), data=bytes(AES_BLOCK))
+                self._device.seal_etm(ses, b"", bytes(AES_BLOCK), bytes(AES_BLOCK))
                 self.one_request_records = True
             except CryptodevError as exc:
                 if exc.errno != errno.EINVAL:

@@ -158,6 +158,8 @@ def test_auth_crypt_refuses_what_the_session_cannot_do(device: CryptodevQtest) -
         device.auth_crypt(ctr, AuthMode.SRTP, bytes(16), iv=iv16, tag_len=4),    # a tag, no MAC
         device.auth_crypt(gcm, AuthMode.AEAD, bytes(16), iv=iv12, out_len=31),   # no room
         device.auth_crypt(gcm, AuthMode.AEAD, bytes(16), op=7, iv=iv12),
+        device.auth_crypt(cbc_hmac, AuthMode.ETM, bytes(16), iv=iv16, auth=bytes(300), data_off=257,
+                          tag_len=20),
         device.auth_crypt(gcm, 9, bytes(16), iv=iv12),  # type: ignore[arg-type]
     ]
     assert [r.status for r in refused] == [Status.BADREQ] * len(refused)

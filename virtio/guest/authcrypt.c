@@ -20,9 +20,6 @@
 #include <crypto/cryptodev.h>
 #include "cryptodev.h"
 
-/* cryptodev-linux's limit on how far SRTP's data starts into auth_src. */
-#define VCD_SRTP_MAX_OFFSET	256
-
 #define VCD_AUTH_INPLACE_FLAGS	(COP_FLAG_AEAD_TLS_TYPE | \
 				 COP_FLAG_AEAD_SRTP_TYPE | \
 				 VIRTIO_CRYPTODEV_COP_FLAG_AEAD_ETM_TYPE)
@@ -97,7 +94,7 @@ static int vcd_auth_srtp_layout(struct vcd_auth_job *job)
 
 	if ((!caop->dst && !caop->auth_src) || !caop->len || !caop->auth_len)
 		return -EINVAL;
-	if (caop->src < caop->auth_src || off > VCD_SRTP_MAX_OFFSET ||
+	if (caop->src < caop->auth_src || off > VIRTIO_CRYPTODEV_MAX_DATA_OFF ||
 	    off + caop->len > caop->auth_len)
 		return -EINVAL;
 	after = caop->auth_len - off - caop->len;

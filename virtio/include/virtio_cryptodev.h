@@ -59,6 +59,8 @@ struct virtio_cryptodev_config {
 #define VIRTIO_CRYPTODEV_BLOCK_LEN	16
 /* CIOCAUTHCRYPT's authenticated-only data, at most a page (cryptodev-linux's). */
 #define VIRTIO_CRYPTODEV_MAX_AUTH_LEN	4096
+/* How far into it SRTP's (and ETM's) data may start: cryptodev-linux's limit. */
+#define VIRTIO_CRYPTODEV_MAX_DATA_OFF	256
 /* What an AUTH_CRYPT writes after the destination: a tag, TLS padding. */
 #define VIRTIO_CRYPTODEV_MAX_TAIL_LEN	(VIRTIO_CRYPTODEV_MAX_DIGEST_LEN + \
 					 VIRTIO_CRYPTODEV_BLOCK_LEN)
@@ -139,7 +141,7 @@ enum virtio_cryptodev_auth_mode {
 struct virtio_cryptodev_auth {
 	__le32 mode;		/* enum virtio_cryptodev_auth_mode */
 	__le32 auth_len;	/* A, at most VIRTIO_CRYPTODEV_MAX_AUTH_LEN */
-	__le32 data_off;	/* where in A the data sits */
+	__le32 data_off;	/* where in A the data sits: SRTP, ETM at most 256 */
 	__le32 tag_len;		/* the MAC's digest or less; GCM's 4..16 */
 };
 

@@ -130,7 +130,7 @@ def _auth_request(rng: random.Random, session: _Session) -> tuple[bytes, bytes, 
     else:
         assert session.mac
         iv, data = rng.randbytes(16), rng.randbytes(rng.choice([16, 64, 4096]))
-        off = rng.randrange(len(aad) + 1)
+        off = rng.randrange(min(len(aad), 256) + 1)  # SRTP's and ETM's limit on where the data starts
         encryptor = Cipher(algorithms.AES(KEY), modes.CBC(iv)).encryptor()
         cipher_text = encryptor.update(data) + encryptor.finalize()
         h = hmac.HMAC(session.mac, hashes.SHA256())

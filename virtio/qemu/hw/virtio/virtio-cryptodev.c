@@ -347,7 +347,9 @@ static bool virtio_cryptodev_auth_ok(const VirtIOCryptodevSession *session,
         }
         /* fall through */
     case VIRTIO_CRYPTODEV_AUTH_ETM:
-        return data_len && data_len % cipher->block_len == 0;
+        /* The data starts where every backend can take it (devcrypto's host too). */
+        return data_len && data_len % cipher->block_len == 0 &&
+               data_off <= VIRTIO_CRYPTODEV_MAX_DATA_OFF;
     default:
         return false;
     }
