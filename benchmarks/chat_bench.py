@@ -225,7 +225,7 @@ async def relay(kind: str) -> tuple[float, dict[str, float]]:
     chat: ChatServer | None = None
     plain: asyncio.Server | None = None
     if kind == "secure":
-        config = ServerConfig(host="127.0.0.1", port=0, send_queue=4 * RELAY_WINDOW)
+        config = ServerConfig(host="127.0.0.1", port=0, slow_timeout=30.0)
         chat = ChatServer(config, KEY, ENGINE, lambda _m: None, lambda _l: None)
         await chat.start()
         port = chat.port

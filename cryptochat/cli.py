@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import getpass
 import os
+import resource
 import signal
 import stat
 import sys
@@ -127,7 +128,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--name", type=_name, default=_SERVER_DEFAULTS.name, help="the operator's name")
     serve.add_argument("--max-clients", type=int, default=_SERVER_DEFAULTS.max_clients)
     serve.add_argument("--handshake-timeout", type=float, default=_SERVER_DEFAULTS.handshake_timeout)
-    serve.add_argument("--send-queue", type=int, default=_SERVER_DEFAULTS.send_queue)
+    serve.add_argument("--max-handshakes", type=int, default=_SERVER_DEFAULTS.max_handshakes)
+    serve.add_argument("--handshakes-per-source", type=int, default=_SERVER_DEFAULTS.handshakes_per_source)
+    serve.add_argument("--slow-timeout", type=float, default=_SERVER_DEFAULTS.slow_timeout)
+    serve.add_argument("--send-buffer", type=int, default=_SERVER_DEFAULTS.send_buffer)
+    serve.add_argument("--rate", type=float, default=_SERVER_DEFAULTS.rate)
+    serve.add_argument("--burst", type=int, default=_SERVER_DEFAULTS.burst)
 
     connect = sub.add_parser("connect", help="join a chat room")
     connect.add_argument("host")
@@ -145,6 +151,13 @@ def _open_engine(args: argparse.Namespace) -> Engine:
     engine = open_engine(args.engine, args.device)
     print(f"engine: {engine.describe()}", file=sys.stderr, flush=True)  # noqa: T201
     return engine
+
+
+def _raise_fd_limit() -> None:
+    """One descriptor per connection: take all the process may have (the server sizes its limits to it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _on_signals(handler: Callable[[], None]) -> None:
@@ -183,9 +196,15 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine) -> int:
         port=args.port,
         name=args.name,
         max_clients=args.max_clients,
+        max_handshakes=args.max_handshakes,
+        handshakes_per_source=args.handshakes_per_source,
         handshake_timeout=args.handshake_timeout,
-        send_queue=args.send_queue,
+        slow_timeout=args.slow_timeout,
+        send_buffer=args.send_buffer,
+        rate=args.rate,
+        burst=args.burst,
     )
+    _raise_fd_limit()
     console = open_console()
     server = ChatServer(config, psk, engine, _show_for_operator(console), console.notice)
     try:
