@@ -168,8 +168,8 @@ async def receivers_main(kind: str, port: int) -> None:
     async def secure(index: int) -> None:
         reader, _writer, channel = await secure_client(port, f"r{index}")
         joined.release()
-        while True:
-            for event in channel.receive_data(await reader.read(65536)):
+        while data := await reader.read(65536):
+            for event in channel.receive_data(data):
                 if isinstance(event, DataReceived) and isinstance(text := decode(event.data), Text):
                     seq, sent_at, _ = text.text.split(" ", 2)
                     got(int(seq), float(sent_at))
@@ -178,8 +178,8 @@ async def receivers_main(kind: str, port: int) -> None:
         reader, _writer = await asyncio.open_connection("127.0.0.1", port)
         joined.release()
         decoder = FrameDecoder()
-        while True:
-            for frame in decoder.feed(await reader.read(65536)):
+        while data := await reader.read(65536):
+            for frame in decoder.feed(data):
                 seq, sent_at = struct.unpack_from(">Id", frame)
                 got(seq, sent_at)
 

@@ -73,8 +73,8 @@ class ServerConfig:
     """Members in the room; lowered at start if the file descriptor limit cannot hold them."""
     max_handshakes: int = 256
     """Connections in their handshake at once; random early drop from a quarter of this on."""
-    handshakes_per_source: int = 8
-    """Connections in their handshake from one address; a new one replaces that address's oldest."""
+    handshakes_per_source: int = 16
+    """Connections in their handshake from one address; past it a new one replaces the oldest if idle."""
     handshake_timeout: float = 10.0
     """Seconds from accept to the client's Hello."""
     slow_timeout: float = 5.0
@@ -278,7 +278,7 @@ class ChatServer:
     def _admit(self, conn: socket.socket, source: str) -> None:
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER_KERNEL)
         connection = next(self._ids)
-        decision = self._admission.admit(connection, source)
+        decision = self._admission.admit(connection, source, asyncio.get_running_loop().time())
         if isinstance(decision, Refused):
             self._log_limited("refused", source, f"{source}: refused, {decision.reason}")
             conn.close()

@@ -94,12 +94,13 @@ async def test_idle_connections_from_one_address_do_not_keep_a_newcomer_out(
 ) -> None:
     sut = await start_server(engine, handshake_timeout=60.0)
     holders = [await asyncio.open_connection("127.0.0.1", sut.port) for _ in range(idle)]
+    await asyncio.sleep(1.1)  # held past the grace a real handshake needs: they count as idle now
     newcomer = start_client(engine, sut.port, "newcomer", reconnect_attempts=0)
     await newcomer.connected()
     assert sut.server.members == ("server", "newcomer")
     # Every replaced connection was one line at most per second, not one per connection.
     replaced = [entry for entry in sut.log if "dropped its oldest connection" in entry]
-    assert 1 <= len(replaced) < idle - 8
+    assert len(replaced) == 1
     for _reader, writer in holders:
         writer.close()
     assert await newcomer.finish() == 0
