@@ -121,17 +121,23 @@ class _Member:
 
     def flush(self, now: float) -> None:
         """Seal everything waiting and hand it to the socket in one write."""
-        try:
-            for item in self.outgoing:
-                if self.closed:
-                    break
-                if item is _CLOSE:
+        if not self.closed:
+            try:
+                run: list[bytes] = []
+                for item in self.outgoing:
+                    if item is not _CLOSE:
+                        run.append(item)
+                        continue
+                    if run:
+                        self.channel.send_many(run)
                     self.channel.close()
                     self.closed = True
+                    break
                 else:
-                    self.channel.send(item)
-        except LocalProtocolError:
-            self.closed = True  # the channel ended under us (failed, or the peer went): nothing to add
+                    if run:
+                        self.channel.send_many(run)
+            except LocalProtocolError:
+                self.closed = True  # the channel ended under us (failed, or the peer went): nothing to add
         self.outgoing.clear()
         data = self.channel.data_to_send()
         transport = self.writer.transport

@@ -20,12 +20,6 @@ def _check_blocks(iv: bytes, data: bytes) -> None:
         raise ValueError(f"data length {len(data)} is not a multiple of {AES_BLOCK}")
 
 
-def _xor3(a: bytes, b: bytes, c: bytes) -> bytes:
-    return (
-        int.from_bytes(a, "big") ^ int.from_bytes(b, "big") ^ int.from_bytes(c, "big")
-    ).to_bytes(AES_BLOCK, "big")
-
-
 class _SoftwareCipher:
     """AES-CBC on two long-lived OpenSSL contexts, one per direction, instead of one context per call.
 
@@ -36,7 +30,7 @@ class _SoftwareCipher:
     The output is bit for bit what a fresh context with ``iv`` gives (tests/test_engines.py checks it).
     """
 
-    __slots__ = ("_dec_last", "_decryptor", "_enc_last", "_encryptor")
+    __slots__ = ("_dec_last", "_decryptor", "_enc_last", "_encryptor")  # the last blocks as integers
 
     def __init__(self, key: bytes) -> None:
         if len(key) not in _AES_KEY_SIZES:
@@ -45,7 +39,7 @@ class _SoftwareCipher:
         zero = bytes(AES_BLOCK)
         self._encryptor: CipherContext | None = Cipher(algorithm, modes.CBC(zero)).encryptor()
         self._decryptor: CipherContext | None = Cipher(algorithm, modes.CBC(zero)).decryptor()
-        self._enc_last = self._dec_last = zero
+        self._enc_last = self._dec_last = 0
 
     def encrypt(self, iv: bytes, data: bytes) -> bytes:
         _check_blocks(iv, data)
@@ -53,9 +47,9 @@ class _SoftwareCipher:
             raise ValueError("the cipher session is closed")
         if not data:
             return b""
-        first = _xor3(data[:AES_BLOCK], iv, self._enc_last)
-        out = self._encryptor.update(first + data[AES_BLOCK:])
-        self._enc_last = out[-AES_BLOCK:]
+        first = int.from_bytes(data[:AES_BLOCK]) ^ int.from_bytes(iv) ^ self._enc_last
+        out = self._encryptor.update(first.to_bytes(AES_BLOCK) + data[AES_BLOCK:])
+        self._enc_last = int.from_bytes(out[-AES_BLOCK:])
         return out
 
     def decrypt(self, iv: bytes, data: bytes) -> bytes:
@@ -65,9 +59,9 @@ class _SoftwareCipher:
         if not data:
             return b""
         out = self._decryptor.update(data)
-        first = _xor3(out[:AES_BLOCK], iv, self._dec_last)
-        self._dec_last = data[-AES_BLOCK:]
-        return first + out[AES_BLOCK:]
+        first = int.from_bytes(out[:AES_BLOCK]) ^ int.from_bytes(iv) ^ self._dec_last
+        self._dec_last = int.from_bytes(data[-AES_BLOCK:])
+        return first.to_bytes(AES_BLOCK) + out[AES_BLOCK:]
 
     def close(self) -> None:
         """Drop the contexts (and with them the expanded key)."""
