@@ -48,7 +48,7 @@ class RecordType(IntEnum):
     CLOSE = 0x15
 
 
-_RECORD_TYPES = frozenset(RecordType)
+_RECORD_TYPES = {int(t): t for t in RecordType}  # a dict lookup, cheaper per record than RecordType(x)
 
 
 def max_plaintext_for_frame(max_frame: int) -> int:
@@ -133,12 +133,13 @@ class RecordOpener:
         if seq != self._seq:
             what = "replayed or reordered" if seq < self._seq else "missing (dropped)"
             raise SequenceError(f"record {seq} out of sequence, expected {self._seq}: {what}")
-        if version != PROTOCOL_VERSION or rtype not in _RECORD_TYPES:
+        record_type = _RECORD_TYPES.get(rtype)
+        if version != PROTOCOL_VERSION or record_type is None:
             raise RemoteProtocolError(f"unknown record type {rtype:#x} version {version}")
         self._seq += 1
         iv = record[_HEADER.size : _PREFIX]
         plaintext = _unpad(self._cipher.decrypt(iv, record[_PREFIX:-TAG_SIZE]))
-        return RecordType(rtype), plaintext
+        return record_type, plaintext
 
     def close(self) -> None:
         self._cipher.close()
