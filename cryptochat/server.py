@@ -283,6 +283,10 @@ class ChatServer:
 
     def _admit(self, conn: socket.socket, source: str) -> None:
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER_KERNEL)
+        # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP, which an accepted socket
+        # of socket.create_server's is not (proto 0): without it Nagle and delayed ACKs stall small
+        # lines for 40 ms.
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = next(self._ids)
         decision = self._admission.admit(connection, source, asyncio.get_running_loop().time())
         if isinstance(decision, Refused):
