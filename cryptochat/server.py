@@ -41,7 +41,7 @@ from .channel import (
     Role,
 )
 from .engines.base import Engine
-from .errors import LocalProtocolError, ProtocolError
+from .errors import ConfigError, LocalProtocolError, ProtocolError
 from .framing import DEFAULT_MAX_FRAME
 from .messages import Bye, Hello, Message, check_text, decode, encode
 from .ratelimit import LogThrottle, TokenBucket
@@ -88,6 +88,15 @@ class ServerConfig:
     max_frame: int = DEFAULT_MAX_FRAME
     close_timeout: float = 2.0
     """Seconds a closing connection gets to flush before it is cut."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_clients", "max_handshakes", "handshakes_per_source", "send_buffer", "burst"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
+        for name in ("handshake_timeout", "slow_timeout", "rate"):
+            value = getattr(self, name)
+            if not 0 < value < float("inf"):
+                raise ConfigError(f"{name.replace('_', '-')} must be a positive, finite number")
 
 
 _CLOSE = None  # in a member's outgoing list: close the channel once everything before it is sent

@@ -9,6 +9,7 @@ import re
 import resource
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -199,3 +200,18 @@ def test_with_128_descriptors_connections_past_the_limit_are_refused_quietly(
         assert 1 <= len(starved) <= seconds + 1
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--rate", "0"), ("--burst", "0"), ("--slow-timeout", "-1"), ("--send-buffer", "0"),
+     ("--max-handshakes", "0"), ("--handshakes-per-source", "0"), ("--slow-timeout", "nan")],
+)
+def test_a_nonsensical_limit_is_one_line_and_status_2(key_file: str, option: str, value: str) -> None:
+    result = subprocess.run(
+        [*CHAT, "serve", "--host", "127.0.0.1", "--port", "0", "--key-file", key_file, option, value],
+        capture_output=True, text=True, timeout=20, check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith(f"cryptochat: {option[2:]} must be")
+    assert "Traceback" not in result.stderr
