@@ -446,10 +446,12 @@ class ChatServer:
             for member in dirty:
                 member.dirty = False
                 member.flush(now)
+                if member.id not in self._members:
+                    continue  # leaving: its close is bounded by close_timeout, it holds nobody back
                 backlog = member.backlog
                 if backlog > self.config.send_buffer:
                     self._perform(self._drop_slow(member, f"{backlog} bytes waiting"))
-                elif backlog > _HIGH_WATER and member.relief is None and member.id in self._members:
+                elif backlog > _HIGH_WATER and member.relief is None:
                     self._congest(member)
 
     def _congest(self, member: _Member) -> None:
