@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import KEY
 from support import TIMEOUT, ClientUnderTest, raw_join, start_client, start_server
 
+from cryptochat.channel import Channel, DataReceived, Role
 from cryptochat.engines import Engine
+from cryptochat.messages import Say, Text, Welcome, decode, encode
 
 
 async def _watchers(engine: Engine, port: int, count: int) -> list[ClientUnderTest]:
@@ -123,3 +126,49 @@ async def test_past_the_handshake_pool_connections_are_refused_and_logged_once(e
     for _reader, writer in holders:
         writer.close()
     await asyncio.wait_for(sut.server.close(), TIMEOUT)
+
+
+async def test_a_client_keeps_reading_while_its_own_lines_wait_to_be_read(engine: Engine) -> None:
+    """A server under flow control reads a member only once the member reads: neither may wait for the other.
+
+    This server sends 16 MiB (more than any socket buffers hold) and reads nothing until all of it was
+    read, while the client flushes 1,000 lines it holds: a client that stopped reading until its own
+    writes drained would wait forever.
+    """
+    received: list[str] = []
+    everything_read = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        channel = Channel(Role.SERVER, KEY, engine)
+        hello = False
+        while not hello:
+            hello = any(isinstance(e, DataReceived) for e in channel.receive_data(await reader.read(65536)))
+            writer.write(channel.data_to_send())
+        channel.send(encode(Welcome("flusher", ("server", "flusher"))))
+        for i in range(4096):
+            channel.send(encode(Text("server", f"{i} {'s' * 4000}")))
+        writer.write(channel.data_to_send())
+        await writer.drain()
+        while writer.transport.get_write_buffer_size():
+            await asyncio.sleep(0.01)
+        everything_read.set()
+        while len(received) < 1000:
+            for event in channel.receive_data(await reader.read(65536)):
+                if isinstance(event, DataReceived) and isinstance(message := decode(event.data), Say):
+                    received.append(message.text)
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = int(server.sockets[0].getsockname()[1])
+    flusher = start_client(engine, port, "flusher", reconnect_attempts=0)
+    await flusher.connected()
+    lines = [f"{i} {'c' * 4000}" for i in range(1000)]
+    flusher.console.say(*lines)
+    async with asyncio.timeout(60):
+        await everything_read.wait()
+        while len(received) < 1000:
+            await asyncio.sleep(0.01)
+    assert received == lines
+    await flusher.console.until(lambda: len(flusher.console.messages) == 4096)
+    flusher.client.stop()
+    await asyncio.wait_for(flusher.task, TIMEOUT)
+    server.close()
