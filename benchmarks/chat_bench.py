@@ -4,7 +4,9 @@
    fits a 64 KiB frame), as a ratio to raw ``cryptography`` AES-256-CBC + HMAC-SHA256 doing the same work
    (fresh IV, PKCS#7, encrypt-then-MAC, verify, decrypt, unpad) with no framing, sequence numbers or engine.
 2. Messages per second the chat server relays to 10 clients on loopback, as a ratio to a plain-TCP asyncio
-   relay (length-prefixed frames, no crypto, same event-loop structure), with p50/p99 latency.
+   relay (length-prefixed frames, no crypto, same event-loop structure) and to the same relay over
+   Python's ``ssl`` (TLS 1.3, a P-256 certificate the benchmark makes for 127.0.0.1): what users would
+   otherwise pick. p50/p99 latency; best of three rounds, the three relays taking turns.
 
 Run: ``python3 benchmarks/chat_bench.py`` (or ``make bench``).
 """
@@ -12,22 +14,29 @@ Run: ``python3 benchmarks/chat_bench.py`` (or ``make bench``).
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hmac as std_hmac
+import ipaddress
 import json
 import os
+import ssl
 import statistics
 import struct
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
-from cryptography.hazmat.primitives import hashes, hmac, padding
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, hmac, padding, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.x509.oid import NameOID
 
 from cryptochat.channel import Channel, DataReceived, HandshakeComplete, Role
 from cryptochat.engines import open_engine
 from cryptochat.framing import FrameDecoder, encode_frame
-from cryptochat.messages import Hello, Say, Text, decode, encode
+from cryptochat.messages import Hello, Say, Text, encode
 from cryptochat.records import max_plaintext_for_frame
 from cryptochat.server import ChatServer, ServerConfig
 
@@ -43,6 +52,11 @@ RELAY_CLIENTS = 10
 RELAY_MESSAGES = 2000
 RELAY_WINDOW = 64
 RELAY_TEXT = "x" * 100
+RELAY_ROUNDS = 3
+# The ten receivers share one event loop: reading 4 KiB at a time (about 20 records) lets them take turns
+# instead of one receiver working through a whole burst before the next starts. The same for every relay.
+RECEIVER_READ = 4096
+RELAY_KINDS = ("secure", "plain", "tls")
 
 
 # ---------------------------------------------------------------- 1. records
@@ -147,7 +161,59 @@ async def secure_client(port: int, name: str) -> tuple[asyncio.StreamReader, asy
     return reader, writer, channel
 
 
-async def receivers_main(kind: str, port: int) -> None:
+def text_of(plaintext: bytes) -> bytes | None:
+    """The text of a Text message, found by offsets as the baselines' receivers unpack their frames.
+
+    The receivers measure the relay, so they do no more per message than the baselines' do beyond what
+    the protocol itself needs (opening the record); the full codec, with its checks, is not timed here.
+    """
+    if plaintext[0] != Text.TYPE:
+        return None
+    name_length = int.from_bytes(plaintext[1:3], "big")
+    return plaintext[3 + name_length + 2 :]
+
+
+def make_certificate(directory: str) -> str:
+    """A self-signed P-256 certificate and key for 127.0.0.1 in ``directory``; return the PEM's path."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    loopback = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(loopback, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    path = os.path.join(directory, "relay.pem")
+    with open(path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    return path
+
+
+def tls_context(pem: str, server: bool) -> ssl.SSLContext:
+    """TLS 1.3 only; the client verifies the benchmark's certificate like any client would."""
+    if server:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(pem)
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_verify_locations(pem)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    return context
+
+
+async def receivers_main(kind: str, port: int, pem: str) -> None:
     """Child process: RELAY_CLIENTS clients that acknowledge and time every message on stdout."""
     counts = [0] * RELAY_MESSAGES
     latencies: list[float] = []
@@ -168,18 +234,19 @@ async def receivers_main(kind: str, port: int) -> None:
     async def secure(index: int) -> None:
         reader, _writer, channel = await secure_client(port, f"r{index}")
         joined.release()
-        while True:
-            for event in channel.receive_data(await reader.read(65536)):
-                if isinstance(event, DataReceived) and isinstance(text := decode(event.data), Text):
-                    seq, sent_at, _ = text.text.split(" ", 2)
+        while data := await reader.read(RECEIVER_READ):
+            for event in channel.receive_data(data):
+                if isinstance(event, DataReceived) and (text := text_of(event.data)) is not None:
+                    seq, sent_at, _ = text.split(b" ", 2)
                     got(int(seq), float(sent_at))
 
     async def plain(index: int) -> None:
-        reader, _writer = await asyncio.open_connection("127.0.0.1", port)
+        context = tls_context(pem, server=False) if kind == "tls" else None
+        reader, _writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
         joined.release()
         decoder = FrameDecoder()
-        while True:
-            for frame in decoder.feed(await reader.read(65536)):
+        while data := await reader.read(RECEIVER_READ):
+            for frame in decoder.feed(data):
                 seq, sent_at = struct.unpack_from(">Id", frame)
                 got(seq, sent_at)
 
@@ -200,8 +267,8 @@ async def receivers_main(kind: str, port: int) -> None:
 handlers: set[asyncio.Task[None]] = set()
 
 
-async def start_plain_relay() -> asyncio.Server:
-    """The baseline: the same fan-out over plain length-prefixed TCP frames, no crypto."""
+async def start_plain_relay(context: ssl.SSLContext | None) -> asyncio.Server:
+    """The baselines: the same fan-out over length-prefixed frames on plain TCP or TLS."""
     peers: list[asyncio.StreamWriter] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -217,20 +284,21 @@ async def start_plain_relay() -> asyncio.Server:
         peers.remove(writer)
         writer.close()
 
-    return await asyncio.start_server(serve, "127.0.0.1", 0)
+    return await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context)
 
 
-async def relay(kind: str) -> tuple[float, dict[str, float]]:
-    """Deliveries per second and latency percentiles (ms) for the secure server or the plain relay."""
+async def relay(kind: str, pem: str) -> tuple[float, dict[str, float]]:
+    """Deliveries per second and latency percentiles (ms) for the secure server or a baseline relay."""
     chat: ChatServer | None = None
     plain: asyncio.Server | None = None
     if kind == "secure":
-        config = ServerConfig(host="127.0.0.1", port=0, send_queue=4 * RELAY_WINDOW)
+        # The relay's capacity is measured, not one member's allowance: the sender is not rate-limited.
+        config = ServerConfig(host="127.0.0.1", port=0, rate=1e9, burst=10**9)
         chat = ChatServer(config, KEY, ENGINE, lambda _m: None, lambda _l: None)
         await chat.start()
         port = chat.port
     else:
-        plain = await start_plain_relay()
+        plain = await start_plain_relay(tls_context(pem, server=True) if kind == "tls" else None)
         port = int(plain.sockets[0].getsockname()[1])
     child = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -238,6 +306,7 @@ async def relay(kind: str) -> tuple[float, dict[str, float]]:
         "--receivers",
         kind,
         str(port),
+        pem,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -248,7 +317,8 @@ async def relay(kind: str) -> tuple[float, dict[str, float]]:
     if kind == "secure":
         _reader, writer, channel = await secure_client(port, "sender")
     else:
-        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        context = tls_context(pem, server=False) if kind == "tls" else None
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
     acked = 0
     progress = asyncio.Event()
 
@@ -295,16 +365,26 @@ def percentile(values: list[float], p: int) -> float:
 def bench_relay() -> None:
     print(
         f"2. relay to {RELAY_CLIENTS} clients on loopback: {RELAY_MESSAGES} messages of"
-        f" ~{len(RELAY_TEXT)} B, at most {RELAY_WINDOW} in flight"
+        f" ~{len(RELAY_TEXT)} B, at most {RELAY_WINDOW} in flight, best of {RELAY_ROUNDS}"
     )
-    ours, ours_latency = asyncio.run(relay("secure"))
-    plain, plain_latency = asyncio.run(relay("plain"))
-    for label, rate_, latency in (("cryptochat", ours, ours_latency), ("plain TCP", plain, plain_latency)):
+    best: dict[str, tuple[float, dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as directory:
+        pem = make_certificate(directory)
+        for _ in range(RELAY_ROUNDS):
+            for kind in RELAY_KINDS:
+                result = asyncio.run(relay(kind, pem))
+                if kind not in best or result[0] > best[kind][0]:
+                    best[kind] = result
+    labels = {"secure": "cryptochat", "plain": "plain TCP", "tls": "TLS 1.3"}
+    for kind in RELAY_KINDS:
+        rate_, latency = best[kind]
         print(
-            f"   {label:>10}: {rate_:9.0f} deliveries/s"
+            f"   {labels[kind]:>10}: {rate_:9.0f} deliveries/s"
             f"  p50 {latency['p50']:6.2f} ms  p99 {latency['p99']:6.2f} ms"
         )
-    print(f"   ratio: {ours / plain:.2f}x of plain TCP   (goal: >= 0.50x)")
+    ours = best["secure"][0]
+    print(f"   ratio: {ours / best['plain'][0]:.2f}x of plain TCP   (goal: >= 0.50x)")
+    print(f"   ratio: {ours / best['tls'][0]:.2f}x of TLS 1.3     (goal: >= 1.00x)")
 
 
 # glibc adapts its trim and mmap thresholds to the allocation history, so whether a 64 KiB buffer comes
@@ -319,7 +399,7 @@ def main() -> None:
     if sys.argv[1:2] == ["--receivers"]:
         global KEY  # noqa: PLW0603 - the child must use the parent's key
         KEY = sys.stdin.buffer.read(32)
-        asyncio.run(receivers_main(sys.argv[2], int(sys.argv[3])))
+        asyncio.run(receivers_main(sys.argv[2], int(sys.argv[3]), sys.argv[4]))
         return
     print(f"engine: {ENGINE.describe()}   (glibc malloc thresholds fixed for both sides)")
     bench_records()

@@ -12,6 +12,7 @@ import contextlib
 import getpass
 import math
 import os
+import resource
 import signal
 import stat
 import sys
@@ -200,8 +201,28 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS", help="time a new connection has to complete its handshake and say hello",
     )
     serve.add_argument(
-        "--send-queue", type=_number(int, 1), default=_SERVER_DEFAULTS.send_queue, metavar="N",
-        help="messages waiting for one client before it is disconnected as too slow",
+        "--max-handshakes", type=_number(int, 1), default=_SERVER_DEFAULTS.max_handshakes, metavar="N",
+        help="connections in their handshake at once (random early drop from a quarter of this up)",
+    )
+    serve.add_argument(
+        "--handshakes-per-source", type=_number(int, 1), default=_SERVER_DEFAULTS.handshakes_per_source,
+        metavar="N", help="connections from one address in their handshake at once",
+    )
+    serve.add_argument(
+        "--slow-timeout", type=_number(float, 0.1, 3600), default=_SERVER_DEFAULTS.slow_timeout,
+        metavar="SECONDS", help="time something sent to a member may wait unread before it is cut",
+    )
+    serve.add_argument(
+        "--send-buffer", type=_number(int, 1), default=_SERVER_DEFAULTS.send_buffer, metavar="BYTES",
+        help="bytes that may wait for one member before it is cut as too slow",
+    )
+    serve.add_argument(
+        "--rate", type=_number(float, 0.1), default=_SERVER_DEFAULTS.rate, metavar="PER_SECOND",
+        help="messages per second one member may send, sustained",
+    )
+    serve.add_argument(
+        "--burst", type=_number(int, 1), default=_SERVER_DEFAULTS.burst, metavar="N",
+        help="messages one member may send at once above the rate",
     )
     serve.add_argument(
         "--history", type=_number(int, 0, 10_000), default=_SERVER_DEFAULTS.history, metavar="N",
@@ -227,6 +248,13 @@ def _open_engine(args: argparse.Namespace) -> Engine:
     engine = open_engine(args.engine, args.device)
     print(f"engine: {engine.describe()}", file=sys.stderr, flush=True)  # noqa: T201
     return engine
+
+
+def _raise_fd_limit() -> None:
+    """One descriptor per connection: take all the process may have (the server sizes its limits to it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _on_signals(handler: Callable[[], None]) -> None:
@@ -289,10 +317,16 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcrip
         port=args.port,
         name=args.name,
         max_clients=args.max_clients,
+        max_handshakes=args.max_handshakes,
+        handshakes_per_source=args.handshakes_per_source,
         handshake_timeout=args.handshake_timeout,
-        send_queue=args.send_queue,
+        slow_timeout=args.slow_timeout,
+        send_buffer=args.send_buffer,
+        rate=args.rate,
+        burst=args.burst,
         history=args.history,
     )
+    _raise_fd_limit()
     console = _open_console(engine, Status(config.name, 1, "starting"), transcript, operator=True)
 
     def show(message: Message) -> None:

@@ -15,6 +15,7 @@ import os
 import random
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from .channel import Channel, CloseReceived, ConnectionClosed, DataReceived, HandshakeComplete, Role
 from .commands import Act, AskWho, ChangeNick, Command, Quit, SendPrivate, SendText, check_command
@@ -254,7 +255,11 @@ class ChatClient:
         read: asyncio.Task[bytes] | None = None
         try:
             while True:
-                if self._welcomed and not leaving:
+                # A server under load may read from us only once we read what it sent (flow control):
+                # while our writes wait to drain we keep reading, and only stop taking from the outbox.
+                transport = writer.transport
+                congested = transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]
+                if self._welcomed and not leaving and not congested:
                     self._flush(channel)
                     if self._input_done and (not self._outbox or self._stop.is_set()):
                         channel.send(encode(Bye(self._quit_reason)))
@@ -262,16 +267,19 @@ class ChatClient:
                         leaving = True
                         deadline = loop.time() + self.config.close_timeout
                 writer.write(channel.data_to_send())
-                await writer.drain()
                 if read is None:
                     read = asyncio.create_task(reader.read(_READ_SIZE))
                 wake = asyncio.create_task(self._wake.wait())
+                waits: set[asyncio.Future[Any]] = {read, wake}
+                if congested:
+                    waits.add(asyncio.create_task(_drained(writer)))
                 timeout = None if self._welcomed and not leaving else deadline - loop.time()
-                done, _ = await asyncio.wait(
-                    {read, wake}, timeout=max(timeout, 0) if timeout is not None else None,
+                done, pending = await asyncio.wait(
+                    waits, timeout=max(timeout, 0) if timeout is not None else None,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
-                wake.cancel()
+                for task in pending - {read}:
+                    task.cancel()
                 self._wake.clear()
                 if not done:
                     if leaving:
@@ -354,6 +362,12 @@ class ChatClient:
             case _:
                 return
         self._show_status()
+
+
+async def _drained(writer: asyncio.StreamWriter) -> None:
+    """Wait for the transport's buffer to drain; a lost connection is the reader's to report."""
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
 
 
 def _describe(exc: BaseException) -> str:

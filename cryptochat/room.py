@@ -66,6 +66,8 @@ class Note:
     """A line for the operator's log (never message contents): something happened that no member sees."""
 
     text: str
+    member: int = CONSOLE
+    """Whom it is about (the server throttles such lines per source address), or the console."""
 
 
 Action = Deliver | Disconnect | Note
@@ -138,7 +140,7 @@ class Room:
     def _join(self, member: int, wanted: str) -> list[Action]:
         if len(self._names) - 1 >= self._max_members:
             return [
-                Note(f"refused {wanted}: the room is full ({self._max_members} clients)"),
+                Note(f"refused {wanted}: the room is full ({self._max_members} clients)", member),
                 Deliver((member,), Bye(f"the room is full ({self._max_members} clients)")),
                 Disconnect(member),
             ]
@@ -146,7 +148,7 @@ class Room:
         problem = check_name(normal)
         if problem is not None:  # NFKC can make a valid name invalid, e.g. U+FF1A FULLWIDTH COLON
             return [
-                Note(f"refused a join: {problem}"),
+                Note(f"refused a join: {problem}", member),
                 Deliver((member,), Bye(problem)),
                 Disconnect(member),
             ]

@@ -5,7 +5,7 @@
 VENV := .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: install install-test install-bench install-lab lint test-py demo-local bench clean
+.PHONY: install install-test install-bench install-lab lint test-py demo-local bench load clean
 install:
 	./scripts/venv.sh
 
@@ -32,6 +32,11 @@ demo-local: install
 
 bench: install-bench
 	$(VPY) benchmarks/chat_bench.py
+	$(VPY) benchmarks/load_bench.py
+
+# The load harness alone (10, 100 and 1,000 members on loopback, about two minutes).
+load: install-bench
+	$(VPY) benchmarks/load_bench.py
 
 # The lab cache (~/.cache/cryptochat) stays: it is keyed by its inputs.
 clean:

@@ -303,7 +303,8 @@ def test_the_local_demo_succeeds() -> None:
         (["serve", "--max-clients", "0"], "argument --max-clients: 0 is out of range: must be at least 1"),
         (["serve", "--handshake-timeout", "0"], "argument --handshake-timeout: 0 is out of range"),
         (["serve", "--handshake-timeout", "nan"], "argument --handshake-timeout: nan is out of range"),
-        (["serve", "--send-queue", "-5"], "argument --send-queue: -5 is out of range"),
+        (["serve", "--send-buffer", "-5"], "argument --send-buffer: -5 is out of range"),
+        (["serve", "--rate", "0"], "argument --rate: 0 is out of range"),
         (["serve", "--port", "70000"], "argument --port: 70000 is out of range: must be from 0 to 65535"),
         (["serve", "--max-clients", "many"], "argument --max-clients: 'many' is not a whole number"),
         (["connect", "127.0.0.1", "0"], "argument PORT: 0 is out of range: must be from 1 to 65535"),
@@ -327,8 +328,9 @@ def test_help_gives_every_option_a_meaning_and_its_default(command: str) -> None
     text = " ".join(result.stdout.split())
     if command == "serve":
         defaults = [
-            ("--port PORT", "5555"), ("--max-clients N", "64"), ("--host HOST", "0.0.0.0"),
-            ("--handshake-timeout SECONDS", "10.0"), ("--send-queue N", "256"),
+            ("--port PORT", "5555"), ("--max-clients N", "1000"), ("--host HOST", "0.0.0.0"),
+            ("--handshake-timeout SECONDS", "10.0"), ("--slow-timeout SECONDS", "5.0"),
+            ("--max-handshakes N", "256"), ("--burst N", "2000"),
         ]
         for option, default in defaults:
             assert re.search(rf"{option} [^-]+\(default: {re.escape(default)}\)", text), option

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -35,6 +37,25 @@ def test_aes_cbc_matches_cryptography_directly(engine: Engine) -> None:
     assert session.encrypt(iv, data) == expected
     assert session.decrypt(iv, expected) == data
     session.close()
+
+
+def test_a_reused_cipher_session_gives_what_a_fresh_context_gives_for_every_call(engine: Engine) -> None:
+    # The software session keeps one OpenSSL context per direction running across calls; each call must
+    # still be exactly CBC under its own IV, whatever came before and in whichever order.
+    key = os.urandom(32)
+    session = engine.aes_cbc(key)
+    for size in (16, 32, 16, 4096, 48, 16 * 4095, 16, 0, 80):
+        iv, data = os.urandom(16), os.urandom(size)
+        enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+        expected = enc.update(data) + enc.finalize()
+        assert session.encrypt(iv, data) == expected
+        if size % 32:  # decrypt now or later: the two directions are independent
+            assert session.decrypt(iv, expected) == data
+        else:
+            assert session.decrypt(iv, session.encrypt(iv, data)) == data
+    session.close()
+    with pytest.raises(ValueError):
+        session.encrypt(bytes(16), bytes(16))
 
 
 def test_hmac_matches_cryptography_and_the_session_is_reusable(engine: Engine) -> None:
