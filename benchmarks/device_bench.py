@@ -83,8 +83,17 @@ taskset -c 0 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} /dev/cryptodev0 'alg:
     alg:virtio_crypto_aes_cbc@{UPSTREAM_MAX}
 taskset -c 1 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} -s {CROSS_SIZES} /dev/cryptodev0 \\
     alg:virtio_crypto_aes_cbc | sed -n 's/^bench /cross /p'
-taskset -c 0 $BIN/cryptodev_depth /dev/cryptodev0 {SECONDS} {ROUNDS} 256 1 4 16
-taskset -c 0 $BIN/cryptodev_depth /dev/cryptodev1 {SECONDS} {ROUNDS} 256 1 4 16 \\
+# Interrupts per request while requests are in flight: the queue's interrupt count over its requests.
+irqs() {{ grep " $1-requests" /proc/interrupts | awk '{{print $2 + $3}}'; }}
+served() {{ cat /sys/class/virtio_cryptodev/$1/requests; }}
+i0=$(irqs $ours); r0=$(served cryptodev0)
+taskset -c 0 $BIN/cryptodev_depth /dev/cryptodev0 {SECONDS} {ROUNDS} 256 16 >/dev/null
+echo "burst main-loop $(($(irqs $ours) - i0)) $(($(served cryptodev0) - r0))"
+i0=$(irqs $ours_io); r0=$(served cryptodev1)
+taskset -c 0 $BIN/cryptodev_depth /dev/cryptodev1 {SECONDS} {ROUNDS} 256 16 >/dev/null
+echo "burst iothread $(($(irqs $ours_io) - i0)) $(($(served cryptodev1) - r0))"
+taskset -c 0 $BIN/cryptodev_depth /dev/cryptodev0 {SECONDS} {ROUNDS} 256 0 1 4 16
+taskset -c 0 $BIN/cryptodev_depth /dev/cryptodev1 {SECONDS} {ROUNDS} 256 0 1 4 16 \\
     | sed -n 's/^depth /depthio /p'
 cd $REPO && taskset -c 0 $PYTHON benchmarks/device_bench_guest.py {SECONDS} {ROUNDS}
 """
@@ -108,6 +117,7 @@ def parse(output: str) -> dict[str, Any]:
     requests: dict[str, dict[int, float]] = {}
     depth: dict[int, float] = {}
     depth_io: dict[int, float] = {}
+    bursts: dict[str, dict[str, int]] = {}
     irqs: dict[str, dict[str, Any]] = {}
     drivers: dict[str, Any] = {"cbc(aes)": []}
     notes: list[str] = []
@@ -134,6 +144,8 @@ def parse(output: str) -> dict[str, Any]:
             depth[int(words[1])] = float(words[2])
         elif kind == "depthio":
             depth_io[int(words[1])] = float(words[2])
+        elif kind == "burst":
+            bursts[words[1]] = {"interrupts": int(words[2]), "requests": int(words[3])}
         elif kind == "irq":
             irqs[PROVIDERS[words[1]][0]] = {"device": words[2], "interrupts": int(words[3]),
                                             "requests": int(words[4])}
@@ -146,7 +158,7 @@ def parse(output: str) -> dict[str, Any]:
         elif kind == "FAIL" or kind.startswith("Traceback"):
             failures.append(line)
     return {"aes": aes, "aes_other_vcpu": cross, "records": records, "device_requests_per_record": requests,
-            "async_depth_256": depth, "async_depth_256_iothread": depth_io,
+            "async_depth_256": depth, "async_depth_256_iothread": depth_io, "interrupts_depth_16": bursts,
             "interrupts": irqs, "drivers": drivers, "notes": notes, "failures": failures}
 
 
@@ -218,6 +230,10 @@ def print_depth(results: dict[str, Any]) -> None:
         rate, rate_io = main.get(n), io.get(n)
         print(f"     {label:>8}  {rate or 0:10.0f} {ratio(rate, sync):>8}   {rate_io or 0:10.0f} "
               f"{ratio(rate_io, io.get(0)):>11} {ratio(rate_io, sync):>12}")
+    for runner, burst in sorted(results.get("interrupts_depth_16", {}).items()):
+        per = burst["interrupts"] / burst["requests"] if burst["requests"] else 0.0
+        print(f"   interrupts per request at depth 16 ({runner}): {per:.2f} "
+              f"({burst['interrupts']} for {burst['requests']} requests)")
 
 
 def print_records(results: dict[str, Any]) -> None:

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cryptodev_depth: what the asynchronous interface buys. One thread encrypts
- * SIZE-byte AES-256-CBC requests for SECONDS: synchronously (CIOCCRYPT, one
- * in flight), and asynchronously with DEPTH requests kept in flight
- * (CIOCASYNCCRYPT, poll(), CIOCASYNCFETCH) for each DEPTH given. The modes
+ * SIZE-byte AES-256-CBC requests for SECONDS, for each DEPTH given:
+ * synchronously (CIOCCRYPT, one in flight) for a DEPTH of 0, else with DEPTH
+ * requests kept in flight (CIOCASYNCCRYPT, poll(), CIOCASYNCFETCH). The modes
  * take turns over ROUNDS rounds and the best round of each is reported, so
  * whatever else the machine does weighs on all alike.
  *
@@ -95,11 +95,10 @@ int main(int argc, char **argv)
 	seconds = atof(argv[2]);
 	rounds = atoi(argv[3]);
 	size = (uint32_t)strtoul(argv[4], NULL, 0);
-	ndepths = argc - 5 > 7 ? 7 : argc - 5;
-	depths[0] = 0;
+	ndepths = argc - 5 > 8 ? 8 : argc - 5;
 	for (i = 0; i < ndepths; i++) {
-		depths[i + 1] = atoi(argv[5 + i]);
-		if (depths[i + 1] < 1 || depths[i + 1] > MAX_DEPTH)
+		depths[i] = atoi(argv[5 + i]);
+		if (depths[i] < 0 || depths[i] > MAX_DEPTH)
 			return 2;
 	}
 	fd = dev_open(argv[1]);
@@ -108,7 +107,7 @@ int main(int argc, char **argv)
 				      NULL, 0, &ses))
 		return 1;
 	for (r = 0; r < rounds; r++) {
-		for (i = 0; i <= ndepths; i++) {
+		for (i = 0; i < ndepths; i++) {
 			double rate = depths[i] ?
 				run_async(fd, ses, buf, size, depths[i], seconds) :
 				run_sync(fd, ses, buf, size, seconds);
@@ -122,7 +121,7 @@ int main(int argc, char **argv)
 				best[i] = rate;
 		}
 	}
-	for (i = 0; i <= ndepths; i++)
+	for (i = 0; i < ndepths; i++)
 		printf("depth %d %.0f\n", depths[i], best[i]);
 	close(fd);
 	free(buf);
