@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cryptodev_loop: THREADS threads encrypt 4 KiB over and over on one open
- * file until an ioctl fails, then report how many operations each did and
- * the errno that stopped it. The hot-unplug test runs it while the device is
- * removed: every thread must stop with ENODEV, none may hang or crash.
+ * cryptodev_loop: THREADS threads encrypt SIZE bytes (default 4 KiB) over and
+ * over on one open file until an ioctl fails, then report how many operations
+ * each did and the errno that stopped it. The hot-unplug test runs it while
+ * the device is removed: every thread must stop with ENODEV, none may hang or
+ * crash. The QMP test runs it with 1 MiB to saturate the device.
  *
- *   cryptodev_loop [DEV [THREADS]]
+ *   cryptodev_loop [DEV [THREADS [SIZE]]]
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@ struct loop_thread {
 	pthread_t thread;
 	int fd;
 	uint32_t ses;
+	uint32_t len;
 	unsigned long ops;
 	int err;
 };
@@ -30,7 +32,7 @@ static void *loop_run(void *arg)
 {
 	struct loop_thread *t = arg;
 	static const uint8_t zero_iv[16];
-	uint8_t *buf = calloc(1, LOOP_LEN);
+	uint8_t *buf = calloc(1, t->len);
 	uint8_t iv[16];
 
 	if (!buf) {
@@ -40,7 +42,7 @@ static void *loop_run(void *arg)
 	for (;;) {
 		memcpy(iv, zero_iv, sizeof(iv));
 		t->err = cd_crypt(t->fd, t->ses, COP_ENCRYPT, 0, buf, buf,
-				  LOOP_LEN, iv, NULL);
+				  t->len, iv, NULL);
 		if (t->err)
 			break;
 		t->ops++;
@@ -53,6 +55,7 @@ int main(int argc, char **argv)
 {
 	const char *dev = dev_path(argc, argv);
 	int nthreads = argc > 2 ? atoi(argv[2]) : 4;
+	uint32_t len = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 0) : LOOP_LEN;
 	static const uint8_t key[32];
 	struct loop_thread *threads;
 	struct tally t = { 0 };
@@ -61,6 +64,8 @@ int main(int argc, char **argv)
 
 	if (nthreads < 1 || nthreads > 64)
 		nthreads = 4;
+	if (!len || len % 16 || len > dev_max_len(dev))
+		len = LOOP_LEN;
 	fd = dev_open(dev);
 	if (!check(&t, fd >= 0, "open %s (%s)", dev, errno_name(-fd)))
 		return tally_finish(&t, "cryptodev_loop");
@@ -74,6 +79,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < nthreads; i++) {
 		threads[i].fd = fd;
 		threads[i].ses = ses;
+		threads[i].len = len;
 		check(&t, !pthread_create(&threads[i].thread, NULL, loop_run,
 					  &threads[i]), "start thread %d", i);
 	}
