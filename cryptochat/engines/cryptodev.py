@@ -159,12 +159,21 @@ class CryptodevDevice:
         self.close()
 
 
+def _check_aes_key(key: bytes) -> None:
+    if len(key) not in _AES_KEY_SIZES:
+        raise ValueError(f"AES key must be 16, 24 or 32 bytes, not {len(key)}")
+
+
+def _check_mac_key(key: bytes) -> None:
+    if not key:
+        raise ValueError("HMAC key must not be empty")
+
+
 class _CryptodevCipher:
     __slots__ = ("_device", "_ses")
 
     def __init__(self, device: CryptodevDevice, key: bytes) -> None:
-        if len(key) not in _AES_KEY_SIZES:
-            raise ValueError(f"AES key must be 16, 24 or 32 bytes, not {len(key)}")
+        _check_aes_key(key)
         self._device = device
         self._ses = device.create_session(cipher=CRYPTO_AES_CBC, key=key)
 
@@ -182,8 +191,7 @@ class _CryptodevMac:
     __slots__ = ("_device", "_ses")
 
     def __init__(self, device: CryptodevDevice, key: bytes) -> None:
-        if not key:
-            raise ValueError("HMAC key must not be empty")
+        _check_mac_key(key)
         self._device = device
         self._ses = device.create_session(mac=CRYPTO_SHA2_256_HMAC, mac_key=key)
 
@@ -200,10 +208,8 @@ class _CryptodevSeal:
     __slots__ = ("_device", "_ses")
 
     def __init__(self, device: CryptodevDevice, key: bytes, mac_key: bytes) -> None:
-        if len(key) not in _AES_KEY_SIZES:
-            raise ValueError(f"AES key must be 16, 24 or 32 bytes, not {len(key)}")
-        if not mac_key:
-            raise ValueError("HMAC key must not be empty")
+        _check_aes_key(key)
+        _check_mac_key(mac_key)
         self._device = device
         self._ses = device.create_session(cipher=CRYPTO_AES_CBC, key=key, mac=CRYPTO_SHA2_256_HMAC,
                                           mac_key=mac_key)
