@@ -106,8 +106,9 @@ def test_cipher_and_mac_session_macs_the_plaintext(device: CryptodevQtest) -> No
 
 
 def test_config_space_mirrors_the_limit_properties(lab: Lab) -> None:
-    with qv.running(lab.qemu, "backend=builtin,max-data-len=8192,max-sessions=3") as dev:
-        assert dev.config() == qv.Config(max_data_len=8192, max_sessions=3, max_key_len=512)
+    with qv.running(lab.qemu, "backend=builtin,max-data-len=8192,max-sessions=3,num-queues=3") as dev:
+        assert dev.config() == qv.Config(max_data_len=8192, max_sessions=3, max_key_len=512,
+                                         num_queues=3)
         sessions = [dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY) for _ in range(3)]
         with pytest.raises(qv.DeviceError) as full:
             dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY)
@@ -392,6 +393,13 @@ def test_devcrypto_backend_without_its_node_refuses_to_start(lab: Lab) -> None:
     with pytest.raises(qv.QtestError) as refused:
         qv.CryptodevQtest.start(lab.qemu, "backend=devcrypto,devcrypto-path=/nonexistent/crypto")
     assert "Could not open '/nonexistent/crypto'" in str(refused.value)
+
+
+@pytest.mark.parametrize("queues", [0, 65])
+def test_a_queue_count_outside_one_to_sixty_four_refuses_to_start(lab: Lab, queues: int) -> None:
+    with pytest.raises(qv.QtestError) as refused:
+        qv.CryptodevQtest.start(lab.qemu, f"backend=builtin,num-queues={queues}")
+    assert "'num-queues' must be in [1, 64]" in str(refused.value)
 
 
 def test_auto_backend_falls_back_to_builtin_without_a_node(lab: Lab) -> None:

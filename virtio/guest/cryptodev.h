@@ -25,13 +25,31 @@
  */
 #define VCD_FIXED_SGS	7
 
+/*
+ * One request queue. A caller submits on its CPU's queue, whose interrupt
+ * is affine to that CPU: the answer wakes it where it sleeps.
+ */
+struct vcd_queue {
+	struct virtqueue *vq;
+	spinlock_t lock;		/* @vq and @full */
+	wait_queue_head_t ring_wait;	/* submitters waiting for a ring slot */
+	bool full;
+	char name[16];
+} ____cacheline_aligned_in_smp;
+
 /* One per virtio-cryptodev device, on vdev->priv; open files hold a ref. */
 struct vcd_device {
 	struct virtio_device *vdev;	/* valid only while !removed */
-	struct virtqueue *vq;
-	spinlock_t vq_lock;		/* the queue and the flags below */
-	wait_queue_head_t ring_wait;	/* submitters waiting for a ring slot */
-	bool ring_full;
+	struct vcd_queue *queues;
+	unsigned int nqueues;
+	u16 *cpu_queue;			/* CPU -> its queue, for every CPU id */
+	/*
+	 * @removed, @resetting and @generation: written under the write side,
+	 * read by submitters under the read side while they queue, so that a
+	 * reset or removal that has taken the lock sees every request that
+	 * will ever be queued before it.
+	 */
+	rwlock_t state_lock;
 	bool removed;
 	bool resetting;			/* NEEDS_RESET seen, @reset_work runs */
 	/*

@@ -3,20 +3,30 @@
  * virtio-cryptodev guest driver, the virtio half: probe and remove, the
  * request queue, and the checks on what the device answers.
  *
- * Submitters sleep on a per-request completion; the queue callback only
- * collects finished requests under the queue lock and completes them. On
+ * With VIRTIO_CRYPTODEV_F_MQ the device has a queue per CPU (or fewer): a
+ * caller submits on its CPU's queue, whose MSI-X vector is affine to the
+ * CPUs that share it, so the answer is taken where the caller sleeps and
+ * callers on different CPUs share no lock. Submitters sleep on a
+ * per-request completion; the queue callback only collects finished
+ * requests under the queue lock and completes them. On
  * removal the device is reset and every request still queued is completed
  * with -ENODEV, so no caller waits forever. A device that says it needs a
  * reset (NEEDS_RESET) gets one from a work item: the requests it holds fail
  * with -EIO, the queue is set up again, and later requests work.
  */
 
+#include <linux/cpumask.h>
 #include <linux/module.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
 #include "cryptodev.h"
+
+static bool multiqueue = true;
+module_param(multiqueue, bool, 0444);
+MODULE_PARM_DESC(multiqueue,
+		 "use the device's queue per CPU when it offers them (default: yes)");
 
 static int vcd_status_to_errno(u32 status)
 {
@@ -48,21 +58,22 @@ static void vcd_answered(struct vcd_request *req)
 static void vcd_queue_done(struct virtqueue *vq)
 {
 	struct vcd_device *vcd = vq->vdev->priv;
+	struct vcd_queue *q = &vcd->queues[vq->index];
 	struct vcd_request *req;
 	unsigned long flags;
 	unsigned int len;
 
-	spin_lock_irqsave(&vcd->vq_lock, flags);
+	spin_lock_irqsave(&q->lock, flags);
 	do {
 		virtqueue_disable_cb(vq);
 		while ((req = virtqueue_get_buf(vq, &len))) {
 			req->used_len = len;
 			vcd_answered(req);
-			vcd->ring_full = false;
+			q->full = false;
 		}
 	} while (!virtqueue_enable_cb(vq));
-	spin_unlock_irqrestore(&vcd->vq_lock, flags);
-	wake_up_all(&vcd->ring_wait);
+	spin_unlock_irqrestore(&q->lock, flags);
+	wake_up_all(&q->ring_wait);
 }
 
 /* The device may be lying; believe only answers of the expected shape. */
@@ -88,10 +99,16 @@ bad:
 	return -EIO;
 }
 
-static bool vcd_ring_usable(struct vcd_device *vcd)
+static bool vcd_ring_usable(struct vcd_device *vcd, struct vcd_queue *q)
 {
-	return !READ_ONCE(vcd->ring_full) || READ_ONCE(vcd->removed) ||
+	return !READ_ONCE(q->full) || READ_ONCE(vcd->removed) ||
 	       READ_ONCE(vcd->resetting);
+}
+
+/* The queue of the CPU we run on: only a hint, a move later costs nothing. */
+static struct vcd_queue *vcd_this_queue(struct vcd_device *vcd)
+{
+	return &vcd->queues[vcd->cpu_queue[raw_smp_processor_id()]];
 }
 
 /*
@@ -106,6 +123,8 @@ int vcd_queue(struct vcd_device *vcd, struct vcd_request *req,
 	      struct scatterlist **sgs, unsigned int out_sgs,
 	      unsigned int in_sgs, u32 generation, bool killable)
 {
+	struct vcd_queue *q;
+	bool kick;
 	int err;
 
 	init_completion(&req->done);
@@ -113,42 +132,55 @@ int vcd_queue(struct vcd_device *vcd, struct vcd_request *req,
 	req->used_len = 0;
 	req->queued = false;
 	for (;;) {
-		spin_lock_irq(&vcd->vq_lock);
+		q = vcd_this_queue(vcd);
+		read_lock(&vcd->state_lock);
 		if (vcd->removed) {
-			spin_unlock_irq(&vcd->vq_lock);
-			return -ENODEV;
+			err = -ENODEV;
+			goto unlock_state;
 		}
 		if (vcd->resetting || (generation != VCD_ANY_GENERATION &&
 					generation != vcd->generation)) {
-			spin_unlock_irq(&vcd->vq_lock);
-			return -EIO;
+			err = -EIO;
+			goto unlock_state;
 		}
-		err = virtqueue_add_sgs(vcd->vq, sgs, out_sgs, in_sgs, req,
+		spin_lock_irq(&q->lock);
+		err = virtqueue_add_sgs(q->vq, sgs, out_sgs, in_sgs, req,
 					GFP_ATOMIC);
 		if (err != -ENOSPC)
 			break;
 		/* Full with nothing in flight: this request can never fit. */
-		if (vcd->vq->num_free == virtqueue_get_vring_size(vcd->vq)) {
+		if (q->vq->num_free == virtqueue_get_vring_size(q->vq)) {
 			err = -ENOMEM;
 			break;
 		}
-		vcd->ring_full = true;
-		spin_unlock_irq(&vcd->vq_lock);
+		q->full = true;
+		spin_unlock_irq(&q->lock);
+		read_unlock(&vcd->state_lock);
 		if (!killable)
-			wait_event(vcd->ring_wait, vcd_ring_usable(vcd));
-		else if (wait_event_killable(vcd->ring_wait, vcd_ring_usable(vcd)))
+			wait_event(q->ring_wait, vcd_ring_usable(vcd, q));
+		else if (wait_event_killable(q->ring_wait,
+					     vcd_ring_usable(vcd, q)))
 			return -EINTR;
 	}
 	if (err) {
-		spin_unlock_irq(&vcd->vq_lock);
-		return err;
+		spin_unlock_irq(&q->lock);
+		goto unlock_state;
 	}
 	req->queued = true;
 	req->generation = vcd->generation;
-	virtqueue_kick(vcd->vq);
-	spin_unlock_irq(&vcd->vq_lock);
+	/* With event-idx, a burst the device is still working through costs no exit. */
+	kick = virtqueue_kick_prepare(q->vq);
+	spin_unlock_irq(&q->lock);
+	/* Under the state lock still: a reset may not free the queue first. */
+	if (kick)
+		virtqueue_notify(q->vq);
+	read_unlock(&vcd->state_lock);
 	atomic64_inc(&vcd->stat_requests);
 	return 0;
+
+unlock_state:
+	read_unlock(&vcd->state_lock);
+	return err;
 }
 
 /* Queues @req and sleeps until it is answered; see vcd_queue(). */
@@ -172,15 +204,105 @@ int vcd_submit(struct vcd_device *vcd, struct vcd_request *req,
 static void vcd_fail_queued(struct vcd_device *vcd, int error)
 {
 	struct vcd_request *req;
+	unsigned int i;
 
-	spin_lock_irq(&vcd->vq_lock);
-	while (vcd->vq && (req = virtqueue_detach_unused_buf(vcd->vq))) {
-		req->error = error;
-		vcd_answered(req);
+	for (i = 0; i < vcd->nqueues; i++) {
+		struct vcd_queue *q = &vcd->queues[i];
+
+		spin_lock_irq(&q->lock);
+		while (q->vq && (req = virtqueue_detach_unused_buf(q->vq))) {
+			req->error = error;
+			vcd_answered(req);
+		}
+		q->full = false;
+		spin_unlock_irq(&q->lock);
+		wake_up_all(&q->ring_wait);
 	}
-	vcd->ring_full = false;
-	spin_unlock_irq(&vcd->vq_lock);
-	wake_up_all(&vcd->ring_wait);
+}
+
+/* Wakes every submitter waiting for a ring slot, to see the new state. */
+static void vcd_wake_submitters(struct vcd_device *vcd)
+{
+	unsigned int i;
+
+	for (i = 0; i < vcd->nqueues; i++)
+		wake_up_all(&vcd->queues[i].ring_wait);
+}
+
+/*
+ * Every CPU gets the queue of its rank among the possible CPUs, modulo the
+ * queues; each queue's interrupt is affine to the CPUs that use it. The
+ * affinity is a plain one, not a managed one: when its CPUs go offline the
+ * interrupt moves elsewhere, and no request is left unanswered.
+ */
+static void vcd_map_queues(struct vcd_device *vcd)
+{
+	unsigned int cpu, rank = 0;
+
+	for_each_possible_cpu(cpu)
+		vcd->cpu_queue[cpu] = rank++ % vcd->nqueues;
+}
+
+static void vcd_set_affinity(struct vcd_device *vcd)
+{
+	cpumask_var_t mask;
+	unsigned int i, cpu;
+
+	if (vcd->nqueues == 1 || !zalloc_cpumask_var(&mask, GFP_KERNEL))
+		return;
+	for (i = 0; i < vcd->nqueues; i++) {
+		cpumask_clear(mask);
+		for_each_possible_cpu(cpu)
+			if (vcd->cpu_queue[cpu] == i)
+				cpumask_set_cpu(cpu, mask);
+		/* Without a vector of its own a queue keeps the default. */
+		virtqueue_set_affinity(vcd->queues[i].vq, mask);
+	}
+	free_cpumask_var(mask);
+}
+
+static int vcd_find_queues(struct vcd_device *vcd)
+{
+	struct virtio_device *vdev = vcd->vdev;
+	vq_callback_t **callbacks;
+	struct virtqueue **vqs;
+	const char **names;
+	unsigned int i;
+	int err = -ENOMEM;
+
+	vqs = kcalloc(vcd->nqueues, sizeof(*vqs), GFP_KERNEL);
+	callbacks = kcalloc(vcd->nqueues, sizeof(*callbacks), GFP_KERNEL);
+	names = kcalloc(vcd->nqueues, sizeof(*names), GFP_KERNEL);
+	if (!vqs || !callbacks || !names)
+		goto out;
+	for (i = 0; i < vcd->nqueues; i++) {
+		callbacks[i] = vcd_queue_done;
+		names[i] = vcd->queues[i].name;
+	}
+	err = virtio_find_vqs(vdev, vcd->nqueues, vqs, callbacks, names, NULL);
+	if (err)
+		goto out;
+	for (i = 0; i < vcd->nqueues; i++)
+		vcd->queues[i].vq = vqs[i];
+	vcd_set_affinity(vcd);
+out:
+	kfree(names);
+	kfree(callbacks);
+	kfree(vqs);
+	return err;
+}
+
+static void vcd_del_queues(struct vcd_device *vcd)
+{
+	unsigned int i;
+
+	/* An interrupt is not freed with an affinity hint still set. */
+	for (i = 0; i < vcd->nqueues; i++) {
+		if (vcd->nqueues > 1 && vcd->queues[i].vq)
+			virtqueue_set_affinity(vcd->queues[i].vq, NULL);
+		vcd->queues[i].vq = NULL;
+	}
+	vcd->vdev->config->del_vqs(vcd->vdev);
 }
 
 /* The status dance of probe again, on a device that was just reset. */
@@ -197,12 +319,9 @@ static int vcd_restart(struct vcd_device *vcd)
 	virtio_add_status(vdev, VIRTIO_CONFIG_S_FEATURES_OK);
 	if (!(vdev->config->get_status(vdev) & VIRTIO_CONFIG_S_FEATURES_OK))
 		return -ENODEV;
-	vcd->vq = virtio_find_single_vq(vdev, vcd_queue_done, "requests");
-	if (IS_ERR(vcd->vq)) {
-		err = PTR_ERR(vcd->vq);
-		vcd->vq = NULL;
+	err = vcd_find_queues(vcd);
+	if (err)
 		return err;
-	}
 	virtio_device_ready(vdev);
 	return 0;
 }
@@ -217,25 +336,25 @@ static void vcd_reset_work(struct work_struct *work)
 	if (!(vdev->config->get_status(vdev) & VIRTIO_CONFIG_S_NEEDS_RESET))
 		return;
 	dev_warn(&vdev->dev, "device needs a reset: failing its requests\n");
-	spin_lock_irq(&vcd->vq_lock);
+	write_lock(&vcd->state_lock);
 	vcd->resetting = true;
-	spin_unlock_irq(&vcd->vq_lock);
-	wake_up_all(&vcd->ring_wait);
+	write_unlock(&vcd->state_lock);
+	vcd_wake_submitters(vcd);
 
-	/* After the reset no callback runs: what the ring holds is ours. */
+	/* After the reset no callback runs: what the rings hold is ours. */
 	virtio_reset_device(vdev);
 	vcd_fail_queued(vcd, -EIO);
-	vdev->config->del_vqs(vdev);
+	vcd_del_queues(vcd);
 	err = vcd_restart(vcd);
 	atomic64_inc(&vcd->stat_resets);
 
-	spin_lock_irq(&vcd->vq_lock);
+	write_lock(&vcd->state_lock);
 	/* The device forgot every session: older ids must never be sent. */
 	vcd->generation++;
 	if (vcd->generation == VCD_ANY_GENERATION)
 		vcd->generation = 0;
 	vcd->resetting = err != 0;
-	spin_unlock_irq(&vcd->vq_lock);
+	write_unlock(&vcd->state_lock);
 	if (err)
 		dev_err(&vdev->dev, "device did not come back after a reset: %d\n",
 			err);
@@ -254,7 +373,11 @@ static void vcd_config_changed(struct virtio_device *vdev)
 
 static void vcd_release(struct kref *ref)
 {
-	kfree(container_of(ref, struct vcd_device, ref));
+	struct vcd_device *vcd = container_of(ref, struct vcd_device, ref);
+
+	kfree(vcd->cpu_queue);
+	kfree(vcd->queues);
+	kfree(vcd);
 }
 
 void vcd_put(struct vcd_device *vcd)
@@ -265,6 +388,7 @@ void vcd_put(struct vcd_device *vcd)
 static int vcd_read_config(struct vcd_device *vcd)
 {
 	struct virtio_device *vdev = vcd->vdev;
+	u32 num_queues = 1;
 
 	virtio_cread_le(vdev, struct virtio_cryptodev_config, max_data_len,
 			&vcd->max_data_len);
@@ -272,6 +396,9 @@ static int vcd_read_config(struct vcd_device *vcd)
 			&vcd->max_sessions);
 	virtio_cread_le(vdev, struct virtio_cryptodev_config, max_key_len,
 			&vcd->max_key_len);
+	if (virtio_has_feature(vdev, VIRTIO_CRYPTODEV_F_MQ))
+		virtio_cread_le(vdev, struct virtio_cryptodev_config,
+				num_queues, &num_queues);
 
 	if (vcd->max_data_len < VIRTIO_CRYPTODEV_MIN_DATA_LEN ||
 	    vcd->max_data_len > VIRTIO_CRYPTODEV_MAX_DATA_LEN ||
@@ -279,10 +406,33 @@ static int vcd_read_config(struct vcd_device *vcd)
 	    !vcd->max_sessions ||
 	    vcd->max_sessions > VIRTIO_CRYPTODEV_MAX_SESSIONS ||
 	    vcd->max_key_len < 32 ||
-	    vcd->max_key_len > VIRTIO_CRYPTODEV_MAX_KEY_LEN) {
+	    vcd->max_key_len > VIRTIO_CRYPTODEV_MAX_KEY_LEN ||
+	    !num_queues || num_queues > VIRTIO_CRYPTODEV_MAX_QUEUES) {
 		dev_err(&vdev->dev, "device limits out of range\n");
 		return -EINVAL;
 	}
+	/* More queues than CPUs would only cost vectors. */
+	vcd->nqueues = min_t(u32, num_queues, nr_cpu_ids);
+	return 0;
+}
+
+static int vcd_alloc_queues(struct vcd_device *vcd)
+{
+	unsigned int i;
+
+	vcd->queues = kcalloc(vcd->nqueues, sizeof(*vcd->queues), GFP_KERNEL);
+	vcd->cpu_queue = kcalloc(nr_cpu_ids, sizeof(*vcd->cpu_queue),
+				 GFP_KERNEL);
+	if (!vcd->queues || !vcd->cpu_queue)
+		return -ENOMEM;
+	for (i = 0; i < vcd->nqueues; i++) {
+		struct vcd_queue *q = &vcd->queues[i];
+
+		spin_lock_init(&q->lock);
+		init_waitqueue_head(&q->ring_wait);
+		snprintf(q->name, sizeof(q->name), "requests.%u", i);
+	}
+	vcd_map_queues(vcd);
 	return 0;
 }
 
@@ -295,8 +445,7 @@ static int vcd_probe(struct virtio_device *vdev)
 	if (!vcd)
 		return -ENOMEM;
 	vcd->vdev = vdev;
-	spin_lock_init(&vcd->vq_lock);
-	init_waitqueue_head(&vcd->ring_wait);
+	rwlock_init(&vcd->state_lock);
 	spin_lock_init(&vcd->mem_lock);
 	init_waitqueue_head(&vcd->mem_wait);
 	INIT_WORK(&vcd->reset_work, vcd_reset_work);
@@ -306,15 +455,16 @@ static int vcd_probe(struct virtio_device *vdev)
 	err = vcd_read_config(vcd);
 	if (err)
 		goto err_free;
+	err = vcd_alloc_queues(vcd);
+	if (err)
+		goto err_free;
 	/* Requests of the largest size can be in flight four at a time. */
 	vcd->mem_limit = max_t(size_t, 4 * (size_t)vcd->max_data_len, SZ_32M);
 
-	vcd->vq = virtio_find_single_vq(vdev, vcd_queue_done, "requests");
-	if (IS_ERR(vcd->vq)) {
-		err = PTR_ERR(vcd->vq);
+	err = vcd_find_queues(vcd);
+	if (err)
 		goto err_free;
-	}
-	vcd->max_sgs = virtqueue_get_vring_size(vcd->vq);
+	vcd->max_sgs = virtqueue_get_vring_size(vcd->queues[0].vq);
 	/* The smallest request: fixed descriptors, one read, one written. */
 	if (vcd->max_sgs < VCD_FIXED_SGS + 2) {
 		dev_err(&vdev->dev, "queue of %u is too short\n", vcd->max_sgs);
@@ -328,12 +478,14 @@ static int vcd_probe(struct virtio_device *vdev)
 	err = vcd_chrdev_add(vcd, &vdev->dev);
 	if (err)
 		goto err_reset;
+	dev_info(&vdev->dev, "%u request queue%s\n", vcd->nqueues,
+		 vcd->nqueues == 1 ? "" : "s");
 	return 0;
 
 err_reset:
 	virtio_reset_device(vdev);
 err_del_vqs:
-	vdev->config->del_vqs(vdev);
+	vcd_del_queues(vcd);
 err_free:
 	vdev->priv = NULL;
 	vcd_put(vcd);
@@ -347,20 +499,29 @@ static void vcd_remove(struct virtio_device *vdev)
 	/* No new opens; open files keep @vcd alive but see @removed. */
 	vcd_chrdev_del(vcd);
 
-	spin_lock_irq(&vcd->vq_lock);
+	write_lock(&vcd->state_lock);
 	vcd->removed = true;
-	spin_unlock_irq(&vcd->vq_lock);
+	write_unlock(&vcd->state_lock);
+	vcd_wake_submitters(vcd);
 	wake_up_all(&vcd->mem_wait);
 
-	/* A reset in progress finishes first: the queue is one or the other's. */
+	/* A reset in progress finishes first: the queues are one or the other's. */
 	cancel_work_sync(&vcd->reset_work);
 	virtio_reset_device(vdev);
 	vcd_fail_queued(vcd, -ENODEV);
 
-	vdev->config->del_vqs(vdev);
+	vcd_del_queues(vcd);
 	vdev->priv = NULL;
 	vcd->vdev = NULL;
 	vcd_put(vcd);
+}
+
+/* multiqueue=0 drives the device as a driver that knows one queue would. */
+static int vcd_validate(struct virtio_device *vdev)
+{
+	if (!multiqueue)
+		__virtio_clear_bit(vdev, VIRTIO_CRYPTODEV_F_MQ);
+	return 0;
 }
 
 static const struct virtio_device_id vcd_id_table[] = {
@@ -369,10 +530,17 @@ static const struct virtio_device_id vcd_id_table[] = {
 };
 MODULE_DEVICE_TABLE(virtio, vcd_id_table);
 
+static const unsigned int vcd_features[] = {
+	VIRTIO_CRYPTODEV_F_MQ,
+};
+
 static struct virtio_driver vcd_driver = {
 	.driver.name = KBUILD_MODNAME,
 	.driver.owner = THIS_MODULE,
+	.feature_table = vcd_features,
+	.feature_table_size = ARRAY_SIZE(vcd_features),
 	.id_table = vcd_id_table,
+	.validate = vcd_validate,
 	.probe = vcd_probe,
 	.remove = vcd_remove,
 	.config_changed = vcd_config_changed,

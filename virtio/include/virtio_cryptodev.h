@@ -5,7 +5,7 @@
  *
  * The guest driver exposes the cryptodev-linux ioctl ABI
  * (crypto/cryptodev.h) at /dev/cryptodevN and carries each operation to the
- * device as one request on a single virtqueue. Sessions live on the device
+ * device as one request on a request virtqueue. Sessions live on the device
  * and are named by ids the device assigns; no host file descriptor or
  * pointer ever crosses to the guest.
  *
@@ -43,11 +43,21 @@
  */
 #define VIRTIO_ID_CRYPTODEV		63
 
+/*
+ * Feature bits. With F_MQ the device offers num_queues request queues
+ * (virtqueues 0..num_queues-1), all alike: a driver may put any request on
+ * any of them, and the device answers each queue's requests in the order
+ * it took them. Sessions belong to the device, not to a queue. Without
+ * F_MQ only queue 0 is used.
+ */
+#define VIRTIO_CRYPTODEV_F_MQ		0
+
 /* Config space: the limits the driver checks every request against. */
 struct virtio_cryptodev_config {
 	__le32 max_data_len;	/* largest source/destination of one request */
 	__le32 max_sessions;	/* sessions the device holds at once */
 	__le32 max_key_len;	/* longest cipher or MAC key */
+	__le32 num_queues;	/* F_MQ: request queues, 1..MAX_QUEUES */
 };
 
 /* Limits a device may advertise; a driver refuses a device outside them. */
@@ -55,6 +65,7 @@ struct virtio_cryptodev_config {
 #define VIRTIO_CRYPTODEV_MAX_DATA_LEN	(16 * 1024 * 1024)
 #define VIRTIO_CRYPTODEV_MAX_SESSIONS	65536
 #define VIRTIO_CRYPTODEV_MAX_KEY_LEN	512
+#define VIRTIO_CRYPTODEV_MAX_QUEUES	64
 #define VIRTIO_CRYPTODEV_MAX_DIGEST_LEN	64
 #define VIRTIO_CRYPTODEV_BLOCK_LEN	16
 /* CIOCAUTHCRYPT's authenticated-only data, at most a page (cryptodev-linux's). */

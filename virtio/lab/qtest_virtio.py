@@ -182,6 +182,7 @@ class Config:
     max_data_len: int
     max_sessions: int
     max_key_len: int
+    num_queues: int
 
 
 def link(parts: Sequence[tuple[int, int, int]], first: int = 0) -> list[Desc]:
@@ -536,7 +537,7 @@ class CryptodevQtest:
 
     def config(self) -> Config:
         """The device's limits, read field by field from its config space."""
-        return Config(*(self.qt.readl(self.caps.device + 4 * i) for i in range(3)))
+        return Config(*(self.qt.readl(self.caps.device + 4 * i) for i in range(4)))
 
     # Guest memory.
 

@@ -26,13 +26,27 @@ struct VirtIOCryptodevPCI {
 };
 
 static Property virtio_cryptodev_pci_properties[] = {
-    DEFINE_PROP_UINT32("vectors", VirtIOPCIProxy, nvectors, 2),
+    DEFINE_PROP_UINT32("vectors", VirtIOPCIProxy, nvectors,
+                       DEV_NVECTORS_UNSPECIFIED),
     DEFINE_PROP_END_OF_LIST(),
 };
 
 static void virtio_cryptodev_pci_realize(VirtIOPCIProxy *vpci_dev, Error **errp)
 {
     VirtIOCryptodevPCI *dev = VIRTIO_CRYPTODEV_PCI(vpci_dev);
+    VirtIOCryptodev *s = &dev->vdev;
+
+    /*
+     * A queue per vCPU, each with its own vector (and one for the config),
+     * so the driver can have a request answered on the vCPU that made it.
+     */
+    if (s->num_queues == VIRTIO_CRYPTODEV_AUTO_NUM_QUEUES) {
+        s->num_queues = MIN(virtio_pci_optimal_num_queues(0),
+                            VIRTIO_CRYPTODEV_MAX_QUEUES);
+    }
+    if (vpci_dev->nvectors == DEV_NVECTORS_UNSPECIFIED) {
+        vpci_dev->nvectors = s->num_queues + 1;
+    }
 
     /* A new device id has no legacy PCI id: virtio 1.0 only. */
     virtio_pci_force_virtio_1(vpci_dev);

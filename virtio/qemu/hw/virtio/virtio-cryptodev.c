@@ -523,14 +523,15 @@ static bool virtio_cryptodev_answer(VirtIOCryptodev *s, VirtQueueElement *elem,
 }
 
 /* Hands an answered request back, or breaks the device for an unanswerable one. */
-static bool virtio_cryptodev_complete(VirtIOCryptodev *s, VirtQueueElement *elem,
+static bool virtio_cryptodev_complete(VirtIOCryptodevQueue *q,
+                                      VirtQueueElement *elem,
                                       bool answered, unsigned int used)
 {
     if (answered) {
-        virtqueue_push(s->vq, elem, used);
+        virtqueue_push(q->vq, elem, used);
     } else {
-        virtqueue_detach_element(s->vq, elem, 0);
-        virtio_error(VIRTIO_DEVICE(s),
+        virtqueue_detach_element(q->vq, elem, 0);
+        virtio_error(VIRTIO_DEVICE(q->s),
                      "virtio-cryptodev: request without room for a response");
     }
     g_free(elem);
@@ -548,21 +549,21 @@ static bool virtio_cryptodev_batch_full(unsigned int requests, size_t bytes)
  * Answers one batch. Returns true when the batch's budget ran out with
  * requests possibly left, false when the ring is empty or the device broke.
  */
-static bool virtio_cryptodev_run_batch(VirtIOCryptodev *s)
+static bool virtio_cryptodev_run_batch(VirtIOCryptodevQueue *q)
 {
-    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    VirtIODevice *vdev = VIRTIO_DEVICE(q->s);
     VirtQueueElement *elem;
     unsigned int requests = 0;
     size_t bytes = 0;
     bool more = false;
 
-    while ((elem = virtqueue_pop(s->vq, sizeof(VirtQueueElement)))) {
+    while ((elem = virtqueue_pop(q->vq, sizeof(VirtQueueElement)))) {
         unsigned int used = 0;
         bool answered;
 
         bytes += iov_size(elem->out_sg, elem->out_num);
-        answered = virtio_cryptodev_answer(s, elem, &used);
-        if (!virtio_cryptodev_complete(s, elem, answered, used)) {
+        answered = virtio_cryptodev_answer(q->s, elem, &used);
+        if (!virtio_cryptodev_complete(q, elem, answered, used)) {
             break;
         }
         if (virtio_cryptodev_batch_full(++requests, bytes)) {
@@ -571,34 +572,34 @@ static bool virtio_cryptodev_run_batch(VirtIOCryptodev *s)
         }
     }
     if (requests) {
-        virtio_notify(vdev, s->vq);
+        virtio_notify(vdev, q->vq);
     }
     return more && !vdev->broken;
 }
 
 /*
- * One turn of the queue's work: a bounded batch, answered in the context that
+ * One turn of a queue's work: a bounded batch, answered in the context that
  * noticed it (the notifying vCPU's, under TCG, for the lowest latency); what
  * is left goes to a bottom half after the main loop has turned, with guest
  * notifications off meanwhile.
  */
-static void virtio_cryptodev_run(VirtIOCryptodev *s)
+static void virtio_cryptodev_run(VirtIOCryptodevQueue *q)
 {
-    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    VirtIODevice *vdev = VIRTIO_DEVICE(q->s);
 
     if (!(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) || vdev->broken) {
-        virtio_queue_set_notification(s->vq, 1);
+        virtio_queue_set_notification(q->vq, 1);
         return;
     }
-    if (!virtio_cryptodev_run_batch(s)) {
+    if (!virtio_cryptodev_run_batch(q)) {
         /* Re-arm, then look once more: the guest may have added and not kicked. */
-        virtio_queue_set_notification(s->vq, 1);
-        if (virtio_queue_empty(s->vq) || vdev->broken) {
+        virtio_queue_set_notification(q->vq, 1);
+        if (virtio_queue_empty(q->vq) || vdev->broken) {
             return;
         }
     }
-    virtio_queue_set_notification(s->vq, 0);
-    qemu_bh_schedule(s->bh);
+    virtio_queue_set_notification(q->vq, 0);
+    qemu_bh_schedule(q->bh);
 }
 
 static void virtio_cryptodev_bh(void *opaque)
@@ -610,14 +611,15 @@ static void virtio_cryptodev_bh(void *opaque)
  * With an iothread, the work of a batch leaves the BQL: the notifying vCPU
  * (or whoever holds the BQL) pops a bounded batch, the iothread answers it
  * into the guest's buffers, then takes the BQL just to hand the batch back,
- * notify and pop the next. One batch is out at a time, so requests are
- * answered in order and the session table has one user at a time; every
+ * notify and pop the next. One batch per queue is out at a time, so a
+ * queue's requests are answered in order; every queue's batches are worked
+ * by the one iothread, so the session table has one user at a time; every
  * call into virtio's core is made under the BQL.
  */
-static void virtio_cryptodev_offload(VirtIOCryptodev *s);
+static void virtio_cryptodev_offload(VirtIOCryptodevQueue *q);
 
 /* Under the BQL: the answered batch back to the guest. */
-static void virtio_cryptodev_hand_back(VirtIOCryptodev *s)
+static void virtio_cryptodev_hand_back(VirtIOCryptodevQueue *q)
 {
     unsigned int i, answered = 0;
 
@@ -626,102 +628,108 @@ static void virtio_cryptodev_hand_back(VirtIOCryptodev *s)
      * can reset the device: the reset then drops what is not handed back
      * yet (from batch_next on) and empties the batch.
      */
-    for (i = 0; i < s->batch_len; i++) {
-        s->batch_next = i + 1;
-        answered += virtio_cryptodev_complete(s, s->batch[i],
-                                              s->batch_answered[i],
-                                              s->batch_used[i]);
+    for (i = 0; i < q->batch_len; i++) {
+        q->batch_next = i + 1;
+        answered += virtio_cryptodev_complete(q, q->batch[i],
+                                              q->batch_answered[i],
+                                              q->batch_used[i]);
     }
-    s->batch_len = 0;
+    q->batch_len = 0;
     if (answered) {
-        virtio_notify(VIRTIO_DEVICE(s), s->vq);
+        virtio_notify(VIRTIO_DEVICE(q->s), q->vq);
     }
-    virtio_cryptodev_offload(s);
+    virtio_cryptodev_offload(q);
 }
 
 static void virtio_cryptodev_work(void *opaque)
 {
-    VirtIOCryptodev *s = opaque;
+    VirtIOCryptodevQueue *q = opaque;
+    VirtIOCryptodev *s = q->s;
     unsigned int i;
 
-    for (i = 0; i < s->batch_len; i++) {
-        s->batch_answered[i] = virtio_cryptodev_answer(s, s->batch[i],
-                                                       &s->batch_used[i]);
+    for (i = 0; i < q->batch_len; i++) {
+        q->batch_answered[i] = virtio_cryptodev_answer(s, q->batch[i],
+                                                       &q->batch_used[i]);
     }
     /*
      * Done with the sessions before waiting for the BQL: a reset that holds
      * it while it waits for this batch finds it worked, and drops it.
      */
-    qatomic_store_release(&s->batch_working, false);
+    qatomic_store_release(&q->batch_working, false);
     aio_wait_kick();
     qemu_mutex_lock_iothread();
     if (!s->unrealized) {
-        virtio_cryptodev_hand_back(s);
+        virtio_cryptodev_hand_back(q);
     }
     /* The reference the batch held: the device outlives this function. */
     object_unref(OBJECT(s));
     qemu_mutex_unlock_iothread();
 }
 
-static void virtio_cryptodev_offload(VirtIOCryptodev *s)
+static void virtio_cryptodev_offload(VirtIOCryptodevQueue *q)
 {
-    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    VirtIODevice *vdev = VIRTIO_DEVICE(q->s);
     VirtQueueElement *elem;
     size_t bytes = 0;
 
-    if (s->batch_len || !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) ||
+    if (q->batch_len || !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) ||
         vdev->broken) {
         return;     /* the batch out looks again when it is back */
     }
-    s->batch_next = 0;
-    virtio_queue_set_notification(s->vq, 0);
-    while (!virtio_cryptodev_batch_full(s->batch_len, bytes) &&
-           (elem = virtqueue_pop(s->vq, sizeof(VirtQueueElement)))) {
+    q->batch_next = 0;
+    virtio_queue_set_notification(q->vq, 0);
+    while (!virtio_cryptodev_batch_full(q->batch_len, bytes) &&
+           (elem = virtqueue_pop(q->vq, sizeof(VirtQueueElement)))) {
         bytes += iov_size(elem->out_sg, elem->out_num);
-        s->batch[s->batch_len++] = elem;
+        q->batch[q->batch_len++] = elem;
     }
-    if (!s->batch_len) {
+    if (!q->batch_len) {
         /* Re-armed, then looked at once more, as in virtio_cryptodev_run(). */
-        virtio_queue_set_notification(s->vq, 1);
-        if (!virtio_queue_empty(s->vq) && !vdev->broken) {
-            virtio_cryptodev_offload(s);
+        virtio_queue_set_notification(q->vq, 1);
+        if (!virtio_queue_empty(q->vq) && !vdev->broken) {
+            virtio_cryptodev_offload(q);
         }
         return;
     }
-    s->batch_working = true;
-    object_ref(OBJECT(s));
-    aio_bh_schedule_oneshot(iothread_get_aio_context(s->iothread),
-                            virtio_cryptodev_work, s);
+    q->batch_working = true;
+    object_ref(OBJECT(q->s));
+    aio_bh_schedule_oneshot(iothread_get_aio_context(q->s->iothread),
+                            virtio_cryptodev_work, q);
 }
 
 /*
- * Under the BQL, before the sessions or the queue change: waits for the
- * iothread to be done with its batch, and drops what of it is not handed
- * back yet.
+ * Under the BQL, before the sessions or the queues change: waits for the
+ * iothread to be done with every queue's batch, and drops what of them is
+ * not handed back yet.
  */
 static void virtio_cryptodev_drain(VirtIOCryptodev *s)
 {
-    unsigned int i;
+    unsigned int i, n;
 
-    /* Not from the iothread itself: its batch is worked by then. */
-    if (qatomic_load_acquire(&s->batch_working)) {
-        AIO_WAIT_WHILE(NULL, qatomic_load_acquire(&s->batch_working));
+    for (n = 0; n < s->num_queues; n++) {
+        VirtIOCryptodevQueue *q = &s->queues[n];
+
+        /* Not from the iothread itself: its batch is worked by then. */
+        if (qatomic_load_acquire(&q->batch_working)) {
+            AIO_WAIT_WHILE(NULL, qatomic_load_acquire(&q->batch_working));
+        }
+        for (i = q->batch_next; i < q->batch_len; i++) {
+            virtqueue_detach_element(q->vq, q->batch[i], 0);
+            g_free(q->batch[i]);
+        }
+        q->batch_len = 0;
     }
-    for (i = s->batch_next; i < s->batch_len; i++) {
-        virtqueue_detach_element(s->vq, s->batch[i], 0);
-        g_free(s->batch[i]);
-    }
-    s->batch_len = 0;
 }
 
 static void virtio_cryptodev_handle_queue(VirtIODevice *vdev, VirtQueue *vq)
 {
     VirtIOCryptodev *s = VIRTIO_CRYPTODEV(vdev);
+    VirtIOCryptodevQueue *q = &s->queues[virtio_get_queue_index(vq)];
 
     if (s->iothread) {
-        virtio_cryptodev_offload(s);
+        virtio_cryptodev_offload(q);
     } else {
-        virtio_cryptodev_run(s);
+        virtio_cryptodev_run(q);
     }
 }
 
@@ -732,6 +740,7 @@ static void virtio_cryptodev_get_config(VirtIODevice *vdev, uint8_t *config)
         .max_data_len = cpu_to_le32(s->max_data_len),
         .max_sessions = cpu_to_le32(s->max_sessions),
         .max_key_len = cpu_to_le32(VIRTIO_CRYPTODEV_MAX_KEY_LEN),
+        .num_queues = cpu_to_le32(s->num_queues),
     };
 
     memcpy(config, &cfg, sizeof(cfg));
@@ -740,15 +749,19 @@ static void virtio_cryptodev_get_config(VirtIODevice *vdev, uint8_t *config)
 static uint64_t virtio_cryptodev_get_features(VirtIODevice *vdev,
                                               uint64_t features, Error **errp)
 {
+    virtio_add_feature(&features, VIRTIO_CRYPTODEV_F_MQ);
     return features;
 }
 
 static void virtio_cryptodev_reset(VirtIODevice *vdev)
 {
     VirtIOCryptodev *s = VIRTIO_CRYPTODEV(vdev);
+    uint32_t i;
 
     virtio_cryptodev_drain(s);
-    qemu_bh_cancel(s->bh);
+    for (i = 0; i < s->num_queues; i++) {
+        qemu_bh_cancel(s->queues[i].bh);
+    }
     virtio_cryptodev_destroy_all_sessions(s);
 }
 
@@ -783,7 +796,16 @@ static void virtio_cryptodev_realize(DeviceState *dev, Error **errp)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIOCryptodev *s = VIRTIO_CRYPTODEV(dev);
+    uint32_t i;
 
+    if (s->num_queues == VIRTIO_CRYPTODEV_AUTO_NUM_QUEUES) {
+        s->num_queues = 1;
+    }
+    if (s->num_queues < 1 || s->num_queues > VIRTIO_CRYPTODEV_MAX_QUEUES) {
+        error_setg(errp, "'num-queues' must be in [1, %d]",
+                   VIRTIO_CRYPTODEV_MAX_QUEUES);
+        return;
+    }
     if (s->max_data_len < VIRTIO_CRYPTODEV_MIN_DATA_LEN ||
         s->max_data_len > VIRTIO_CRYPTODEV_MAX_DATA_LEN ||
         s->max_data_len % VIRTIO_CRYPTODEV_BLOCK_LEN) {
@@ -816,10 +838,16 @@ static void virtio_cryptodev_realize(DeviceState *dev, Error **errp)
     s->sessions = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
                                         g_free);
     virtio_init(vdev, VIRTIO_ID_CRYPTODEV, sizeof(struct virtio_cryptodev_config));
-    s->vq = virtio_add_queue(vdev, VIRTIO_CRYPTODEV_QUEUE_SIZE,
-                             virtio_cryptodev_handle_queue);
-    s->bh = qemu_bh_new_guarded(virtio_cryptodev_bh, s,
-                                &DEVICE(s)->mem_reentrancy_guard);
+    s->queues = g_new0(VirtIOCryptodevQueue, s->num_queues);
+    for (i = 0; i < s->num_queues; i++) {
+        VirtIOCryptodevQueue *q = &s->queues[i];
+
+        q->s = s;
+        q->vq = virtio_add_queue(vdev, VIRTIO_CRYPTODEV_QUEUE_SIZE,
+                                 virtio_cryptodev_handle_queue);
+        q->bh = qemu_bh_new_guarded(virtio_cryptodev_bh, q,
+                                    &DEVICE(s)->mem_reentrancy_guard);
+    }
     if (s->iothread) {
         object_ref(OBJECT(s->iothread));
     }
@@ -829,14 +857,18 @@ static void virtio_cryptodev_unrealize(DeviceState *dev)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIOCryptodev *s = VIRTIO_CRYPTODEV(dev);
+    uint32_t i;
 
     virtio_cryptodev_drain(s);
     s->unrealized = true;
-    qemu_bh_delete(s->bh);
     if (s->iothread) {
         object_unref(OBJECT(s->iothread));
     }
-    virtio_delete_queue(s->vq);
+    for (i = 0; i < s->num_queues; i++) {
+        qemu_bh_delete(s->queues[i].bh);
+        virtio_delete_queue(s->queues[i].vq);
+    }
+    g_free(s->queues);
     virtio_cleanup(vdev);
     virtio_cryptodev_destroy_all_sessions(s);
     g_hash_table_destroy(s->sessions);
@@ -881,6 +913,8 @@ static Property virtio_cryptodev_properties[] = {
                        VIRTIO_CRYPTODEV_DEFAULT_DATA_LEN),
     DEFINE_PROP_UINT32("max-sessions", VirtIOCryptodev, max_sessions,
                        VIRTIO_CRYPTODEV_DEFAULT_SESSIONS),
+    DEFINE_PROP_UINT32("num-queues", VirtIOCryptodev, num_queues,
+                       VIRTIO_CRYPTODEV_AUTO_NUM_QUEUES),
     DEFINE_PROP_STRING("backend", VirtIOCryptodev, backend_name),
     DEFINE_PROP_STRING("devcrypto-path", VirtIOCryptodev, devcrypto_path),
     DEFINE_PROP_LINK("iothread", VirtIOCryptodev, iothread, TYPE_IOTHREAD,

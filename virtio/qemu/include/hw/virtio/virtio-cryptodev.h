@@ -122,20 +122,33 @@ typedef struct VirtIOCryptodevBackend {
 extern const VirtIOCryptodevBackend virtio_cryptodev_builtin_backend;
 extern const VirtIOCryptodevBackend virtio_cryptodev_devcrypto_backend;
 
-struct VirtIOCryptodev {
-    VirtIODevice parent_obj;
+/* num-queues' default: one per vCPU on PCI (the wrapper decides), else one. */
+#define VIRTIO_CRYPTODEV_AUTO_NUM_QUEUES UINT32_MAX
 
+/*
+ * One request queue. Its requests are answered in the order they were
+ * taken, a bounded batch at a time; queues do not wait for each other.
+ */
+typedef struct VirtIOCryptodevQueue {
+    VirtIOCryptodev *s;
     VirtQueue *vq;
     QEMUBH *bh;                   /* runs the queue, a bounded batch a turn */
 
     /* With an iothread: the one batch it holds, and its answers. */
-    IOThread *iothread;
     VirtQueueElement *batch[VIRTIO_CRYPTODEV_BATCH_REQUESTS];
     bool batch_answered[VIRTIO_CRYPTODEV_BATCH_REQUESTS];
     unsigned int batch_used[VIRTIO_CRYPTODEV_BATCH_REQUESTS];
     unsigned int batch_len;
     unsigned int batch_next;      /* the first not handed back to the guest */
     bool batch_working;           /* with the iothread */
+} VirtIOCryptodevQueue;
+
+struct VirtIOCryptodev {
+    VirtIODevice parent_obj;
+
+    VirtIOCryptodevQueue *queues;
+    uint32_t num_queues;
+    IOThread *iothread;
     bool unrealized;              /* a batch coming back finds the device gone */
     GHashTable *sessions;         /* id -> VirtIOCryptodevSession */
     uint32_t next_session_id;
