@@ -49,6 +49,7 @@ virtio-crypto-pci fail the ring ("virtio: too many write descriptors in indirect
 device broken and leaves the request hanging in the guest."""
 
 CROSS_SIZES = "256,4096,65536"
+PAIR_SIZES = "256,4096"
 UPSTREAM_OPTS = ["-object", "cryptodev-backend-builtin,id=cb0", "-device", "virtio-crypto-pci,cryptodev=cb0"]
 PROVIDERS = {  # cryptodev_bench label -> (key, display name)
     "cryptodev0": ("device", "virtio-cryptodev (ours)"),
@@ -68,23 +69,30 @@ echo "# guest: $(uname -r), $(nproc) vCPUs, $(grep -m1 'model name' /proc/cpuinf
 grep -qw aes /proc/cpuinfo && echo "# guest CPU has AES-NI (emulated by TCG)"
 awk '/^name/ {{n=$3}} /^driver/ {{d=$3}} /^priority/ && n=="cbc(aes)" {{print "cbcaes", d, $3}}' /proc/crypto
 # Where a request's completion interrupt lands decides the cost of waking the caller: on another vCPU it
-# takes a cross-vCPU kick, which under TCG costs far more than the request. Both devices' interrupts go
-# to vCPU 0 and every benchmark runs there; one extra run from vCPU 1 shows the other case.
-ours=$(basename "$(readlink /sys/class/virtio_cryptodev/cryptodev0/device)")
-ours_io=$(basename "$(readlink /sys/class/virtio_cryptodev/cryptodev1/device)")
+# takes a cross-vCPU kick, which under TCG costs far more than the request. Our devices have a queue per
+# vCPU, each queue's interrupt on its vCPU; upstream's one data queue interrupts vCPU 0, its best case for
+# the pinned runs. Then the places users run: pinned to vCPU 0, on vCPU 1, unpinned, and two callers.
 upstream=$(basename /sys/bus/virtio/drivers/virtio_crypto/virtio*)
-for dev in $ours $ours_io $upstream; do
-    for irq in $(grep " $dev-" /proc/interrupts | cut -d: -f1); do
-        echo 0 > /proc/irq/$irq/smp_affinity_list
-        echo "# irq $irq ($(grep "^ *$irq:" /proc/interrupts | awk '{{print $NF}}')) -> vCPU 0"
-    done
+for irq in $(grep " $upstream-" /proc/interrupts | cut -d: -f1); do
+    echo 0 > /proc/irq/$irq/smp_affinity_list
+    echo "# irq $irq ($(grep "^ *$irq:" /proc/interrupts | awk '{{print $NF}}')) -> vCPU 0"
 done
 taskset -c 0 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} /dev/cryptodev0 'alg:cbc(aes)' \\
     alg:virtio_crypto_aes_cbc@{UPSTREAM_MAX}
 taskset -c 1 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} -s {CROSS_SIZES} /dev/cryptodev0 \\
     alg:virtio_crypto_aes_cbc | sed -n 's/^bench /cross /p'
+$BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} -s {CROSS_SIZES} /dev/cryptodev0 'alg:cbc(aes)' \\
+    alg:virtio_crypto_aes_cbc | sed -n 's/^bench /unpinned /p'
+for provider in /dev/cryptodev0 'alg:cbc(aes)' alg:virtio_crypto_aes_cbc; do
+    taskset -c 0 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} -s {PAIR_SIZES} "$provider" > /tmp/pair0 &
+    taskset -c 1 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} -s {PAIR_SIZES} "$provider" > /tmp/pair1
+    wait
+    sed -n 's/^bench /pair /p' /tmp/pair0 /tmp/pair1
+done
+ours=$(basename "$(readlink /sys/class/virtio_cryptodev/cryptodev0/device)")
+ours_io=$(basename "$(readlink /sys/class/virtio_cryptodev/cryptodev1/device)")
 # Interrupts per request while requests are in flight: the queue's interrupt count over its requests.
-irqs() {{ grep " $1-requests" /proc/interrupts | awk '{{print $2 + $3}}'; }}
+irqs() {{ grep " $1-requests" /proc/interrupts | awk '{{n += $2 + $3}} END {{print n}}'; }}
 served() {{ cat /sys/class/virtio_cryptodev/$1/requests; }}
 i0=$(irqs $ours); r0=$(served cryptodev0)
 taskset -c 0 $BIN/cryptodev_depth /dev/cryptodev0 {SECONDS} {ROUNDS} 256 16 >/dev/null
@@ -113,6 +121,8 @@ def parse(output: str) -> dict[str, Any]:
     """The guest's machine-readable lines, as nested dicts of numbers."""
     aes: dict[str, dict[int, dict[str, float]]] = {}
     cross: dict[str, dict[int, dict[str, float]]] = {}
+    unpinned: dict[str, dict[int, dict[str, float]]] = {}
+    pair: dict[str, dict[int, dict[str, float]]] = {}
     records: dict[str, dict[int, dict[str, float]]] = {}
     requests: dict[str, dict[int, float]] = {}
     depth: dict[int, float] = {}
@@ -131,9 +141,15 @@ def parse(output: str) -> dict[str, Any]:
             key = PROVIDERS[words[1]][0]
             aes.setdefault(key, {})[int(words[2])] = {"ops_per_s": float(words[3]),
                                                      "mb_per_s": float(words[4])}
-        elif kind == "cross":
-            cross.setdefault(PROVIDERS[words[1]][0], {})[int(words[2])] = {
-                "ops_per_s": float(words[3]), "mb_per_s": float(words[4])}
+        elif kind in ("cross", "unpinned"):
+            {"cross": cross, "unpinned": unpinned}[kind].setdefault(PROVIDERS[words[1]][0], {})[
+                int(words[2])] = {"ops_per_s": float(words[3]), "mb_per_s": float(words[4])}
+        elif kind == "pair":
+            # Two callers at once, one line each: their sum is the pair's.
+            both = pair.setdefault(PROVIDERS[words[1]][0], {}).setdefault(
+                int(words[2]), {"ops_per_s": 0.0, "mb_per_s": 0.0})
+            both["ops_per_s"] += float(words[3])
+            both["mb_per_s"] += float(words[4])
         elif kind == "record":
             records.setdefault(words[1], {})[int(words[2])] = {
                 "records_per_s": float(words[3]), "mb_per_s": float(words[4]),
@@ -157,7 +173,8 @@ def parse(output: str) -> dict[str, Any]:
             notes.append(line[2:])
         elif kind == "FAIL" or kind.startswith("Traceback"):
             failures.append(line)
-    return {"aes": aes, "aes_other_vcpu": cross, "records": records, "device_requests_per_record": requests,
+    return {"aes": aes, "aes_other_vcpu": cross, "aes_unpinned": unpinned, "aes_two_callers": pair,
+            "records": records, "device_requests_per_record": requests,
             "async_depth_256": depth, "async_depth_256_iothread": depth_io, "interrupts_depth_16": bursts,
             "interrupts": irqs, "drivers": drivers, "notes": notes, "failures": failures}
 
@@ -185,15 +202,7 @@ def print_aes(results: dict[str, Any]) -> None:
         print(f"   {size_label(size):>8}  {cols[0]}  {cols[1]}  {ratio(ops['device'], ops['upstream']):>7}  "
               f"{cols[2]}  {cols[3]}  {ratio(ops['device'], ops['aesni']):>10}  "
               f"{ratio(ops['device'], ops['software']):>7}")
-    cross = results["aes_other_vcpu"]
-    if cross:
-        print("   the same from vCPU 1, the completion interrupts still on vCPU 0 "
-              "(a cross-vCPU wake-up each):")
-        for size in sorted(cross.get("device", {})):
-            ours, up = cross["device"][size], cross.get("upstream", {}).get(size)
-            print(f"   {size_label(size):>8}  {ours['ops_per_s']:8.0f} {ours['mb_per_s']:8.1f}  "
-                  f"{cell(up, 'ops_per_s', '8.0f'):>8} {cell(up, 'mb_per_s', '8.1f'):>8}  "
-                  f"{ratio(ours['ops_per_s'], up and up['ops_per_s']):>7}")
+    print_where_users_run(results)
     print(f"   upstream virtio-crypto is not asked for more than {UPSTREAM_MAX} B per request "
           "(QEMU 7.2 fails its ring on a 1 MiB AF_ALG request)")
     for key, irq in sorted(results["interrupts"].items()):
@@ -201,6 +210,22 @@ def print_aes(results: dict[str, Any]) -> None:
               f"for {irq['requests']} requests")
     cbc = ", ".join(f"{d['driver']} ({d['priority']})" for d in results["drivers"]["cbc(aes)"])
     print(f"   cbc(aes) drivers in the guest (priority): {cbc}; ours: {results['drivers'].get('device')}")
+
+
+def print_where_users_run(results: dict[str, Any]) -> None:
+    """Pinned, on the other vCPU, unpinned and two callers: ops/s and the ratios issue 10 asks for."""
+    runs = {"vCPU 0": results["aes"], "vCPU 1": results["aes_other_vcpu"],
+            "unpinned": results["aes_unpinned"], "2 callers": results["aes_two_callers"]}
+    print("   where callers run, ops/s (ours: a queue per vCPU; upstream: one queue, interrupts on vCPU 0):")
+    print(f"   {'':>10} {'size':>8}  " + "".join(f"{name:>10}" for name in runs)
+          + f"  {'unpinned/pinned':>15} {'2 callers/1':>11}")
+    for key in ("device", "upstream", "aesni"):
+        for size in sorted(results["aes_unpinned"].get(key, {})):
+            rates = {name: run.get(key, {}).get(size, {}).get("ops_per_s") for name, run in runs.items()}
+            print(f"   {key:>10} {size_label(size):>8}  "
+                  + "".join(f"{rates[name] or 0:10.0f}" for name in runs)
+                  + f"  {ratio(rates['unpinned'], rates['vCPU 0']):>15} "
+                  f"{ratio(rates['2 callers'], rates['vCPU 0']):>11}")
 
 
 def print_goals(results: dict[str, Any]) -> None:
