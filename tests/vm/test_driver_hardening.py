@@ -1,6 +1,7 @@
 """The driver against hostile and careless user space, in one real guest:
 requests larger than one descriptor chain may carry (zero-copy and bounced),
-an unprivileged user over its RLIMIT_MEMLOCK, sessions freed under load by
+an unprivileged user over its RLIMIT_MEMLOCK, a request held in its ioctl (userfaultfd)
+while its session is freed, sessions freed under load by
 processes that are then SIGKILLed, a seeded ioctl fuzzer run as `nobody`, the
 calls cryptodev-linux programs make first, and a device that QEMU puts into
 NEEDS_RESET (over QMP, the host's test hook) and that recovers.
@@ -35,6 +36,9 @@ SCRIPT = "".join([
             f"b=$(cat {SYSFS}/bounced); "
             f"(ulimit -l 64 && {NOBODY} $BIN/cryptodev_large {DEV} 1048576 1048576) && "
             f"echo bounced $(( $(cat {SYSFS}/bounced) - b ))"),
+    # A request held in its ioctl by a userfaultfd page: its pins charged, its session freed under it.
+    section("held request", f"sysctl -q vm.unprivileged_userfaultfd=1 && {NOBODY} $BIN/cryptodev_uffd {DEV}; "
+                            "s=$?; sysctl -q vm.unprivileged_userfaultfd=0; exit $s"),
     section("sessions", f"{NOBODY} $BIN/cryptodev_sessions {DEV} {SESSION_ROUNDS} 8"),
     section("ioctl fuzz", f"{NOBODY} $BIN/cryptodev_fuzz {DEV} {FUZZ_SECONDS} 4 {FUZZ_SEED}"),
     section("vectors after", f"$BIN/cryptodev_vectors {DEV}"),
@@ -83,6 +87,19 @@ def test_a_user_over_its_memlock_limit_is_bounced_not_refused(
     output = passed(sections, "large over memlock")
     bounced = re.search(r"bounced (\d+)", output)
     assert bounced and int(bounced.group(1)) >= 2, output[-2000:]
+
+
+def test_a_held_requests_pins_are_charged_to_its_caller(sections: dict[str, tuple[str, int]]) -> None:
+    output = passed(sections, "held request")
+    assert "a held 1 MiB request's pinned pages are charged to its caller" in output
+    assert "the charge is returned" in output
+
+
+def test_a_request_runs_under_its_own_session_even_when_that_is_freed_meanwhile(
+        sections: dict[str, tuple[str, int]]) -> None:
+    output = passed(sections, "held request")
+    assert "the held request ran under its own session's key" in output
+    assert "the freed session is gone afterwards (EINVAL)" in output
 
 
 def test_sessions_freed_under_load_by_killed_processes_do_not_leak(
