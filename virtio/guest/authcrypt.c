@@ -113,7 +113,8 @@ static int vcd_auth_srtp_layout(struct vcd_auth_job *job)
 	if (caop->op == COP_DECRYPT &&
 	    copy_from_user(job->req->tag, caop->tag, caop->tag_len))
 		return -EFAULT;
-	job->tag_in = caop->op == COP_DECRYPT ? caop->tag_len : 0;
+	job->tag_in = virtio_cryptodev_auth_tag_in_len(job->mode, caop->op,
+							caop->tag_len);
 	return 0;
 }
 
@@ -128,7 +129,9 @@ static int vcd_auth_aead_layout(struct vcd_auth_job *job)
 		if (caop->len < caop->tag_len)
 			return -EINVAL;
 		job->data_len = caop->len - caop->tag_len;
-		job->tag_in = caop->tag_len;
+		job->tag_in = virtio_cryptodev_auth_tag_in_len(job->mode,
+								caop->op,
+								caop->tag_len);
 		if (copy_from_user(job->req->tag, caop->src + job->data_len,
 				   job->tag_in))
 			return -EFAULT;

@@ -170,6 +170,17 @@ static inline int virtio_cryptodev_gcm_tag_len_ok(__u32 tag_len)
 }
 
 /*
+ * Bytes of tag an AUTH_CRYPT carries in after the source: decrypting, in
+ * every mode but TLS, whose MAC is inside the encrypted record.
+ */
+static inline __u32 virtio_cryptodev_auth_tag_in_len(__u32 mode, __u32 op,
+						     __u32 tag_len)
+{
+	return op == VIRTIO_CRYPTODEV_DECRYPT &&
+	       mode != VIRTIO_CRYPTODEV_AUTH_TLS ? tag_len : 0;
+}
+
+/*
  * Bytes an AUTH_CRYPT writes after the destination: encrypting, the tag,
  * and in TLS mode the padding to a whole block (cryptodev-linux's rule:
  * a full block when already aligned); decrypting, none.

@@ -397,9 +397,7 @@ static uint32_t virtio_cryptodev_auth_crypt(VirtIOCryptodev *s,
         trace_virtio_cryptodev_bad_request(s, "auth operation");
         return VIRTIO_CRYPTODEV_S_BADREQ;
     }
-    /* Decrypting, every mode but TLS (whose tag is encrypted) reads one. */
-    tag_in = a.op == VIRTIO_CRYPTODEV_DECRYPT &&
-             a.mode != VIRTIO_CRYPTODEV_AUTH_TLS ? a.tag_len : 0;
+    tag_in = virtio_cryptodev_auth_tag_in_len(a.mode, a.op, a.tag_len);
     in_len = a.auth_len + data_len;
     out_len = data_len +
               virtio_cryptodev_auth_tail_len(a.mode, a.op,
