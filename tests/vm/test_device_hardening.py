@@ -33,7 +33,7 @@ RUNNERS = {"main-loop": ("", []), "iothread": (",iothread=io0", ["-object", "iot
 @pytest.fixture(params=RUNNERS)
 def device(lab: Lab, request: pytest.FixtureRequest) -> Iterator[CryptodevQtest]:
     props, extra = RUNNERS[request.param]
-    with qv.running(lab.qemu, f"backend=builtin{props}", extra) as dev:
+    with qv.running(lab.qemu, f"backend=builtin,num-queues=2{props}", extra) as dev:
         yield dev
         assert dev.qt.alive(), dev.qt.stderr
 

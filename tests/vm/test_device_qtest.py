@@ -120,6 +120,22 @@ def test_config_space_mirrors_the_limit_properties(lab: Lab) -> None:
         assert big.value.status == Status.BADREQ
 
 
+def test_every_request_queue_answers_alike_and_a_reset_clears_them_all(lab: Lab) -> None:
+    # A guest may drive any queue, with or without F_MQ: each answers the same, in order.
+    with qv.running(lab.qemu, "backend=builtin,num-queues=3") as dev:
+        vector = CBC_AES256
+        for queue in (2, 1, 0):
+            dev.init(queue=queue)
+            assert dev.aes_cbc(vector["key"], vector["iv"], vector["plaintext"]) == vector["ciphertext"]
+            session = dev.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=KEY)
+            assert dev.crypt(session, b"abc", out_len=32) == sw_hmac_sha256(KEY, b"abc")
+        # A broken chain on queue 1 breaks the device; a reset brings back every queue.
+        dev.init(queue=1)
+        assert dev.submit([qv.Desc(0, 0, 0, 0)], wait=2.0) is None and dev.broken
+        works_again(dev)
+        assert dev.qt.alive(), dev.qt.stderr
+
+
 def test_reset_destroys_every_session(device: CryptodevQtest) -> None:
     session = device.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY)
     device.init()

@@ -104,7 +104,7 @@ def _sessions(dev: CryptodevQtest) -> list[_Session]:
         return _create_sessions(dev)
     except DeviceError:
         # Mutated CREATE requests filled the table: a reset empties it.
-        dev.init()
+        dev.init(queue=dev.queue)
         return _create_sessions(dev)
 
 
@@ -242,7 +242,8 @@ def _one_case(dev: CryptodevQtest, rng: random.Random, sessions: list[_Session],
             raise QtestError(f"case {stats.cases}: no answer, yet the device is working "
                              f"(status {dev.status():#x}); chain {chain}")
         stats.broke += 1
-        dev.init()
+        # Back on any of the device's queues: each must survive what the others did.
+        dev.init(queue=rng.randrange(dev.config().num_queues))
         sessions[:] = _sessions(dev)
         return
     stats.answered += 1

@@ -371,6 +371,7 @@ class CryptodevQtest:
         self.devfn = self._find_function()
         self.caps = self._map_bars_and_caps()
         self.queue_size = 0
+        self.queue = 0
         self.features = 0
         self._avail_idx = 0
         self._used_idx = 0
@@ -496,8 +497,8 @@ class CryptodevQtest:
                 raise QtestError("device status stays non-zero after reset")
             time.sleep(0.01)
 
-    def init(self, queue_size: int | None = None) -> None:
-        """Resets the device and brings it up with one fresh virtqueue."""
+    def init(self, queue_size: int | None = None, queue: int = 0) -> None:
+        """Resets the device and brings it up with one fresh virtqueue: request queue `queue`."""
         common = self.caps.common
         self.reset()
         self.set_status(S_ACKNOWLEDGE)
@@ -517,9 +518,10 @@ class CryptodevQtest:
         if not self.status() & S_FEATURES_OK:
             raise QtestError("device refused our features")
 
-        if self.qt.readw(common + 0x12) < 1:
-            raise QtestError("device has no virtqueue")
-        self.qt.writew(common + 0x16, 0)
+        if self.qt.readw(common + 0x12) <= queue:
+            raise QtestError(f"device has no virtqueue {queue}")
+        self.qt.writew(common + 0x16, queue)
+        self.queue = queue
         maximum = self.qt.readw(common + 0x18)
         if queue_size is not None:
             self.qt.writew(common + 0x18, queue_size)
