@@ -26,8 +26,10 @@ FUZZ_SEED = int(os.environ.get("CRYPTOCHAT_FUZZ_SEED", "20261130"))
 KEY = bytes(range(32))
 
 
-# Where the device does its work: in the main loop (and the notifying vCPU), or on an iothread.
-RUNNERS = {"main-loop": ("", []), "iothread": (",iothread=io0", ["-object", "iothread,id=io0"])}
+# Where the device does its work: in the main loop (and the notifying vCPU), on an iothread, or on
+# QEMU's thread pool, a queue's batches beside another's.
+RUNNERS = {"main-loop": ("", []), "iothread": (",iothread=io0", ["-object", "iothread,id=io0"]),
+           "parallel": (",parallel=on", [])}
 
 
 @pytest.fixture(params=RUNNERS)

@@ -25,13 +25,21 @@ exit $status
 """
 
 
-@pytest.mark.parametrize("iothread", [False, True], ids=["main-loop", "iothread"])
-def test_unplug_under_load_wakes_waiters_with_enodev(lab: Lab, tmp_path: Path, iothread: bool) -> None:
+# Where the device works: (QEMU options, device properties).
+RUNNERS = {
+    "main-loop": ([], ""),
+    "iothread": (["-object", "iothread,id=io0"], ",iothread=io0"),
+    "parallel": ([], ",parallel=on"),
+}
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_unplug_under_load_wakes_waiters_with_enodev(lab: Lab, tmp_path: Path, runner: str) -> None:
+    extra, props = RUNNERS[runner]
     socket_path = tmp_path / "qmp.sock"
     guest = start(lab, SCRIPT, qemu_opts=[
-        "-device", "pcie-root-port,id=rp1,chassis=1,slot=1",
-        *(["-object", "iothread,id=io0"] if iothread else []),
-        "-device", f"virtio-cryptodev-pci,id=cryptodev0,bus=rp1{',iothread=io0' if iothread else ''}",
+        "-device", "pcie-root-port,id=rp1,chassis=1,slot=1", *extra,
+        "-device", f"virtio-cryptodev-pci,id=cryptodev0,bus=rp1{props}",
         "-qmp", f"unix:{socket_path},server=on,wait=off",
     ])
     try:

@@ -30,6 +30,10 @@ SCRIPT = QUEUE_IRQS + "".join([
     section("vectors", "$BIN/cryptodev_vectors /dev/cryptodev0 && $BIN/cryptodev_aead /dev/cryptodev0"),
     section("stress on both vCPUs", "$BIN/cryptodev_stress /dev/cryptodev0 4 4 200 && "
                                     "$BIN/cryptodev_async /dev/cryptodev0 10"),
+    # Threads of one process share its sessions across both queues, worked at once on the pool.
+    section("parallel queues", "d=/dev/cryptodev2 && $BIN/cryptodev_vectors $d && $BIN/cryptodev_algs $d && "
+                               "$BIN/cryptodev_aead $d && $BIN/cryptodev_stress $d 4 4 200 && "
+                               "$BIN/cryptodev_async $d 10"),
     section("one queue device", "$BIN/cryptodev_vectors /dev/cryptodev1 && "
                                 "$BIN/cryptodev_stress /dev/cryptodev1 2 2 100"),
     section("one-queue driver",
@@ -44,7 +48,7 @@ SCRIPT = QUEUE_IRQS + "".join([
 
 @pytest.fixture(scope="module")
 def sections(lab: Lab) -> dict[str, tuple[str, int]]:
-    devices = [*cryptodev_device(0), *cryptodev_device(1, num_queues=1)]
+    devices = [*cryptodev_device(0), *cryptodev_device(1, num_queues=1), *cryptodev_device(2, parallel="on")]
     run: GuestRun = boot(lab, SCRIPT, qemu_opts=devices, cpus=2, timeout=600)
     run.check()
     return split_sections(run.output)
@@ -52,7 +56,7 @@ def sections(lab: Lab) -> dict[str, tuple[str, int]]:
 
 def test_the_device_offers_a_queue_per_vcpu_by_default(sections: dict[str, tuple[str, int]]) -> None:
     output = passed(sections, "load")
-    assert sorted(re.findall(r"(\d+) request queues?", output)) == ["1", "2"]
+    assert sorted(re.findall(r"(\d+) request queues?", output)) == ["1", "2", "2"]
 
 
 def test_each_queue_interrupts_its_own_vcpu(sections: dict[str, tuple[str, int]]) -> None:
@@ -77,6 +81,10 @@ def test_vectors_aead_stress_and_async_pass_over_several_queues(
         sections: dict[str, tuple[str, int]]) -> None:
     passed(sections, "vectors")
     passed(sections, "stress on both vCPUs")
+
+
+def test_queues_worked_in_parallel_give_the_same_answers(sections: dict[str, tuple[str, int]]) -> None:
+    passed(sections, "parallel queues")
 
 
 def test_a_device_with_one_queue_still_works(sections: dict[str, tuple[str, int]]) -> None:

@@ -32,19 +32,20 @@ dmesg | grep -E "WARNING|BUG|Oops|Call Trace" && exit 1
 exit 0
 """
 
-# runner: (QEMU options, the worst QMP latency allowed)
+# runner: (QEMU options, device properties, the worst QMP latency allowed)
 RUNNERS = {
-    "main-loop": ([], 1.0),
-    "iothread": (["-object", "iothread,id=io0"], 0.1),
+    "main-loop": ([], "", 1.0),
+    "iothread": (["-object", "iothread,id=io0"], ",iothread=io0", 0.1),
+    "parallel": ([], ",parallel=on", 0.1),
 }
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
 def test_qmp_answers_while_four_guest_threads_saturate_the_device(
         lab: Lab, tmp_path: Path, figure: Callable[[str], None], runner: str) -> None:
-    extra, allowed = RUNNERS[runner]
+    extra, props, allowed = RUNNERS[runner]
     socket_path = tmp_path / "qmp.sock"
-    device = "virtio-cryptodev-pci,id=cryptodev0" + (",iothread=io0" if extra else "")
+    device = "virtio-cryptodev-pci,id=cryptodev0" + props
     guest = start(lab, SCRIPT, qemu_opts=[*extra, "-device", device,
                                           "-qmp", f"unix:{socket_path},server=on,wait=off"])
     latencies: list[float] = []

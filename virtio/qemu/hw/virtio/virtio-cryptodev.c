@@ -19,6 +19,8 @@
 #include "qemu/iov.h"
 #include "qemu/main-loop.h"
 #include "block/aio-wait.h"
+#include "block/thread-pool.h"
+#include "qemu/lockable.h"
 #include "sysemu/iothread.h"
 #include "qemu/module.h"
 #include "hw/qdev-properties.h"
@@ -75,7 +77,38 @@ static const VirtIOCryptodevAlg *virtio_cryptodev_find_alg(uint32_t id)
     return NULL;
 }
 
-/* Backend state goes first; the table's value destructor frees the rest. */
+/* A reference to session @id, or NULL: the session outlives its use. */
+static VirtIOCryptodevSession *virtio_cryptodev_session_get(VirtIOCryptodev *s,
+                                                            uint32_t id)
+{
+    VirtIOCryptodevSession *session;
+
+    QEMU_LOCK_GUARD(&s->sessions_lock);
+    session = g_hash_table_lookup(s->sessions, GUINT_TO_POINTER(id));
+    if (session) {
+        session->refs++;
+    }
+    return session;
+}
+
+/* The last reference frees the backend's state, then the session. */
+static void virtio_cryptodev_session_put(VirtIOCryptodev *s,
+                                         VirtIOCryptodevSession *session)
+{
+    bool last;
+
+    WITH_QEMU_LOCK_GUARD(&s->sessions_lock) {
+        last = !--session->refs;
+    }
+    if (last) {
+        s->backend->destroy_session(s, session->backend_session);
+        trace_virtio_cryptodev_session_destroy(s, session->id);
+        qemu_mutex_destroy(&session->lock);
+        g_free(session);
+    }
+}
+
+/* Once nothing works on the queues (reset, unrealize): the table's refs go. */
 static void virtio_cryptodev_destroy_all_sessions(VirtIOCryptodev *s)
 {
     GHashTableIter iter;
@@ -83,11 +116,8 @@ static void virtio_cryptodev_destroy_all_sessions(VirtIOCryptodev *s)
 
     g_hash_table_iter_init(&iter, s->sessions);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
-        VirtIOCryptodevSession *session = value;
-
-        s->backend->destroy_session(s, session->backend_session);
-        trace_virtio_cryptodev_session_destroy(s, session->id);
-        g_hash_table_iter_remove(&iter);
+        g_hash_table_iter_steal(&iter);
+        virtio_cryptodev_session_put(s, value);
     }
 }
 
@@ -140,8 +170,10 @@ static uint32_t virtio_cryptodev_create_session(VirtIOCryptodev *s,
     } else if (mac_key_len) {
         return VIRTIO_CRYPTODEV_S_BADREQ;
     }
-    if (g_hash_table_size(s->sessions) >= s->max_sessions) {
-        return VIRTIO_CRYPTODEV_S_NOSPACE;
+    WITH_QEMU_LOCK_GUARD(&s->sessions_lock) {
+        if (g_hash_table_size(s->sessions) >= s->max_sessions) {
+            return VIRTIO_CRYPTODEV_S_NOSPACE;
+        }
     }
 
     if (iov_to_buf(elem->out_sg, elem->out_num, sizeof(*req),
@@ -163,13 +195,23 @@ static uint32_t virtio_cryptodev_create_session(VirtIOCryptodev *s,
         g_free(session);
         return status;
     }
+    qemu_mutex_init(&session->lock);
+    session->refs = 1;
 
+    qemu_mutex_lock(&s->sessions_lock);
+    /* Checked again: another queue may have filled the table meanwhile. */
+    if (g_hash_table_size(s->sessions) >= s->max_sessions) {
+        qemu_mutex_unlock(&s->sessions_lock);
+        virtio_cryptodev_session_put(s, session);
+        return VIRTIO_CRYPTODEV_S_NOSPACE;
+    }
     /* Ids are never 0 and never reused while live; wrap-around is fine. */
     do {
         session->id = ++s->next_session_id;
     } while (!session->id ||
              g_hash_table_contains(s->sessions, GUINT_TO_POINTER(session->id)));
     g_hash_table_insert(s->sessions, GUINT_TO_POINTER(session->id), session);
+    qemu_mutex_unlock(&s->sessions_lock);
     trace_virtio_cryptodev_session_create(s, session->id, cipher_id, mac_id);
     resp->session_id = cpu_to_le32(session->id);
     return VIRTIO_CRYPTODEV_S_OK;
@@ -185,13 +227,15 @@ static uint32_t virtio_cryptodev_destroy_session(VirtIOCryptodev *s,
     if (payload_len) {
         return VIRTIO_CRYPTODEV_S_BADREQ;
     }
-    session = g_hash_table_lookup(s->sessions, GUINT_TO_POINTER(id));
-    if (!session) {
-        return VIRTIO_CRYPTODEV_S_NOSESSION;
+    WITH_QEMU_LOCK_GUARD(&s->sessions_lock) {
+        session = g_hash_table_lookup(s->sessions, GUINT_TO_POINTER(id));
+        if (!session) {
+            return VIRTIO_CRYPTODEV_S_NOSESSION;
+        }
+        g_hash_table_steal(s->sessions, GUINT_TO_POINTER(id));
     }
-    s->backend->destroy_session(s, session->backend_session);
-    g_hash_table_remove(s->sessions, GUINT_TO_POINTER(id));
-    trace_virtio_cryptodev_session_destroy(s, id);
+    /* Requests still working on it keep it until they are done. */
+    virtio_cryptodev_session_put(s, session);
     return VIRTIO_CRYPTODEV_S_OK;
 }
 
@@ -200,8 +244,8 @@ static uint32_t virtio_cryptodev_copy_hash(VirtIOCryptodev *s,
                                            const VirtQueueElement *elem,
                                            size_t payload_len)
 {
-    VirtIOCryptodevSession *dst, *src;
-    uint32_t src_id;
+    VirtIOCryptodevSession *dst, *src, *first, *second;
+    uint32_t src_id, status;
 
     if (payload_len != sizeof(src_id) ||
         iov_to_buf(elem->out_sg, elem->out_num, sizeof(*req), &src_id,
@@ -209,43 +253,50 @@ static uint32_t virtio_cryptodev_copy_hash(VirtIOCryptodev *s,
         trace_virtio_cryptodev_bad_request(s, "copy hash payload");
         return VIRTIO_CRYPTODEV_S_BADREQ;
     }
-    dst = g_hash_table_lookup(s->sessions,
-                              GUINT_TO_POINTER(le32_to_cpu(req->session_id)));
-    src = g_hash_table_lookup(s->sessions,
-                              GUINT_TO_POINTER(le32_to_cpu(src_id)));
+    dst = virtio_cryptodev_session_get(s, le32_to_cpu(req->session_id));
+    src = virtio_cryptodev_session_get(s, le32_to_cpu(src_id));
     if (!dst || !src) {
-        return VIRTIO_CRYPTODEV_S_NOSESSION;
-    }
-    if (dst == src || !dst->mac || dst->mac != src->mac ||
-        dst->cipher || src->cipher) {
+        status = VIRTIO_CRYPTODEV_S_NOSESSION;
+    } else if (dst == src || !dst->mac || dst->mac != src->mac ||
+               dst->cipher || src->cipher) {
         trace_virtio_cryptodev_bad_request(s, "copy hash sessions");
-        return VIRTIO_CRYPTODEV_S_BADREQ;
+        status = VIRTIO_CRYPTODEV_S_BADREQ;
+    } else {
+        /* Both states held, always in one order: no two copies deadlock. */
+        first = dst < src ? dst : src;
+        second = dst < src ? src : dst;
+        qemu_mutex_lock(&first->lock);
+        qemu_mutex_lock(&second->lock);
+        status = s->backend->copy_hash(s, dst, src);
+        qemu_mutex_unlock(&second->lock);
+        qemu_mutex_unlock(&first->lock);
     }
-    return s->backend->copy_hash(s, dst, src);
+    if (dst) {
+        virtio_cryptodev_session_put(s, dst);
+    }
+    if (src) {
+        virtio_cryptodev_session_put(s, src);
+    }
+    return status;
 }
 
-static uint32_t virtio_cryptodev_crypt(VirtIOCryptodev *s,
-                                       const struct virtio_cryptodev_req *req,
-                                       VirtQueueElement *elem,
-                                       size_t payload_len, size_t out_room,
-                                       struct virtio_cryptodev_resp *resp)
+static uint32_t virtio_cryptodev_crypt_on(VirtIOCryptodev *s,
+                                          VirtIOCryptodevSession *session,
+                                          const struct virtio_cryptodev_req *req,
+                                          VirtQueueElement *elem,
+                                          size_t payload_len, size_t out_room,
+                                          struct virtio_cryptodev_resp *resp)
 {
-    uint32_t id = le32_to_cpu(req->session_id);
     uint32_t op = le32_to_cpu(req->op);
     uint32_t iv_len = le32_to_cpu(req->iv_len);
     uint32_t data_len = le32_to_cpu(req->data_len);
     uint32_t flags = le32_to_cpu(req->flags);
     uint8_t iv[VIRTIO_CRYPTODEV_BLOCK_LEN];
-    VirtIOCryptodevSession *session;
     uint8_t *src, *out;
     size_t cipher_out, out_len;
     bool digest_out;
     uint32_t status;
 
-    session = g_hash_table_lookup(s->sessions, GUINT_TO_POINTER(id));
-    if (!session) {
-        return VIRTIO_CRYPTODEV_S_NOSESSION;
-    }
     if (data_len > s->max_data_len ||
         payload_len != (size_t)iv_len + data_len) {
         trace_virtio_cryptodev_bad_request(s, "data length");
@@ -295,15 +346,17 @@ static uint32_t virtio_cryptodev_crypt(VirtIOCryptodev *s,
         goto out;
     }
 
+    qemu_mutex_lock(&session->lock);
     status = s->backend->crypt(s, session, op, flags, iv_len ? iv : NULL, src,
                                session->cipher ? out : NULL, data_len,
                                digest_out ? out + cipher_out : NULL);
+    qemu_mutex_unlock(&session->lock);
     if (status != VIRTIO_CRYPTODEV_S_OK) {
         goto out;
     }
     iov_from_buf(elem->in_sg, elem->in_num, 0, out, out_len);
     resp->out_len = cpu_to_le32(out_len);
-    s->stat_bytes += data_len;
+    qatomic_add(&s->stat_bytes, data_len);
 out:
     /* Either buffer may hold plaintext: none stays in freed host memory. */
     explicit_bzero(src, data_len);
@@ -355,28 +408,23 @@ static bool virtio_cryptodev_auth_ok(const VirtIOCryptodevSession *session,
     }
 }
 
-static uint32_t virtio_cryptodev_auth_crypt(VirtIOCryptodev *s,
-                                            const struct virtio_cryptodev_req *req,
-                                            VirtQueueElement *elem,
-                                            size_t payload_len, size_t out_room,
-                                            struct virtio_cryptodev_resp *resp)
+static uint32_t virtio_cryptodev_auth_crypt_on(VirtIOCryptodev *s,
+                                               VirtIOCryptodevSession *session,
+                                               const struct virtio_cryptodev_req *req,
+                                               VirtQueueElement *elem,
+                                               size_t payload_len, size_t out_room,
+                                               struct virtio_cryptodev_resp *resp)
 {
-    uint32_t id = le32_to_cpu(req->session_id);
     uint32_t iv_len = le32_to_cpu(req->iv_len);
     uint32_t data_len = le32_to_cpu(req->data_len);
     uint8_t iv[VIRTIO_CRYPTODEV_BLOCK_LEN];
     uint8_t tag[VIRTIO_CRYPTODEV_MAX_DIGEST_LEN];
     struct virtio_cryptodev_auth auth;
     VirtIOCryptodevAuthOp a = { 0 };
-    VirtIOCryptodevSession *session;
     uint8_t *in = NULL;
     size_t tag_in, in_len, out_len = 0, off = sizeof(*req);
     uint32_t status;
 
-    session = g_hash_table_lookup(s->sessions, GUINT_TO_POINTER(id));
-    if (!session) {
-        return VIRTIO_CRYPTODEV_S_NOSESSION;
-    }
     if (payload_len < sizeof(auth) ||
         iov_to_buf(elem->out_sg, elem->out_num, off, &auth,
                    sizeof(auth)) != sizeof(auth)) {
@@ -425,19 +473,48 @@ static uint32_t virtio_cryptodev_auth_crypt(VirtIOCryptodev *s,
     a.src = in + a.auth_len;
     a.tag = tag;
 
+    qemu_mutex_lock(&session->lock);
     status = s->backend->auth_crypt(s, session, &a);
+    qemu_mutex_unlock(&session->lock);
     if (status != VIRTIO_CRYPTODEV_S_OK) {
         goto out;
     }
     iov_from_buf(elem->in_sg, elem->in_num, 0, a.out, out_len);
     resp->out_len = cpu_to_le32(out_len);
     resp->result_len = cpu_to_le32(a.result_len);
-    s->stat_bytes += data_len;
+    qatomic_add(&s->stat_bytes, data_len);
 out:
     explicit_bzero(in, in_len);
     explicit_bzero(a.out, out_len);
     g_free(in);
     g_free(a.out);
+    return status;
+}
+
+typedef uint32_t VirtIOCryptodevSessionOp(VirtIOCryptodev *s,
+                                          VirtIOCryptodevSession *session,
+                                          const struct virtio_cryptodev_req *req,
+                                          VirtQueueElement *elem,
+                                          size_t payload_len, size_t out_room,
+                                          struct virtio_cryptodev_resp *resp);
+
+/* Runs @fn on the request's session, held for the time it takes. */
+static uint32_t virtio_cryptodev_on_session(VirtIOCryptodev *s,
+                                            VirtIOCryptodevSessionOp *fn,
+                                            const struct virtio_cryptodev_req *req,
+                                            VirtQueueElement *elem,
+                                            size_t payload_len, size_t out_room,
+                                            struct virtio_cryptodev_resp *resp)
+{
+    VirtIOCryptodevSession *session;
+    uint32_t status;
+
+    session = virtio_cryptodev_session_get(s, le32_to_cpu(req->session_id));
+    if (!session) {
+        return VIRTIO_CRYPTODEV_S_NOSESSION;
+    }
+    status = fn(s, session, req, elem, payload_len, out_room, resp);
+    virtio_cryptodev_session_put(s, session);
     return status;
 }
 
@@ -461,7 +538,7 @@ static bool virtio_cryptodev_answer(VirtIOCryptodev *s, VirtQueueElement *elem,
     }
     out_room = in_len - sizeof(resp);
 
-    s->stat_requests++;
+    qatomic_inc(&s->stat_requests);
     if (out_len < sizeof(req) ||
         iov_to_buf(elem->out_sg, elem->out_num, 0, &req, sizeof(req)) != sizeof(req)) {
         trace_virtio_cryptodev_bad_request(s, "short header");
@@ -485,14 +562,16 @@ static bool virtio_cryptodev_answer(VirtIOCryptodev *s, VirtQueueElement *elem,
             status = virtio_cryptodev_destroy_session(s, &req, payload_len);
             break;
         case VIRTIO_CRYPTODEV_OP_CRYPT:
-            status = virtio_cryptodev_crypt(s, &req, elem, payload_len,
-                                            out_room, &resp);
+            status = virtio_cryptodev_on_session(s, virtio_cryptodev_crypt_on,
+                                                 &req, elem, payload_len,
+                                                 out_room, &resp);
             break;
         case VIRTIO_CRYPTODEV_OP_COPY_HASH:
             status = virtio_cryptodev_copy_hash(s, &req, elem, payload_len);
             break;
         case VIRTIO_CRYPTODEV_OP_AUTH_CRYPT:
-            status = virtio_cryptodev_auth_crypt(s, &req, elem, payload_len,
+            status = virtio_cryptodev_on_session(s, virtio_cryptodev_auth_crypt_on,
+                                                 &req, elem, payload_len,
                                                  out_room, &resp);
             break;
         default:
@@ -503,7 +582,7 @@ static bool virtio_cryptodev_answer(VirtIOCryptodev *s, VirtQueueElement *elem,
     }
 
     if (status != VIRTIO_CRYPTODEV_S_OK) {
-        s->stat_errors++;
+        qatomic_inc(&s->stat_errors);
         resp.out_len = 0;
         resp.result_len = 0;
     }
@@ -606,13 +685,14 @@ static void virtio_cryptodev_bh(void *opaque)
 }
 
 /*
- * With an iothread, the work of a batch leaves the BQL: the notifying vCPU
- * (or whoever holds the BQL) pops a bounded batch, the iothread answers it
- * into the guest's buffers, then takes the BQL just to hand the batch back,
- * notify and pop the next. One batch per queue is out at a time, so a
- * queue's requests are answered in order; every queue's batches are worked
- * by the one iothread, so the session table has one user at a time; every
- * call into virtio's core is made under the BQL.
+ * With an iothread, or with "parallel", the work of a batch leaves the BQL:
+ * the notifying vCPU (or whoever holds the BQL) pops a bounded batch, the
+ * iothread (or a thread of QEMU's pool) answers it into the guest's buffers,
+ * then takes the BQL just to hand the batch back, notify and pop the next.
+ * One batch per queue is out at a time, so a queue's requests are answered
+ * in order; on the pool different queues' batches are worked at once, which
+ * the session table's lock and the sessions' references and locks allow;
+ * every call into virtio's core is made under the BQL.
  */
 static void virtio_cryptodev_offload(VirtIOCryptodevQueue *q);
 
@@ -664,6 +744,12 @@ static void virtio_cryptodev_work(void *opaque)
     qemu_mutex_unlock_iothread();
 }
 
+static int virtio_cryptodev_pool_work(void *opaque)
+{
+    virtio_cryptodev_work(opaque);
+    return 0;
+}
+
 static void virtio_cryptodev_offload(VirtIOCryptodevQueue *q)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(q->s);
@@ -691,8 +777,13 @@ static void virtio_cryptodev_offload(VirtIOCryptodevQueue *q)
     }
     q->batch_working = true;
     object_ref(OBJECT(q->s));
-    aio_bh_schedule_oneshot(iothread_get_aio_context(q->s->iothread),
-                            virtio_cryptodev_work, q);
+    if (q->s->iothread) {
+        aio_bh_schedule_oneshot(iothread_get_aio_context(q->s->iothread),
+                                virtio_cryptodev_work, q);
+    } else {
+        thread_pool_submit(aio_get_thread_pool(qemu_get_aio_context()),
+                           virtio_cryptodev_pool_work, q);
+    }
 }
 
 /*
@@ -724,7 +815,7 @@ static void virtio_cryptodev_handle_queue(VirtIODevice *vdev, VirtQueue *vq)
     VirtIOCryptodev *s = VIRTIO_CRYPTODEV(vdev);
     VirtIOCryptodevQueue *q = &s->queues[virtio_get_queue_index(vq)];
 
-    if (s->iothread) {
+    if (s->iothread || s->parallel) {
         virtio_cryptodev_offload(q);
     } else {
         virtio_cryptodev_run(q);
@@ -799,6 +890,10 @@ static void virtio_cryptodev_realize(DeviceState *dev, Error **errp)
     if (s->num_queues == VIRTIO_CRYPTODEV_AUTO_NUM_QUEUES) {
         s->num_queues = 1;
     }
+    if (s->iothread && s->parallel) {
+        error_setg(errp, "'parallel' and 'iothread' exclude each other");
+        return;
+    }
     if (s->num_queues < 1 || s->num_queues > VIRTIO_CRYPTODEV_MAX_QUEUES) {
         error_setg(errp, "'num-queues' must be in [1, %d]",
                    VIRTIO_CRYPTODEV_MAX_QUEUES);
@@ -833,8 +928,9 @@ static void virtio_cryptodev_realize(DeviceState *dev, Error **errp)
     if (!virtio_cryptodev_open_backend(s, errp)) {
         return;
     }
-    s->sessions = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
-                                        g_free);
+    qemu_mutex_init(&s->sessions_lock);
+    /* Values are references, dropped by hand: see virtio_cryptodev_session_put(). */
+    s->sessions = g_hash_table_new(g_direct_hash, g_direct_equal);
     virtio_init(vdev, VIRTIO_ID_CRYPTODEV, sizeof(struct virtio_cryptodev_config));
     s->queues = g_new0(VirtIOCryptodevQueue, s->num_queues);
     for (i = 0; i < s->num_queues; i++) {
@@ -870,6 +966,7 @@ static void virtio_cryptodev_unrealize(DeviceState *dev)
     virtio_cleanup(vdev);
     virtio_cryptodev_destroy_all_sessions(s);
     g_hash_table_destroy(s->sessions);
+    qemu_mutex_destroy(&s->sessions_lock);
     s->backend->close(s);
 }
 
@@ -917,6 +1014,7 @@ static Property virtio_cryptodev_properties[] = {
     DEFINE_PROP_STRING("devcrypto-path", VirtIOCryptodev, devcrypto_path),
     DEFINE_PROP_LINK("iothread", VirtIOCryptodev, iothread, TYPE_IOTHREAD,
                      IOThread *),
+    DEFINE_PROP_BOOL("parallel", VirtIOCryptodev, parallel, false),
     DEFINE_PROP_END_OF_LIST(),
 };
 

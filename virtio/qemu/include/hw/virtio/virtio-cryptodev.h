@@ -67,6 +67,8 @@ typedef struct VirtIOCryptodevSession {
     const VirtIOCryptodevAlg *cipher;
     const VirtIOCryptodevAlg *mac;
     void *backend_session;
+    unsigned int refs;            /* the table's, one per request on it */
+    QemuMutex lock;               /* one operation at a time on its state */
 } VirtIOCryptodevSession;
 
 /*
@@ -149,7 +151,13 @@ struct VirtIOCryptodev {
     VirtIOCryptodevQueue *queues;
     uint32_t num_queues;
     IOThread *iothread;
+    bool parallel;                /* queues' batches on QEMU's thread pool */
     bool unrealized;              /* a batch coming back finds the device gone */
+    /*
+     * The session table, and the id counter: with "parallel" two queues'
+     * requests may create, use and destroy sessions at once.
+     */
+    QemuMutex sessions_lock;
     GHashTable *sessions;         /* id -> VirtIOCryptodevSession */
     uint32_t next_session_id;
 
