@@ -50,9 +50,11 @@ device broken and leaves the request hanging in the guest."""
 
 CROSS_SIZES = "256,4096,65536"
 PAIR_SIZES = "256,4096"
+PARALLEL_SIZES = "256,4096,65536,1048576"
 UPSTREAM_OPTS = ["-object", "cryptodev-backend-builtin,id=cb0", "-device", "virtio-crypto-pci,cryptodev=cb0"]
 PROVIDERS = {  # cryptodev_bench label -> (key, display name)
     "cryptodev0": ("device", "virtio-cryptodev (ours)"),
+    "cryptodev2": ("parallel", "virtio-cryptodev (ours), parallel=on"),
     "afalg:virtio_crypto_aes_cbc": ("upstream", "upstream virtio-crypto"),
     "afalg:cbc(aes)": ("aesni", "guest aesni (AF_ALG)"),
     "software": ("software", "guest software (cryptography)"),
@@ -83,12 +85,18 @@ taskset -c 1 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} -s {CROSS_SIZES} /dev
     alg:virtio_crypto_aes_cbc | sed -n 's/^bench /cross /p'
 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} -s {CROSS_SIZES} /dev/cryptodev0 'alg:cbc(aes)' \\
     alg:virtio_crypto_aes_cbc | sed -n 's/^bench /unpinned /p'
-for provider in /dev/cryptodev0 'alg:cbc(aes)' alg:virtio_crypto_aes_cbc; do
-    taskset -c 0 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} -s {PAIR_SIZES} "$provider" > /tmp/pair0 &
-    taskset -c 1 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} -s {PAIR_SIZES} "$provider" > /tmp/pair1
+pair() {{
+    taskset -c 0 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} -s $1 "$2" > /tmp/pair0 &
+    taskset -c 1 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} -s $1 "$2" > /tmp/pair1
     wait
     sed -n 's/^bench /pair /p' /tmp/pair0 /tmp/pair1
-done
+}}
+for provider in 'alg:cbc(aes)' alg:virtio_crypto_aes_cbc; do pair {PAIR_SIZES} "$provider"; done
+# Ours, also with parallel=on (cryptodev2): its queues worked at once on QEMU's thread pool.
+for provider in /dev/cryptodev0 /dev/cryptodev2; do pair {PARALLEL_SIZES} "$provider"; done
+taskset -c 0 $BIN/cryptodev_bench -t {SECONDS} -r {ROUNDS} -s {PARALLEL_SIZES} /dev/cryptodev2 \\
+    | sed -n 's/^bench /bench /p'
+
 ours=$(basename "$(readlink /sys/class/virtio_cryptodev/cryptodev0/device)")
 ours_io=$(basename "$(readlink /sys/class/virtio_cryptodev/cryptodev1/device)")
 # Interrupts per request while requests are in flight: the queue's interrupt count over its requests.
@@ -228,6 +236,21 @@ def print_where_users_run(results: dict[str, Any]) -> None:
                   f"{ratio(rates['2 callers'], rates['vCPU 0']):>11}")
 
 
+def print_parallel(results: dict[str, Any]) -> None:
+    """One caller vs two on two vCPUs: the default device, and parallel=on (queues worked at once)."""
+    one, two = results["aes"], results["aes_two_callers"]
+    print("   one caller on vCPU 0 vs two callers on vCPUs 0 and 1, ops/s: the default device (a queue's")
+    print("   work in its vCPU's thread, under the BQL) and parallel=on (each queue on QEMU's thread pool)")
+    print(f"   {'size':>8}  {'default 1':>10} {'2':>10} {'2/1':>6}   {'parallel 1':>10} {'2':>10} {'2/1':>6}"
+          f" {'parallel/default, 2':>20}")
+    for size in sorted(two.get("parallel", {})):
+        rates = [run.get(key, {}).get(size, {}).get("ops_per_s")
+                 for key in ("device", "parallel") for run in (one, two)]
+        print(f"   {size_label(size):>8}  {rates[0] or 0:10.0f} {rates[1] or 0:10.0f} "
+              f"{ratio(rates[1], rates[0]):>6}   {rates[2] or 0:10.0f} {rates[3] or 0:10.0f} "
+              f"{ratio(rates[3], rates[2]):>6} {ratio(rates[3], rates[1]):>20}")
+
+
 def print_goals(results: dict[str, Any]) -> None:
     aes = results["aes"]
 
@@ -338,7 +361,8 @@ def main(argv: Sequence[str] = sys.argv[1:]) -> int:
                                   check=True).stdout.split("\n")[0].removeprefix("QEMU emulator version ")
     print("device benchmark: one guest, TCG (no KVM), 2 vCPUs, both devices on one QEMU; "
           f"best of {ROUNDS} rounds of {SECONDS} s, contenders alternating", flush=True)
-    devices = [*cryptodev_device(0), "-object", "iothread,id=io0", *cryptodev_device(1, iothread="io0")]
+    devices = [*cryptodev_device(0), "-object", "iothread,id=io0", *cryptodev_device(1, iothread="io0"),
+               *cryptodev_device(2, parallel="on")]
     run = boot(lab, GUEST_SCRIPT, qemu_opts=devices + UPSTREAM_OPTS, cpus=2, timeout=1200)
     results = parse(run.output)
     results["meta"] = {
@@ -356,6 +380,7 @@ def main(argv: Sequence[str] = sys.argv[1:]) -> int:
         return 1
     print()
     print_aes(results)
+    print_parallel(results)
     print_goals(results)
     print_depth(results)
     print()
