@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import time
 
+import pytest
 import redis
-from processes import Redis, connect, port_of, serve, stop
+from processes import CHAT, Redis, connect, free_port, port_of, serve, stop
 
+from cryptochat.cluster import EventLog, Kind
 from cryptochat.demo import Participant
+from cryptochat.engines import Engine
+from cryptochat.messages import Say, encode
 
 ROOM = "lobby"
 LEASE = 1.0
@@ -50,7 +55,9 @@ def stream_entries(url: str) -> list[bytes]:
         return [value for _, fields in r.xrange(f"cryptochat:{ROOM}:events") for value in fields.values()]
 
 
-def test_members_on_three_servers_see_one_order_and_unique_names(key_file: str, tmp_path: str) -> None:
+def test_members_on_three_servers_see_one_order_and_unique_names(
+    key_file: str, tmp_path: str, engine: Engine
+) -> None:
     per_talker = 30
 
     async def scenario() -> None:
@@ -89,9 +96,19 @@ def test_members_on_three_servers_see_one_order_and_unique_names(key_file: str, 
         for s in servers:
             assert any("refused stream entry" in line and "authentication" in line for line in s.stderr)
             assert any("a duplicate" in line for line in s.stderr)
-        await leave_all(*talkers, *watchers)
+
+        # An entry sealed with the key but after a gap in its origin's sequence (events dropped): every
+        # server's copy of the room is in doubt, so each one says why and closes.
+        with open(key_file, "rb") as f:
+            forger = EventLog(f.read(), ROOM, engine)
+        forger.seal(Kind.MESSAGE, 1, encode(Say("never appended")))
+        with redis.Redis.from_url(store.url) as r:
+            r.xadd(f"cryptochat:{ROOM}:events", {b"e": forger.seal(Kind.MESSAGE, 1, encode(Say("gap")))})
         for s in servers:
-            await stop(s)
+            assert await s.finish() == 1
+            assert any("are missing (dropped)" in line for line in s.stderr)
+        for client in (*talkers, *watchers):
+            assert await client.wait_for("the room's event log was tampered with", stream="stderr")
         await store.kill()
 
     asyncio.run(scenario())
@@ -161,3 +178,38 @@ def test_a_redis_restart_is_survived_without_loss_duplicates_or_reordering(
         await store.kill()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        (["--cluster", "redis://127.0.0.1:6379/0"], "--cluster and --room go together"),
+        (["--room", ROOM], "--cluster and --room go together"),
+        (["--cluster", "http://127.0.0.1:6379/0", "--room", ROOM], "is not a redis://HOST:PORT/DB address"),
+        (["--cluster", "redis://127.0.0.1/0", "--room", ROOM], "needs a port and a database number"),
+        (["--cluster", "redis://127.0.0.1:6379/0", "--room", "a room"], "is not a room name"),
+        (["--cluster", "redis://127.0.0.1:6379/0", "--room", ROOM, "--lease", "0"], "out of range"),
+    ],
+)
+def test_a_wrong_cluster_option_is_one_line_and_status_2(
+    key_file: str, options: list[str], complaint: str
+) -> None:
+    result = subprocess.run(
+        [*CHAT, "serve", "--host", "127.0.0.1", "--port", "0", "--key-file", key_file, *options],
+        capture_output=True, text=True, timeout=20, check=False,
+    )
+    assert result.returncode == 2
+    assert complaint in result.stderr.splitlines()[-1]
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_redis_is_one_line_and_status_1(key_file: str) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    result = subprocess.run(
+        [*CHAT, "serve", "--host", "127.0.0.1", "--port", "0", "--key-file", key_file, "--cluster", url,
+         "--room", ROOM],
+        capture_output=True, text=True, timeout=20, check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith(f"cryptochat: cannot reach the cluster at {url}")
+    assert "Traceback" not in result.stderr
