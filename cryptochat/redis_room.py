@@ -33,7 +33,7 @@ from .cluster import EventLog, Kind, Replica
 from .engines.base import Engine
 from .errors import ConfigError, CryptochatError, IntegrityError, SequenceError
 from .hosting import Perform
-from .messages import Error, Hello, Message, encode
+from .messages import Bye, Error, Hello, Message, encode
 from .room import CONSOLE, Action, Deliver, check_input, refuse_full
 
 __all__ = ["ClusterConfig", "RedisRoom", "check_cluster_url"]
@@ -167,6 +167,8 @@ class RedisRoom:
                 return
             self._hello.add(member)
         self._append(Kind.MESSAGE, member, encode(message))
+        if isinstance(message, Bye):
+            self._hello.discard(member)  # its leave is on its way: no second one when the connection ends
 
     def leave(self, member: int, reason: str) -> None:
         if member in self._hello:
@@ -235,10 +237,12 @@ class RedisRoom:
         if event is None:
             self._log_line(f"cluster: skipped stream entry {where}, a duplicate of an applied event")
             return True
+        self._do(self._replica.apply(event))
         if event.kind is Kind.GONE and event.body == self._events.origin:
+            # Its members were told to reconnect (a Disconnect each); the operator joins again.
             self._log_line("cluster: the others declared this server gone (lease expired): its members left")
             self._hello.clear()
-        self._do(self._replica.apply(event))
+            self.submit(CONSOLE, Hello(self._console_name))
         return True
 
     async def _publish_loop(self) -> None:

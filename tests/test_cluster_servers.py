@@ -213,3 +213,27 @@ def test_an_unreachable_redis_is_one_line_and_status_1(key_file: str) -> None:
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1].startswith(f"cryptochat: cannot reach the cluster at {url}")
     assert "Traceback" not in result.stderr
+
+
+def test_a_server_that_stalled_past_its_lease_comes_back_and_its_members_rejoin(
+    key_file: str, tmp_path: str
+) -> None:
+    async def scenario() -> None:
+        store = Redis(str(tmp_path))
+        await store.start()
+        steady, stalled = await cluster(key_file, store.url, 2)
+        alice = await connect(key_file, port_of(steady), "alice")
+        bob = await connect(key_file, port_of(stalled), "bob")
+        stalled.process.send_signal(signal.SIGSTOP)
+        assert await alice.wait_for("bob left (their server stopped answering)", stream="stderr", timeout=10)
+        stalled.process.send_signal(signal.SIGCONT)
+        assert await stalled.wait_for("declared this server gone", stream="stderr")
+        await until(lambda: sum("bob joined" in line for line in alice.stderr) == 2)  # bob's client is back
+        await bob.type("back again")
+        assert await alice.wait_for("bob: back again")
+        await leave_all(alice, bob)
+        await stop(steady)
+        await stop(stalled)
+        await store.kill()
+
+    asyncio.run(scenario())
