@@ -135,12 +135,17 @@ async def start_server(
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
     assert server.stderr is not None
-    while b"listening on" not in (line := await server.stderr.readline()):
-        if not line:
-            raise RuntimeError("the server did not start")
-    # Keep reading its log so it never blocks on a full pipe.
-    _log_readers.add(asyncio.create_task(server.stderr.read()))
+    line = await _ready(server.stderr, b"listening on", "the server")
     return server, int(line.decode().rsplit(":", 1)[1].split()[0])
+
+
+async def _ready(log: asyncio.StreamReader, marker: bytes, what: str) -> bytes:
+    """Wait for the line holding ``marker``, then keep reading the log so it never blocks on a full pipe."""
+    while marker not in (line := await log.readline()):
+        if not line:
+            raise RuntimeError(f"{what} did not start")
+    _log_readers.add(asyncio.create_task(log.read()))
+    return line
 
 
 async def start_redis(directory: str) -> tuple[asyncio.subprocess.Process, str]:
@@ -157,10 +162,7 @@ async def start_redis(directory: str) -> tuple[asyncio.subprocess.Process, str]:
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     assert redis.stdout is not None
-    while b"Ready to accept connections" not in (line := await redis.stdout.readline()):
-        if not line:
-            raise RuntimeError("redis-server did not start")
-    _log_readers.add(asyncio.create_task(redis.stdout.read()))
+    await _ready(redis.stdout, b"Ready to accept connections", "redis-server")
     return redis, f"redis://127.0.0.1:{port}/0"
 
 

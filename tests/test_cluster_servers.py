@@ -21,6 +21,13 @@ ROOM = "lobby"
 LEASE = 1.0
 
 
+async def on_redis(key_file: str, directory: str, count: int) -> tuple[Redis, list[Participant]]:
+    """A redis-server of the test's own, and ``count`` servers carrying the room on it."""
+    store = Redis(directory)
+    await store.start()
+    return store, await cluster(key_file, store.url, count)
+
+
 async def cluster(key_file: str, url: str, count: int) -> list[Participant]:
     return [
         await serve(key_file, "--cluster", url, "--room", ROOM, "--lease", str(LEASE), "--name", f"s{i}")
@@ -61,9 +68,7 @@ def test_members_on_three_servers_see_one_order_and_unique_names(
     per_talker = 30
 
     async def scenario() -> None:
-        store = Redis(str(tmp_path))
-        await store.start()
-        servers = await cluster(key_file, store.url, 3)
+        store, servers = await on_redis(key_file, str(tmp_path), 3)
         ports = [port_of(s) for s in servers]
         watchers = [await connect(key_file, port, "watcher") for port in ports]
         assert [name_given(w) for w in watchers] == ["watcher", "watcher-2", "watcher-3"]
@@ -118,9 +123,7 @@ def test_a_killed_servers_members_leave_within_the_lease_and_history_comes_from_
     key_file: str, tmp_path: str
 ) -> None:
     async def scenario() -> None:
-        store = Redis(str(tmp_path))
-        await store.start()
-        first, doomed = await cluster(key_file, store.url, 2)
+        store, (first, doomed) = await on_redis(key_file, str(tmp_path), 2)
         alice = await connect(key_file, port_of(first), "alice")
         bob = await connect(key_file, port_of(doomed), "bob")
         await alice.type("said before the crash")
@@ -148,9 +151,7 @@ def test_a_redis_restart_is_survived_without_loss_duplicates_or_reordering(
     key_file: str, tmp_path: str
 ) -> None:
     async def scenario() -> None:
-        store = Redis(str(tmp_path))
-        await store.start()
-        servers = await cluster(key_file, store.url, 2)
+        store, servers = await on_redis(key_file, str(tmp_path), 2)
         talker = await connect(key_file, port_of(servers[0]), "t0")
         watcher = await connect(key_file, port_of(servers[1]), "watcher")
         said = [f"line {n}" for n in range(40)]
@@ -219,9 +220,7 @@ def test_a_server_that_stalled_past_its_lease_comes_back_and_its_members_rejoin(
     key_file: str, tmp_path: str
 ) -> None:
     async def scenario() -> None:
-        store = Redis(str(tmp_path))
-        await store.start()
-        steady, stalled = await cluster(key_file, store.url, 2)
+        store, (steady, stalled) = await on_redis(key_file, str(tmp_path), 2)
         alice = await connect(key_file, port_of(steady), "alice")
         bob = await connect(key_file, port_of(stalled), "bob")
         stalled.process.send_signal(signal.SIGSTOP)
