@@ -5,12 +5,15 @@ Everything started here is registered, and conftest's autouse fixture kills what
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
 import signal
 import socket
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from cryptochat.demo import Participant
 from cryptochat.demo import spawn as demo_spawn
@@ -26,6 +29,26 @@ def reap() -> None:
         if participant.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(participant.process.pid, signal.SIGKILL)
+
+
+def run(scenario: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run(scenario)``, then end what it left running and close the pipes while the loop still
+    runs (a subprocess transport collected after its loop closed complains on stderr)."""
+
+    async def main() -> None:
+        try:
+            await scenario
+        finally:
+            for participant in _running:
+                if participant.process.returncode is None:
+                    participant.process.kill()
+                await participant.finish()
+                stdin = participant.process.stdin
+                if stdin is not None and not stdin.is_closing():
+                    stdin.close()
+            await asyncio.sleep(0)
+
+    asyncio.run(main())
 
 
 async def spawn(name: str, argv: list[str]) -> Participant:

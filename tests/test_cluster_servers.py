@@ -10,7 +10,7 @@ import time
 
 import pytest
 import redis
-from processes import CHAT, Redis, connect, free_port, port_of, serve, stop
+from processes import CHAT, Redis, connect, free_port, port_of, run, serve, stop
 
 from cryptochat.cluster import EventLog, Kind
 from cryptochat.demo import Participant
@@ -116,7 +116,7 @@ def test_members_on_three_servers_see_one_order_and_unique_names(
             assert await client.wait_for("the room's event log was tampered with", stream="stderr")
         await store.kill()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_a_killed_servers_members_leave_within_the_lease_and_history_comes_from_the_stream(
@@ -144,7 +144,7 @@ def test_a_killed_servers_members_leave_within_the_lease_and_history_comes_from_
         await stop(late)
         await store.kill()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_a_redis_restart_is_survived_without_loss_duplicates_or_reordering(
@@ -178,7 +178,7 @@ def test_a_redis_restart_is_survived_without_loss_duplicates_or_reordering(
             await stop(s)
         await store.kill()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 @pytest.mark.parametrize(
@@ -235,4 +235,4 @@ def test_a_server_that_stalled_past_its_lease_comes_back_and_its_members_rejoin(
         await stop(stalled)
         await store.kill()
 
-    asyncio.run(scenario())
+    run(scenario())
