@@ -7,7 +7,8 @@ offered rates, 2 s each, stopping at the first that misses or costs a member).
 
 Then the same for one room of 100 members carried by one server alone, by one server on Redis and by three
 servers on one Redis (``serve --cluster``, a ``redis-server`` of its own on a loopback port, AOF with
-fsync always), the members spread evenly over the servers, and the ratio of three servers to one.
+fsync always), the members spread evenly over the servers, and the ratio of three servers to one: the best
+of two runs of each, one after the other.
 
 Bounded: loopback only, at most 1,000 members, each step a few seconds, the whole run about two minutes.
 All members live in this one process (and so share its CPU with the sender); the server is its own
@@ -34,6 +35,8 @@ from cryptochat.messages import Hello, Join, Say, Text, decode, encode
 SIZES = (10, 100, 1000)
 CLUSTER_SIZE = 100
 CLUSTER_ROOM = "bench"
+CLUSTER_RUNS = 2
+"""Runs of each cluster setup, the best kept: on 2 shared cores one stall can cut a ladder short."""
 FANOUT_LINES = 30
 STEP_SECONDS = 2.0
 LADDER = (500, 1_000, 2_000, 5_000, 10_000, 20_000, 40_000, 80_000)  # offered deliveries per second
@@ -269,12 +272,14 @@ def main() -> None:
         print(f"   (sustained: the highest offered rate of {LADDER} deliveries/s held {STEP_SECONDS:g} s"
               f" with p99 < {P99_GOAL * 1000:g} ms and nobody cut)")
         print(f"cluster: one room of {CLUSTER_SIZE} members, one server alone vs servers on one Redis"
-              " (RSS and fds: the first server)")
+              f" (best of {CLUSTER_RUNS} runs; RSS and fds: the first server)")
         print(header("servers"))
         figures: dict[str, Figures] = {}
         setups = (("1 alone", 1, False), ("1 on Redis", 1, True), ("3 on Redis", 3, True))
         for label, servers, redis in setups:
-            figures[label] = asyncio.run(cluster_room(key, key_file, directory, servers, redis))
+            runs = (asyncio.run(cluster_room(key, key_file, directory, servers, redis))
+                    for _ in range(CLUSTER_RUNS))
+            figures[label] = max(runs, key=lambda f: f.sustained)
             print(figures[label].row(label), flush=True)
         alone, three = figures["1 alone"], figures["3 on Redis"]
         if alone.sustained and alone.at_p99:
