@@ -27,9 +27,10 @@ from .commands import Quit
 from .console import ERROR_PREFIX, Console, PipeConsole, Status, show_room_message
 from .engines import ENGINE_NAMES, Engine, open_engine
 from .errors import ConfigError, CryptochatError
+from .hosting import RoomHost
 from .messages import MAX_REASON_BYTES, Emote, Error, Message, Say, Whisper, check_name
 from .names import normalise_name
-from .redis_room import ClusterConfig, RedisRoom, check_cluster_url
+from .redis_room import DEFAULT_LEASE, ClusterConfig, RedisRoom, check_cluster_url
 from .server import ChatServer, ServerConfig
 from .terminal import TerminalConsole
 from .transcript import TranscriptConsole, open_transcript
@@ -37,7 +38,6 @@ from .transcript import TranscriptConsole, open_transcript
 __all__ = ["load_key", "main", "write_key"]
 
 _SERVER_DEFAULTS = ServerConfig()
-_CLUSTER_DEFAULTS = ClusterConfig(url="redis://127.0.0.1:6379/0", room="room")
 _ROOM_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _CLIENT_DEFAULTS = ClientConfig(host="", port=0, name="guest")
 
@@ -255,7 +255,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the room's name in the cluster (with --cluster); servers with the same one share the room",
     )
     serve.add_argument(
-        "--lease", type=_number(float, 0.1, 3600), default=_CLUSTER_DEFAULTS.lease, metavar="SECONDS",
+        "--lease", type=_number(float, 0.1, 3600), default=DEFAULT_LEASE, metavar="SECONDS",
         help="in a cluster: how long a server may stop answering before the others say its members left",
     )
 
@@ -341,6 +341,21 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _on_redis(
+    args: argparse.Namespace, psk: bytes, engine: Engine, config: ServerConfig, log: Callable[[str], None]
+) -> Callable[[int], RoomHost]:
+    """How the server makes its room when it is one of a cluster (``--cluster``, ``--room``, ``--lease``)."""
+    cluster = ClusterConfig(url=args.cluster, room=args.room, lease=args.lease)
+
+    def room(max_clients: int) -> RoomHost:
+        return RedisRoom(
+            cluster, psk, engine, console_name=config.name, max_clients=max_clients,
+            history=config.history, log=log,
+        )
+
+    return room
+
+
 async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcript: TextIO | None) -> int:
     config = ServerConfig(
         host=args.host,
@@ -358,15 +373,7 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcrip
     )
     _raise_fd_limit()
     console = _open_console(engine, Status(config.name, 1, "starting"), transcript, operator=True)
-    room = None
-    if args.cluster is not None:
-        cluster = ClusterConfig(url=args.cluster, room=args.room, lease=args.lease)
-
-        def room(max_clients: int) -> RedisRoom:
-            return RedisRoom(
-                cluster, psk, engine, console_name=config.name, max_clients=max_clients,
-                history=config.history, log=console.log,
-            )
+    room = None if args.cluster is None else _on_redis(args, psk, engine, config, console.log)
 
     def show(message: Message) -> None:
         if isinstance(message, Error):

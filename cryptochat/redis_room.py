@@ -36,7 +36,9 @@ from .hosting import Perform
 from .messages import Bye, Error, Hello, Message, encode
 from .room import CONSOLE, Action, Deliver, check_input, refuse_full
 
-__all__ = ["ClusterConfig", "RedisRoom", "check_cluster_url"]
+__all__ = ["DEFAULT_LEASE", "ClusterConfig", "RedisRoom", "check_cluster_url"]
+
+DEFAULT_LEASE = 10.0
 
 _FIELD = b"e"
 _Streams = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None
@@ -81,7 +83,7 @@ class ClusterConfig:
     """``redis://HOST:PORT/DB``: the Redis that holds the room's stream and the servers' leases."""
     room: str
     """The room's name: servers with the same Redis, room and key carry one room."""
-    lease: float = 10.0
+    lease: float = DEFAULT_LEASE
     """Seconds after which a server that stopped renewing its lease is declared gone with its members."""
 
     def __post_init__(self) -> None:
