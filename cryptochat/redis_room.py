@@ -27,6 +27,8 @@ from typing import cast
 from urllib.parse import urlsplit
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from .cluster import EventLog, Kind, Replica
@@ -51,6 +53,7 @@ _OUTBOX_HIGH = 4000
 _RETRY = (0.1, 2.0)
 """First and longest pause between attempts while Redis is unreachable."""
 _CLOSE_TIMEOUT = 2.0
+_CONNECT_TIMEOUT = 2.0
 
 
 def check_cluster_url(url: str) -> str | None:
@@ -118,7 +121,13 @@ class RedisRoom:
         prefix = f"cryptochat:{config.room}"
         self._stream = f"{prefix}:events"
         self._alive = f"{prefix}:alive:"
-        self._redis: redis.Redis = redis.Redis.from_url(config.url)
+        # No retries inside the client: every task retries itself, and an outage must be seen at once
+        # (it restarts the wait before anyone may be declared gone). Timeouts, so that a Redis that
+        # vanished from the network is an outage, not a hang.
+        self._redis: redis.Redis = redis.Redis.from_url(
+            config.url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=_CONNECT_TIMEOUT,
+            socket_timeout=_READ_BLOCK_MS / 1000 + _CONNECT_TIMEOUT,
+        )
         self._hello: set[int] = set()  # this server's members whose Hello was sent, the operator included
         self._outbox: list[bytes] = []
         self._wake = asyncio.Event()
@@ -129,7 +138,8 @@ class RedisRoom:
         self._connected_since = 0.0
         self._perform: Perform | None = None
         self._fail: Callable[[str], None] | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._publisher: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []  # the reader, the heartbeat and the watch
 
     # ----------------------------------------------------------------- RoomHost
 
@@ -149,9 +159,9 @@ class RedisRoom:
         self._perform = perform
         self._fail = fail
         self._connected_since = asyncio.get_running_loop().time()
+        self._publisher = asyncio.create_task(self._publish_loop())
         self._tasks = [
             asyncio.create_task(self._read_loop(flowing)),
-            asyncio.create_task(self._publish_loop()),
             asyncio.create_task(self._heartbeat_loop()),
             asyncio.create_task(self._watch_loop()),
         ]
@@ -181,19 +191,24 @@ class RedisRoom:
         await self._room_for_more.wait()
 
     async def close(self, members: Sequence[int], reason: str) -> None:
+        # First no more watching (the others' leases vanish as they shut down too) or renewing; then
+        # the leaves go out, for as long as Redis takes them within the time allowed.
+        for task in self._tasks:
+            task.cancel()
         for member in (*members, CONSOLE):
             self.leave(member, reason)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(_CLOSE_TIMEOUT):
                 while self._outbox and not self._down:
                     await asyncio.sleep(0.01)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._publisher is not None:
+            self._publisher.cancel()
+            self._tasks.append(self._publisher)
         with contextlib.suppress(RedisError, OSError, TimeoutError):
             async with asyncio.timeout(_CLOSE_TIMEOUT):
+                await asyncio.wait(self._tasks)
                 await self._redis.delete(self._alive + self._events.origin.hex())
-        await self._redis.aclose()
+                await self._redis.aclose()
         self._events.close()
 
     # ----------------------------------------------------------------- the tasks
@@ -271,36 +286,50 @@ class RedisRoom:
         key = self._alive + self._events.origin.hex()
         lease_ms = max(1, int(self.config.lease * 1000))
         while True:
-            with contextlib.suppress(RedisError, OSError):
+            try:
                 await self._redis.set(key, b"1", px=lease_ms)
+            except (RedisError, OSError) as exc:
+                self._lost(exc)
+            else:
+                self._reached()
             await asyncio.sleep(self.config.lease / 3)
 
     async def _watch_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.config.lease / 4)
             origins = self._replica.origins()
             self._declared &= origins
-            if self._down or loop.time() - self._connected_since < self.config.lease:
-                continue
             for origin in origins - self._declared:
+                if not self._settled():
+                    break
                 try:
                     alive = await self._redis.exists(self._alive + origin.hex())
-                except (RedisError, OSError):
+                except (RedisError, OSError) as exc:
+                    self._lost(exc)
                     break
-                if not alive:
+                # Checked again: an outage that began and ended while we waited restarts the wait.
+                if not alive and self._settled():
                     self._log_line(f"cluster: server {origin.hex()[:8]}'s lease expired: its members leave")
                     self._declared.add(origin)
                     self._append(Kind.GONE, CONSOLE, origin)
 
     # ----------------------------------------------------------------- helpers
 
-    async def _retry(self, exc: BaseException, pause: float) -> float:
-        """Redis failed: say so once per outage, wait, and return the next pause."""
+    def _settled(self) -> bool:
+        """Whether Redis has answered for a whole lease: every live server has renewed its lease since."""
+        since = asyncio.get_running_loop().time() - self._connected_since
+        return not self._down and since >= self.config.lease
+
+    def _lost(self, exc: BaseException) -> None:
+        """A command failed: say so, once per outage."""
         if not self._down:
             self._down = True
             self._log_line(f"cluster: lost Redis at {self._url} ({exc}); retrying")
             self._tell("the room's shared store is unreachable: lines wait until it is back")
+
+    async def _retry(self, exc: BaseException, pause: float) -> float:
+        """A command failed: wait, and return the next pause."""
+        self._lost(exc)
         await asyncio.sleep(pause)
         return min(pause * 2, _RETRY[1])
 

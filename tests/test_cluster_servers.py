@@ -18,7 +18,7 @@ from cryptochat.engines import Engine
 from cryptochat.messages import Say, encode
 
 ROOM = "lobby"
-LEASE = 1.0
+LEASE = 2.0  # short, so the tests wait little; long enough that a busy machine does not miss one
 
 
 async def on_redis(key_file: str, directory: str, count: int) -> tuple[Redis, list[Participant]]:
