@@ -204,16 +204,20 @@ def test_a_wrong_cluster_option_is_one_line_and_status_2(
     assert "Traceback" not in result.stderr
 
 
-def test_an_unreachable_redis_is_one_line_and_status_1(key_file: str) -> None:
-    url = f"redis://127.0.0.1:{free_port()}/0"
+@pytest.mark.parametrize(("credentials", "shown"), [("", ""), ("ops:s3cret@", "ops:***@")])
+def test_an_unreachable_redis_is_one_line_and_status_1_without_its_password(
+    key_file: str, credentials: str, shown: str
+) -> None:
+    port = free_port()
     result = subprocess.run(
-        [*CHAT, "serve", "--host", "127.0.0.1", "--port", "0", "--key-file", key_file, "--cluster", url,
-         "--room", ROOM],
+        [*CHAT, "serve", "--host", "127.0.0.1", "--port", "0", "--key-file", key_file,
+         "--cluster", f"redis://{credentials}127.0.0.1:{port}/0", "--room", ROOM],
         capture_output=True, text=True, timeout=20, check=False,
     )
     assert result.returncode == 1
-    assert result.stderr.splitlines()[-1].startswith(f"cryptochat: cannot reach the cluster at {url}")
-    assert "Traceback" not in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"cryptochat: cannot reach the cluster at redis://{shown}127.0.0.1:{port}/0")
+    assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
 
 
 def test_a_server_that_stalled_past_its_lease_comes_back_and_its_members_rejoin(
