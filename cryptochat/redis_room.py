@@ -159,12 +159,14 @@ class RedisRoom:
         self._perform = perform
         self._fail = fail
         self._connected_since = asyncio.get_running_loop().time()
-        self._publisher = asyncio.create_task(self._publish_loop())
+        self._publisher = asyncio.create_task(self._publish_loop(), name="publisher")
         self._tasks = [
-            asyncio.create_task(self._read_loop(flowing)),
-            asyncio.create_task(self._heartbeat_loop()),
-            asyncio.create_task(self._watch_loop()),
+            asyncio.create_task(self._read_loop(flowing), name="reader"),
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self._watch_loop(), name="watch"),
         ]
+        for task in (self._publisher, *self._tasks):
+            task.add_done_callback(self._ended)
         self._log_line(
             f"cluster: room {self.config.room} on {self._url}, this server {self._origin_name()}"
         )
@@ -314,6 +316,15 @@ class RedisRoom:
                     self._append(Kind.GONE, CONSOLE, origin)
 
     # ----------------------------------------------------------------- helpers
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """A task that stops on its own, but for the reader after a broken log, is a bug: end the server
+        (its members would otherwise wait for a room that no longer moves)."""
+        if task.cancelled() or task.exception() is None:
+            return
+        self._log_line(f"cluster: internal error in the {task.get_name()}: {task.exception()!r}")
+        assert self._fail is not None
+        self._fail("internal error in the cluster's link")
 
     def _settled(self) -> bool:
         """Whether Redis has answered for a whole lease: every live server has renewed its lease since."""

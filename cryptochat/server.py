@@ -206,14 +206,15 @@ class ChatServer:
         self._flowing.set()
         self._throttle = LogThrottle(_LOG_INTERVAL)
         self._listener: socket.socket | None = None
+        self._port: int | None = None  # kept: a room on Redis still delivers while the listener closes
         self._spare: int | None = None
         self._background: list[asyncio.Task[None]] = []
         self._connections: set[asyncio.Task[None]] = set()
 
     @property
     def port(self) -> int:
-        assert self._listener is not None, "start() first"
-        return int(self._listener.getsockname()[1])
+        assert self._port is not None, "start() first"
+        return self._port
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -229,6 +230,7 @@ class ChatServer:
         listener = socket.create_server((cfg.host, cfg.port), family=family[0][0], backlog=1024)
         listener.setblocking(False)
         self._listener = listener
+        self._port = int(listener.getsockname()[1])
         self._spare = _open_spare()
         if (self.max_clients, self.max_handshakes) != (cfg.max_clients, cfg.max_handshakes):
             self._log(
