@@ -12,6 +12,7 @@ import contextlib
 import getpass
 import math
 import os
+import re
 import resource
 import signal
 import stat
@@ -26,8 +27,10 @@ from .commands import Quit
 from .console import ERROR_PREFIX, Console, PipeConsole, Status, show_room_message
 from .engines import ENGINE_NAMES, Engine, open_engine
 from .errors import ConfigError, CryptochatError
+from .hosting import RoomHost
 from .messages import MAX_REASON_BYTES, Emote, Error, Message, Say, Whisper, check_name
 from .names import normalise_name
+from .redis_room import DEFAULT_LEASE, ClusterConfig, RedisRoom, check_cluster_url
 from .server import ChatServer, ServerConfig
 from .terminal import TerminalConsole
 from .transcript import TranscriptConsole, open_transcript
@@ -35,6 +38,7 @@ from .transcript import TranscriptConsole, open_transcript
 __all__ = ["load_key", "main", "write_key"]
 
 _SERVER_DEFAULTS = ServerConfig()
+_ROOM_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _CLIENT_DEFAULTS = ClientConfig(host="", port=0, name="guest")
 
 EXIT_ERROR = 1
@@ -118,6 +122,20 @@ def _port(text: str) -> int:
 
 def _remote_port(text: str) -> int:
     return int(_number(int, 1, 65535)(text))
+
+
+def _cluster_url(text: str) -> str:
+    problem = check_cluster_url(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def _room_name(text: str) -> str:
+    # It is part of the Redis keys, which the keeper sees: plain characters only.
+    if not _ROOM_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a room name: 1 to 64 of A-Z a-z 0-9 . _ -")
+    return text
 
 
 def _name(text: str) -> str:
@@ -228,6 +246,18 @@ def _parser() -> argparse.ArgumentParser:
         "--history", type=_number(int, 0, 10_000), default=_SERVER_DEFAULTS.history, metavar="N",
         help="recent lines kept in memory and replayed to whoever joins (0: keep none)",
     )
+    serve.add_argument(
+        "--cluster", type=_cluster_url, default=None, metavar="redis://HOST:PORT/DB",
+        help="carry the room with every server on this Redis (with --room): one order, one set of names",
+    )
+    serve.add_argument(
+        "--room", type=_room_name, default=None, metavar="NAME",
+        help="the room's name in the cluster (with --cluster); servers with the same one share the room",
+    )
+    serve.add_argument(
+        "--lease", type=_number(float, 0.1, 3600), default=DEFAULT_LEASE, metavar="SECONDS",
+        help="in a cluster: how long a server may stop answering before the others say its members left",
+    )
 
     connect = command("connect", "join a chat room")
     connect.add_argument("host", metavar="HOST", help="the server's address or host name")
@@ -311,6 +341,21 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _on_redis(
+    args: argparse.Namespace, psk: bytes, engine: Engine, config: ServerConfig, log: Callable[[str], None]
+) -> Callable[[int], RoomHost]:
+    """How the server makes its room when it is one of a cluster (``--cluster``, ``--room``, ``--lease``)."""
+    cluster = ClusterConfig(url=args.cluster, room=args.room, lease=args.lease)
+
+    def room(max_clients: int) -> RoomHost:
+        return RedisRoom(
+            cluster, psk, engine, console_name=config.name, max_clients=max_clients,
+            history=config.history, log=log,
+        )
+
+    return room
+
+
 async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcript: TextIO | None) -> int:
     config = ServerConfig(
         host=args.host,
@@ -328,6 +373,7 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcrip
     )
     _raise_fd_limit()
     console = _open_console(engine, Status(config.name, 1, "starting"), transcript, operator=True)
+    room = None if args.cluster is None else _on_redis(args, psk, engine, config, console.log)
 
     def show(message: Message) -> None:
         if isinstance(message, Error):
@@ -336,7 +382,7 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcrip
             show_room_message(console, message)
         console.status(_operator_status(server))
 
-    server = ChatServer(config, psk, engine, show, console.log)
+    server = ChatServer(config, psk, engine, show, console.log, room)
     try:
         await server.start()
     except OSError as exc:
@@ -349,14 +395,21 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcrip
     console.status(_operator_status(server))
     why: list[str] = []  # the operator's /quit REASON, if that is what stopped the room
     operator = asyncio.create_task(_operate(server, console, stop, why))
-    await stop.wait()
-    operator.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await operator
-    console.log("shutting down")
-    reason = "the server is shutting down" + (f": {why[0]}" if why and why[0] else "")
+    failed = asyncio.create_task(server.failed())
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait((failed, stopped), return_when=asyncio.FIRST_COMPLETED)
+    for task in (operator, failed, stopped):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if failed.cancelled():
+        console.log("shutting down")
+        reason = "the server is shutting down" + (f": {why[0]}" if why and why[0] else "")
+    else:
+        console.log(f"shutting down: {failed.result()}")
+        reason = "the server is shutting down: " + failed.result()
     await server.close(reason.encode()[:MAX_REASON_BYTES].decode("utf-8", "ignore"))
-    return 0
+    return 0 if failed.cancelled() else EXIT_ERROR
 
 
 async def _connect(
@@ -375,7 +428,10 @@ async def _connect(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve" and (args.cluster is None) != (args.room is None):
+        parser.error("--cluster and --room go together")
     try:
         if args.command == "keygen":
             write_key(args.file)

@@ -4,7 +4,8 @@ The server adapter feeds the room what members did and carries out the returned 
 the room runs to completion on each input and the adapter queues every delivery before reading more, all
 participants see one total order: the order in which the room produced the deliveries.
 
-Member ``CONSOLE`` (0) is the server operator's console; it takes part like any client.
+Member ``CONSOLE`` (0) is the server operator's console; it takes part like any client. A room replicated
+across servers (:mod:`.cluster`) has no console of its own: each server's operator joins it as a member.
 
 Names are kept NFKC-normalised, and no two members have names that look alike: case-folded or reduced to
 their confusable skeleton (UTS #39), each name must differ from every other (see :mod:`.names`).
@@ -41,7 +42,7 @@ from .messages import (
 )
 from .names import name_keys, normalise_name
 
-__all__ = ["CONSOLE", "Action", "Deliver", "Disconnect", "Note", "Room"]
+__all__ = ["CONSOLE", "Action", "Deliver", "Disconnect", "Note", "Room", "check_input", "refuse_full"]
 
 CONSOLE = 0
 
@@ -72,10 +73,31 @@ class Note:
 
 Action = Deliver | Disconnect | Note
 
+_CLIENT_MESSAGES = (Say, Emote, Whisper, Who, Nick, Bye)
+
+
+def check_input(joined: bool, message: Message) -> None:
+    """Raise :class:`RemoteProtocolError` unless a member may send ``message``: Hello first, then no Hello."""
+    if not joined:
+        if not isinstance(message, Hello):
+            raise RemoteProtocolError(f"expected Hello first, got {type(message).__name__}")
+    elif not isinstance(message, _CLIENT_MESSAGES):
+        raise RemoteProtocolError(f"a client may not send {type(message).__name__}")
+
+
+def refuse_full(member: int, wanted: str, limit: int) -> list[Action]:
+    """What refusing ``member``, who asked for the name ``wanted``, from a room of ``limit`` clients does."""
+    return [
+        Note(f"refused {wanted}: the room is full ({limit} clients)", member),
+        Deliver((member,), Bye(f"the room is full ({limit} clients)")),
+        Disconnect(member),
+    ]
+
 
 class Room:
-    def __init__(self, console_name: str, max_members: int, history: int = 0) -> None:
-        self._names: dict[int, str] = {CONSOLE: console_name}
+    def __init__(self, console_name: str | None, max_members: int, history: int = 0) -> None:
+        self._names: dict[int, str] = {} if console_name is None else {CONSOLE: console_name}
+        self._console = 0 if console_name is None else 1
         self._max_members = max_members
         # The last lines and actions, replayed to each newcomer; private lines are never kept.
         self._history: deque[History | HistoryAction] = deque(maxlen=history)
@@ -115,9 +137,8 @@ class Room:
 
         The operator's console sends its lines, actions and commands here too, as member ``CONSOLE``.
         """
-        if member not in self._names:
-            if not isinstance(message, Hello):
-                raise RemoteProtocolError(f"expected Hello first, got {type(message).__name__}")
+        check_input(member in self._names, message)
+        if isinstance(message, Hello):
             return self._join(member, message.name)
         match message:
             case Say(text=text):
@@ -134,16 +155,11 @@ class Room:
                 return self._rename(member, new)
             case Bye(reason=reason):
                 return self.leave(member, reason or "bye")
-            case _:
-                raise RemoteProtocolError(f"a client may not send {type(message).__name__}")
+        raise AssertionError(f"check_input let {type(message).__name__} through")
 
     def _join(self, member: int, wanted: str) -> list[Action]:
-        if len(self._names) - 1 >= self._max_members:
-            return [
-                Note(f"refused {wanted}: the room is full ({self._max_members} clients)", member),
-                Deliver((member,), Bye(f"the room is full ({self._max_members} clients)")),
-                Disconnect(member),
-            ]
+        if len(self._names) - self._console >= self._max_members:
+            return refuse_full(member, wanted, self._max_members)
         normal = normalise_name(wanted)
         problem = check_name(normal)
         if problem is not None:  # NFKC can make a valid name invalid, e.g. U+FF1A FULLWIDTH COLON

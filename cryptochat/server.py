@@ -43,9 +43,10 @@ from .channel import (
 from .engines.base import Engine
 from .errors import ConfigError, LocalProtocolError, ProtocolError
 from .framing import DEFAULT_MAX_FRAME
+from .hosting import LocalRoom, RoomHost
 from .messages import Bye, Message, decode, encode
 from .ratelimit import LogThrottle, TokenBucket
-from .room import CONSOLE, Action, Disconnect, Note, Room
+from .room import CONSOLE, Action, Disconnect, Note
 
 __all__ = ["ChatServer", "ServerConfig"]
 
@@ -167,7 +168,11 @@ class _Member:
 
 
 class ChatServer:
-    """A chat room on one listening socket. ``show`` receives what the operator's console should see."""
+    """A chat room on one listening socket. ``show`` receives what the operator's console should see.
+
+    ``room`` makes the room the server carries, given the member limit that fits its descriptors: by
+    default a :class:`.LocalRoom` in this process.
+    """
 
     def __init__(
         self,
@@ -176,6 +181,7 @@ class ChatServer:
         engine: Engine,
         show: Callable[[Message], None],
         log: Callable[[str], None],
+        room: Callable[[int], RoomHost] | None = None,
     ) -> None:
         self.config = config
         self._psk = psk
@@ -183,7 +189,12 @@ class ChatServer:
         self._show = show
         self._log = log
         self.max_clients, max_handshakes = _fit_descriptors(config.max_clients, config.max_handshakes)
-        self._room = Room(config.name, self.max_clients, config.history)
+        if room is None:
+            self._room: RoomHost = LocalRoom(config.name, self.max_clients, config.history)
+        else:
+            self._room = room(self.max_clients)
+        self._failed = asyncio.Event()
+        self._failure = ""
         self._admission = Admission(max_handshakes, config.handshakes_per_source)
         self._members: dict[int, _Member] = {}
         self._handshaking: dict[int, asyncio.Task[None]] = {}
@@ -195,14 +206,15 @@ class ChatServer:
         self._flowing.set()
         self._throttle = LogThrottle(_LOG_INTERVAL)
         self._listener: socket.socket | None = None
+        self._port: int | None = None  # kept: a room on Redis still delivers while the listener closes
         self._spare: int | None = None
         self._background: list[asyncio.Task[None]] = []
         self._connections: set[asyncio.Task[None]] = set()
 
     @property
     def port(self) -> int:
-        assert self._listener is not None, "start() first"
-        return int(self._listener.getsockname()[1])
+        assert self._port is not None, "start() first"
+        return self._port
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -218,12 +230,14 @@ class ChatServer:
         listener = socket.create_server((cfg.host, cfg.port), family=family[0][0], backlog=1024)
         listener.setblocking(False)
         self._listener = listener
+        self._port = int(listener.getsockname()[1])
         self._spare = _open_spare()
         if (self.max_clients, self.max_handshakes) != (cfg.max_clients, cfg.max_handshakes):
             self._log(
                 f"file descriptor limit {_fd_limit()}: room limited to {self.max_clients} members"
                 f" and {self.max_handshakes} handshakes (raise it with ulimit -n)"
             )
+        await self._room.start(self._perform, self._fail, self._flowing)
         self._background = [
             asyncio.create_task(self._accept_loop(listener)),
             asyncio.create_task(self._watch_slow()),
@@ -240,7 +254,16 @@ class ChatServer:
         :class:`LocalProtocolError` if the message cannot be encoded, exactly as a client's could not be.
         """
         encode(message)
-        self._perform(self._room.handle(CONSOLE, message))
+        self._room.submit(CONSOLE, message)
+
+    async def failed(self) -> str:
+        """Wait until the room can no longer be carried (its shared log was tampered with); say why."""
+        await self._failed.wait()
+        return self._failure
+
+    def _fail(self, why: str) -> None:
+        self._failure = why
+        self._failed.set()
 
     async def close(self, reason: str = "the server is shutting down") -> None:
         """Stop accepting, say goodbye to every client, give them a moment to flush, then cut."""
@@ -253,12 +276,12 @@ class ChatServer:
         if self._spare is not None:
             os.close(self._spare)
             self._spare = None
-        for member in list(self._members.values()):
-            self._members.pop(member.id)
-            # Everyone is leaving: the Leave announcements the room returns would go to no one.
-            self._room.leave(member.id, reason)
+        leaving = list(self._members.values())
+        self._members.clear()
+        for member in leaving:
             self._queue(member, encode(Bye(reason)))
             self._queue(member, _CLOSE)
+        await self._room.close([member.id for member in leaving], reason)
         self._flowing.set()  # nobody is left to wait for
         if self._connections:
             await asyncio.wait(list(self._connections), timeout=self.config.close_timeout)
@@ -354,7 +377,7 @@ class ChatServer:
         except (ConnectionError, OSError) as exc:
             self._log_limited("lost", source, f"{source}: {exc.strerror or exc}")
         finally:
-            self._perform(self._room.leave(connection, reason))
+            self._room.leave(connection, reason)
             self._members.pop(connection, None)
             await self._finish(member, writer)
 
@@ -398,10 +421,11 @@ class ChatServer:
             if delay:
                 await asyncio.sleep(delay)
             await self._flowing.wait()
+            await self._room.ready()
             events = member.channel.receive_data(await reader.read(_READ_SIZE))
 
     def _on_message(self, member: _Member, message: Message) -> None:
-        self._perform(self._room.handle(member.id, message))
+        self._room.submit(member.id, message)
 
     async def _finish(self, member: _Member | None, writer: asyncio.StreamWriter) -> None:
         if member is not None:
@@ -459,7 +483,7 @@ class ChatServer:
                     continue  # leaving: its close is bounded by close_timeout, it holds nobody back
                 backlog = member.backlog
                 if backlog > self.config.send_buffer:
-                    self._perform(self._drop_slow(member, f"{backlog} bytes waiting"))
+                    self._drop_slow(member, f"{backlog} bytes waiting")
                 elif backlog > _HIGH_WATER and member.relief is None:
                     self._congest(member)
 
@@ -489,16 +513,16 @@ class ChatServer:
             for member in list(self._members.values()):
                 since = member.waiting_since()
                 if since is not None and now - since > timeout:
-                    self._perform(self._drop_slow(member, f"nothing read for {now - since:.1f} s"))
+                    self._drop_slow(member, f"nothing read for {now - since:.1f} s")
 
-    def _drop_slow(self, member: _Member, why: str) -> list[Action]:
+    def _drop_slow(self, member: _Member, why: str) -> None:
         name = self._room.name_of(member.id) or f"#{member.id}"
         self._log(f"{name}: disconnected, too slow to keep up ({why})")
         self._members.pop(member.id, None)
         member.outgoing.clear()
         member.closed = True
         member.writer.transport.abort()
-        return self._room.leave(member.id, "disconnected: too slow to keep up")
+        self._room.leave(member.id, "disconnected: too slow to keep up")
 
     def _log_limited(self, kind: str, source: str, line: str) -> None:
         held = self._throttle.check(f"{kind} {source}", asyncio.get_running_loop().time())

@@ -5,7 +5,7 @@
 VENV := .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: install install-test install-bench install-lab lint test-py demo-local bench load clean
+.PHONY: install install-test install-bench install-lab test-deps lint test-py demo-local bench load clean
 install:
 	./scripts/venv.sh
 
@@ -19,23 +19,28 @@ install-bench:
 install-test:
 	./scripts/venv.sh test,bench,lab
 
+# redis-server, which the cluster tests and benchmark start on a loopback port of their own.
+test-deps:
+	./scripts/install-test-deps.sh
+
 lint: install-test lint-kernel
 	$(VPY) -m ruff check cryptochat tests benchmarks virtio/lab
 	$(VPY) -m mypy --strict cryptochat
 	$(VPY) -m mypy --strict virtio/lab/*.py benchmarks/*.py
 
-test-py: install-test
+test-py: install-test test-deps
 	$(VPY) -m pytest -q tests --ignore=tests/vm
 
 demo-local: install
 	$(VPY) -m cryptochat.demo
 
-bench: install-bench
+bench: install-bench test-deps
 	$(VPY) benchmarks/chat_bench.py
 	$(VPY) benchmarks/load_bench.py
 
-# The load harness alone (10, 100 and 1,000 members on loopback, about two minutes).
-load: install-bench
+# The load harness alone (10, 100 and 1,000 members on loopback, then 100 members on one server and on
+# three servers on one Redis; about three minutes).
+load: install-bench test-deps
 	$(VPY) benchmarks/load_bench.py
 
 # The lab cache (~/.cache/cryptochat) stays: it is keyed by its inputs.

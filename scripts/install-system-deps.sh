@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the VM lab needs: the guest kernel and its headers,
 # QEMU's build dependencies and firmware, OpenSSL (its devcrypto engine is built
-# against the system libcrypto), and a deb-src entry for QEMU's and OpenSSL's source.
+# against the system libcrypto), a deb-src entry for QEMU's and OpenSSL's source, and redis-server for the
+# cluster tests (installed first, by install-test-deps.sh, so that no Redis service is started).
 # Idempotent: a machine that has everything gets through in a second.
 set -euo pipefail
 
@@ -11,7 +12,10 @@ packages=(
 	meson ninja-build pkg-config libglib2.0-dev libpixman-1-dev libfdt-dev
 	libcap-ng-dev libgcrypt20-dev libslirp-dev dpkg-dev
 	openssl libssl-dev gcc-multilib
+	redis-server
 )
+
+"$(dirname "$0")/install-test-deps.sh"
 
 src_list=/etc/apt/sources.list.d/cryptochat-deb-src.sources
 

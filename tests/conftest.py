@@ -6,12 +6,19 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from processes import reap
 
 from cryptochat.channel import Channel, Role
 from cryptochat.engines import Engine, open_engine
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_processes() -> Iterator[None]:
+    yield
+    reap()
 
 
 @pytest.fixture

@@ -3,38 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import resource
-import signal
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 from conftest import KEY
+from processes import CHAT, connect, free_port, port_of, serve, stop
 
 from cryptochat.channel import Channel, DataReceived, HandshakeComplete, Role
-from cryptochat.demo import Participant
-from cryptochat.demo import spawn as demo_spawn
 from cryptochat.engines import Engine
 from cryptochat.messages import Bye, Hello, Welcome, decode, encode
-
-CHAT = (sys.executable, "-m", "cryptochat")
-_running: list[Participant] = []
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_processes() -> Iterator[None]:
-    yield
-    while _running:
-        participant = _running.pop()
-        if participant.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(participant.process.pid, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -45,44 +26,6 @@ def known_key(tmp_path: os.PathLike[str]) -> str:
     with os.fdopen(fd, "wb") as f:
         f.write(KEY)
     return path
-
-
-async def spawn(name: str, argv: list[str]) -> Participant:
-    participant = await demo_spawn(name, argv)
-    _running.append(participant)
-    return participant
-
-
-async def serve(key_file: str, *options: str, port: str = "0", ulimit: int | None = None) -> Participant:
-    argv = [*CHAT, "serve", "--host", "127.0.0.1", "--port", port, "--key-file", key_file, *options]
-    if ulimit is not None:
-        argv = ["sh", "-c", f'ulimit -n {ulimit} && exec "$@"', "serve", *argv]
-    server = await spawn("server", argv)
-    assert await server.wait_for("listening on", stream="stderr")
-    return server
-
-
-def port_of(server: Participant) -> str:
-    line = next(line for line in server.stderr if "listening on" in line)
-    return line.rsplit(":", 1)[1].split()[0]
-
-
-async def connect(key_file: str, port: str, name: str) -> Participant:
-    client = await spawn(name, [*CHAT, "connect", "127.0.0.1", port, "--key-file", key_file, "--name", name])
-    assert await client.wait_for("connected to", stream="stderr")
-    return client
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def stop(server: Participant) -> None:
-    server.process.send_signal(signal.SIGTERM)
-    assert await server.finish() == 0
-    assert not any("Traceback" in line or "Invalid file descriptor" in line for line in server.stderr)
 
 
 def test_a_pasted_burst_of_1000_lines_reaches_every_member_in_order(key_file: str) -> None:

@@ -1,0 +1,173 @@
+"""The cluster's sealed log and replicated room, without sockets or Redis: a list is the log."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import KEY
+
+from cryptochat.cluster import Event, EventLog, Kind, Replica, cluster_keys
+from cryptochat.engines import Engine
+from cryptochat.errors import IntegrityError, SequenceError
+from cryptochat.messages import Hello, History, Join, Leave, Say, Text, Welcome, encode
+from cryptochat.room import CONSOLE, Deliver, Disconnect
+
+
+class Server:
+    """One server's side of the log: its sealer/opener and its replica."""
+
+    def __init__(self, engine: Engine, room: str = "lobby") -> None:
+        self.log = EventLog(KEY, room, engine)
+        self.replica = Replica(self.log.origin, history=10)
+        self.got: list[object] = []
+
+    def say(self, member: int, message: object) -> bytes:
+        return self.log.seal(Kind.MESSAGE, member, encode(message))  # type: ignore[arg-type]
+
+    def read(self, entries: list[bytes]) -> None:
+        for entry in entries:
+            event = self.log.open(entry)
+            if event is not None:
+                self.got.extend(self.replica.apply(event))
+
+
+@pytest.fixture
+def pair(engine: Engine) -> tuple[Server, Server]:
+    return Server(engine), Server(engine)
+
+
+def test_servers_reading_one_log_agree_on_names_and_order(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    log = [a.say(1, Hello("alice")), b.say(1, Hello("alice")), a.say(1, Say("one")), b.say(1, Say("two"))]
+    a.read(log)
+    b.read(log)
+    assert a.replica.members == b.replica.members == ("alice", "alice-2")
+    assert a.got == [
+        Deliver((1,), Welcome("alice", ("alice",))),
+        Deliver((1,), Join("alice-2")),
+        Deliver((1,), Text("alice-2", "two")),
+    ]
+    assert b.got == [
+        Deliver((1,), Welcome("alice-2", ("alice", "alice-2"))),
+        Deliver((1,), Text("alice", "one")),
+    ]
+
+
+def test_a_newcomer_gets_the_history_from_the_log(pair: tuple[Server, Server], engine: Engine) -> None:
+    a, _ = pair
+    log = [a.say(1, Hello("alice")), a.say(1, Say("before you came"))]
+    late = Server(engine)
+    late.read(log)
+    log.append(late.say(7, Hello("carol")))
+    late.read(log[2:])
+    assert late.got[1] == Deliver((7,), History("alice", "before you came"))
+
+
+def test_a_server_declared_gone_takes_its_members_with_it(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    log = [a.say(1, Hello("alice")), b.say(1, Hello("bob")), b.say(2, Hello("bea"))]
+    log.append(a.log.seal(Kind.GONE, CONSOLE, b.log.origin))
+    a.read(log)
+    b.read(log)
+    assert a.replica.members == ("alice",)
+    assert a.got[-2:] == [
+        Deliver((1,), Leave("bob", "their server stopped answering")),
+        Deliver((1,), Leave("bea", "their server stopped answering")),
+    ]
+    assert Disconnect(1) in b.got and Disconnect(2) in b.got  # told late, the gone server lets them go
+
+
+def test_a_lost_connection_is_a_leave_for_everyone(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    log = [a.say(1, Hello("alice")), b.say(1, Hello("bob")), b.log.seal(Kind.LEFT, 1, b"connection lost")]
+    a.read(log)
+    assert a.got[-1] == Deliver((1,), Leave("bob", "connection lost"))
+
+
+def test_nothing_of_a_line_is_in_the_entry(pair: tuple[Server, Server]) -> None:
+    a, _ = pair
+    entry = a.say(1, Say("the secret plan"))
+    assert b"secret" not in entry and b"plan" not in entry
+    assert cluster_keys(KEY)[0] not in entry and cluster_keys(KEY)[1] not in entry
+
+
+@pytest.mark.parametrize("where", [0, 5, 40, -1])
+def test_an_altered_entry_is_refused_and_changes_nothing(pair: tuple[Server, Server], where: int) -> None:
+    a, b = pair
+    honest = a.say(1, Hello("alice"))
+    forged = bytearray(honest)
+    forged[where] ^= 1
+    with pytest.raises(IntegrityError):
+        b.log.open(bytes(forged))
+    assert b.log.applied == 0
+    b.read([honest])  # the forgery took nothing from the real entry's place
+    assert b.replica.members == ("alice",)
+
+
+def test_an_entry_for_another_room_or_key_is_refused(engine: Engine) -> None:
+    other_room = Server(engine, room="elsewhere")
+    reader = Server(engine)
+    with pytest.raises(IntegrityError, match="authentication"):
+        reader.log.open(other_room.say(1, Hello("mallory")))
+    other_key = EventLog(bytes(32), "lobby", engine)
+    with pytest.raises(IntegrityError, match="authentication"):
+        reader.log.open(other_key.seal(Kind.MESSAGE, 1, encode(Hello("mallory"))))
+
+
+@pytest.mark.parametrize("size", [0, 1, 128, 200, 17 * 1024])
+def test_an_entry_of_impossible_size_is_refused_before_anything_else(
+    pair: tuple[Server, Server], size: int
+) -> None:
+    _, b = pair
+    with pytest.raises(IntegrityError, match="malformed"):
+        b.log.open(bytes(size))
+
+
+def test_a_replayed_entry_is_a_duplicate_and_applied_once(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    hello, line = a.say(1, Hello("alice")), a.say(1, Say("once"))
+    b.read([hello, line])
+    assert b.log.open(line) is None
+    assert b.log.open(hello) is None
+    assert b.log.applied == 2
+
+
+def test_a_dropped_entry_is_detected(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    a.say(1, Hello("alice"))
+    with pytest.raises(SequenceError, match="missing"):
+        b.log.open(a.say(1, Say("after a gap")))
+
+
+def test_an_origin_reordered_within_itself_is_detected(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    first, second = a.say(1, Hello("alice")), a.say(1, Say("second"))
+    with pytest.raises(SequenceError, match="missing"):
+        b.log.open(second)
+    assert b.log.open(first) is not None
+
+
+def test_an_event_moved_before_what_its_server_had_seen_is_detected(
+    pair: tuple[Server, Server], engine: Engine
+) -> None:
+    a, b = pair
+    b.read([a.say(1, Hello("alice"))])
+    answer = b.say(1, Hello("bob"))  # sealed after b applied alice's hello
+    late = Server(engine)  # shown bob's join first
+    with pytest.raises(SequenceError, match="reordered"):
+        late.log.open(answer)
+
+
+def test_a_log_forked_between_servers_is_detected_at_the_next_event(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    x, y = a.say(1, Hello("alice")), b.say(1, Hello("bob"))
+    a.read([x, y])  # the keeper shows a one order...
+    b.read([y, x])  # ...and b the other
+    after = b.say(1, Say("which order?"))
+    with pytest.raises(SequenceError, match="forked"):
+        a.log.open(after)
+
+
+def test_every_honest_event_type_round_trips(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    entry = a.log.seal(Kind.LEFT, 3, b"too slow")
+    assert b.log.open(entry) == Event(a.log.origin, 0, Kind.LEFT, 3, b"too slow")
