@@ -1004,6 +1004,7 @@ VCD_STAT_ATTR(bytes, atomic64_read(&vcd->stat_bytes));
 VCD_STAT_ATTR(errors, atomic64_read(&vcd->stat_errors));
 VCD_STAT_ATTR(resets, atomic64_read(&vcd->stat_resets));
 VCD_STAT_ATTR(bounced, atomic64_read(&vcd->stat_bounced));
+VCD_STAT_ATTR(ring_waits, atomic64_read(&vcd->stat_ring_waits));
 
 static struct attribute *vcd_attrs[] = {
 	&dev_attr_max_data_len.attr,
@@ -1013,6 +1014,7 @@ static struct attribute *vcd_attrs[] = {
 	&dev_attr_errors.attr,
 	&dev_attr_resets.attr,
 	&dev_attr_bounced.attr,
+	&dev_attr_ring_waits.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(vcd);

@@ -79,6 +79,7 @@ struct vcd_device {
 	atomic64_t stat_errors;
 	atomic64_t stat_resets;
 	atomic64_t stat_bounced;
+	atomic64_t stat_ring_waits;	/* submitters that found their ring full */
 };
 
 /*

@@ -156,6 +156,7 @@ int vcd_queue(struct vcd_device *vcd, struct vcd_request *req,
 		q->full = true;
 		spin_unlock_irq(&q->lock);
 		read_unlock(&vcd->state_lock);
+		atomic64_inc(&vcd->stat_ring_waits);
 		if (!killable)
 			wait_event(q->ring_wait, vcd_ring_usable(vcd, q));
 		else if (wait_event_killable(q->ring_wait,
