@@ -280,6 +280,25 @@ static uint32_t virtio_cryptodev_copy_hash(VirtIOCryptodev *s,
     return status;
 }
 
+/* A host buffer that may hold plaintext: none stays in freed memory. */
+static void virtio_cryptodev_wipe_free(uint8_t *buf, size_t len)
+{
+    explicit_bzero(buf, len);
+    g_free(buf);
+}
+
+/* A request's output into the chain's writable buffers, once it succeeded. */
+static void virtio_cryptodev_write_output(VirtIOCryptodev *s,
+                                          VirtQueueElement *elem,
+                                          const uint8_t *out, size_t out_len,
+                                          uint32_t data_len,
+                                          struct virtio_cryptodev_resp *resp)
+{
+    iov_from_buf(elem->in_sg, elem->in_num, 0, out, out_len);
+    resp->out_len = cpu_to_le32(out_len);
+    qatomic_add(&s->stat_bytes, data_len);
+}
+
 static uint32_t virtio_cryptodev_crypt_on(VirtIOCryptodev *s,
                                           VirtIOCryptodevSession *session,
                                           const struct virtio_cryptodev_req *req,
@@ -354,15 +373,10 @@ static uint32_t virtio_cryptodev_crypt_on(VirtIOCryptodev *s,
     if (status != VIRTIO_CRYPTODEV_S_OK) {
         goto out;
     }
-    iov_from_buf(elem->in_sg, elem->in_num, 0, out, out_len);
-    resp->out_len = cpu_to_le32(out_len);
-    qatomic_add(&s->stat_bytes, data_len);
+    virtio_cryptodev_write_output(s, elem, out, out_len, data_len, resp);
 out:
-    /* Either buffer may hold plaintext: none stays in freed host memory. */
-    explicit_bzero(src, data_len);
-    explicit_bzero(out, out_len);
-    g_free(src);
-    g_free(out);
+    virtio_cryptodev_wipe_free(src, data_len);
+    virtio_cryptodev_wipe_free(out, out_len);
     return status;
 }
 
@@ -479,15 +493,11 @@ static uint32_t virtio_cryptodev_auth_crypt_on(VirtIOCryptodev *s,
     if (status != VIRTIO_CRYPTODEV_S_OK) {
         goto out;
     }
-    iov_from_buf(elem->in_sg, elem->in_num, 0, a.out, out_len);
-    resp->out_len = cpu_to_le32(out_len);
+    virtio_cryptodev_write_output(s, elem, a.out, out_len, data_len, resp);
     resp->result_len = cpu_to_le32(a.result_len);
-    qatomic_add(&s->stat_bytes, data_len);
 out:
-    explicit_bzero(in, in_len);
-    explicit_bzero(a.out, out_len);
-    g_free(in);
-    g_free(a.out);
+    virtio_cryptodev_wipe_free(in, in_len);
+    virtio_cryptodev_wipe_free(a.out, out_len);
     return status;
 }
 
