@@ -33,12 +33,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.x509.oid import NameOID
 
-from cryptochat.channel import Channel, DataReceived, HandshakeComplete, Role
 from cryptochat.engines import open_engine
-from cryptochat.framing import FrameDecoder, encode_frame
-from cryptochat.messages import Hello, Say, Text, encode
-from cryptochat.records import max_plaintext_for_frame
-from cryptochat.server import ChatServer, ServerConfig
+from cryptochat.server.server import ChatServer, ServerConfig
+from cryptochat.wire.channel import Channel, DataReceived, HandshakeComplete, Role
+from cryptochat.wire.framing import FrameDecoder, encode_frame
+from cryptochat.wire.messages import Hello, Say, Text, encode
+from cryptochat.wire.records import max_plaintext_for_frame
 
 KEY = os.urandom(32)  # the relay's receiver process reads it from its stdin instead
 ENGINE = open_engine("auto")

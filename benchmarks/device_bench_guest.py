@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptochat.engines import SoftwareEngine
 from cryptochat.engines.base import ComposedSealSession, SealSession
 from cryptochat.engines.cryptodev import CryptodevEngine
-from cryptochat.records import RecordOpener, RecordSealer, max_plaintext_for_frame
+from cryptochat.wire.records import RecordOpener, RecordSealer, max_plaintext_for_frame
 
 DEVICE = "/dev/cryptodev0"
 REQUESTS = Path("/sys/class/virtio_cryptodev/cryptodev0/requests")

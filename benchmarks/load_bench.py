@@ -28,9 +28,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from cryptochat.channel import Channel, DataReceived, HandshakeComplete, Role
 from cryptochat.engines import open_engine
-from cryptochat.messages import Hello, Join, Say, Text, Welcome, decode, encode
+from cryptochat.wire.channel import Channel, DataReceived, HandshakeComplete, Role
+from cryptochat.wire.messages import Hello, Join, Say, Text, Welcome, decode, encode
 
 SIZES = (10, 100, 1000)
 CLUSTER_SIZE = 100

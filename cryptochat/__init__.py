@@ -1,8 +1,8 @@
 """cryptochat: an encrypted multi-user chat over TCP with a pre-shared key.
 
-The protocol core (:mod:`~cryptochat.framing`, :mod:`~cryptochat.records`, :mod:`~cryptochat.channel`,
-:mod:`~cryptochat.messages`, :mod:`~cryptochat.room`) does no I/O; :mod:`~cryptochat.server` and
-:mod:`~cryptochat.client` move its bytes over asyncio streams.
+The protocol core (:mod:`cryptochat.wire`) does no I/O; :mod:`cryptochat.server` and
+:mod:`cryptochat.client` move its bytes over asyncio streams, and every cipher and MAC goes
+through an engine (:mod:`cryptochat.engines`).
 """
 
 from __future__ import annotations

@@ -21,19 +21,19 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
 from . import __version__
-from .channel import PSK_SIZE
-from .client import ChatClient, ClientConfig, to_message
-from .commands import Quit
-from .console import ERROR_PREFIX, Console, PipeConsole, Status, show_room_message
+from .client.client import ChatClient, ClientConfig, to_message
+from .client.commands import Quit
+from .client.console import ERROR_PREFIX, Console, PipeConsole, Status, show_room_message
+from .client.terminal import TerminalConsole
+from .client.transcript import TranscriptConsole, open_transcript
 from .engines import ENGINE_NAMES, Engine, open_engine
 from .errors import ConfigError, CryptochatError
-from .hosting import RoomHost
-from .messages import MAX_REASON_BYTES, Emote, Error, Message, Say, Whisper, check_name
-from .names import normalise_name
-from .redis_room import DEFAULT_LEASE, ClusterConfig, RedisRoom, check_cluster_url
-from .server import ChatServer, ServerConfig
-from .terminal import TerminalConsole
-from .transcript import TranscriptConsole, open_transcript
+from .server.cluster_config import DEFAULT_LEASE, ClusterConfig, check_cluster_url
+from .server.hosting import RoomHost
+from .server.server import ChatServer, ServerConfig
+from .wire.channel import PSK_SIZE
+from .wire.messages import MAX_REASON_BYTES, Emote, Error, Message, Say, Whisper, check_name
+from .wire.names import normalise_name
 
 __all__ = ["load_key", "main", "write_key"]
 
@@ -346,6 +346,13 @@ def _on_redis(
 ) -> Callable[[int], RoomHost]:
     """How the server makes its room when it is one of a cluster (``--cluster``, ``--room``, ``--lease``)."""
     cluster = ClusterConfig(url=args.cluster, room=args.room, lease=args.lease)
+    try:
+        # redis is the optional [cluster] extra: only a clustered server needs it.
+        from .server.redis_room import RedisRoom  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "redis":
+            raise
+        raise ConfigError("--cluster needs the redis package: pip install 'cryptochat[cluster]'") from None
 
     def room(max_clients: int) -> RoomHost:
         return RedisRoom(

@@ -2,7 +2,7 @@
 # virtme-ng (vng) comes from the venv's [lab] extra; the guests run $(VPY) too.
 
 .PHONY: lab test-vm shell demo-vms bench-vm lint-kernel
-lab:
+lab: install-lab
 	./virtio/lab/build-lab.sh
 
 test-vm: install-test lab

@@ -24,15 +24,15 @@ test-deps:
 	./scripts/install-test-deps.sh
 
 lint: install-test lint-kernel
-	$(VPY) -m ruff check cryptochat tests benchmarks virtio/lab
+	$(VPY) -m ruff check cryptochat tests benchmarks virtio/lab demo
 	$(VPY) -m mypy --strict cryptochat
-	$(VPY) -m mypy --strict virtio/lab/*.py benchmarks/*.py
+	$(VPY) -m mypy --strict virtio/lab/*.py benchmarks/*.py demo/*.py
 
 test-py: install-test test-deps
 	$(VPY) -m pytest -q tests --ignore=tests/vm
 
 demo-local: install
-	$(VPY) -m cryptochat.demo
+	$(VPY) demo/conductor.py
 
 bench: install-bench test-deps
 	$(VPY) benchmarks/chat_bench.py

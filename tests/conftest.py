@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from processes import reap
 
-from cryptochat.channel import Channel, Role
 from cryptochat.engines import Engine, open_engine
+from cryptochat.wire.channel import Channel, Role
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from cryptochat.demo import Participant
-from cryptochat.demo import spawn as demo_spawn
+from demo.conductor import Participant
+from demo.conductor import spawn as demo_spawn
 
 CHAT = (sys.executable, "-m", "cryptochat")
 _running: list[Participant] = []

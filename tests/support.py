@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 
 from conftest import KEY
 
-from cryptochat.channel import Channel, DataReceived, HandshakeComplete, Role
-from cryptochat.client import ChatClient, ClientConfig
-from cryptochat.commands import Command, Quit, SendText
-from cryptochat.console import Console
+from cryptochat.client.client import ChatClient, ClientConfig
+from cryptochat.client.commands import Command, Quit, SendText
+from cryptochat.client.console import Console
 from cryptochat.engines import Engine
-from cryptochat.messages import Hello, Message, Text, Welcome, decode, encode
-from cryptochat.server import ChatServer, ServerConfig
+from cryptochat.server.server import ChatServer, ServerConfig
+from cryptochat.wire.channel import Channel, DataReceived, HandshakeComplete, Role
+from cryptochat.wire.messages import Hello, Message, Text, Welcome, decode, encode
 
 TIMEOUT = 10.0
 

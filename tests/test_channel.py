@@ -5,15 +5,6 @@ from __future__ import annotations
 import pytest
 from conftest import KEY, OTHER_KEY
 
-from cryptochat.channel import (
-    Channel,
-    CloseReceived,
-    ConnectionClosed,
-    DataReceived,
-    HandshakeComplete,
-    Role,
-    State,
-)
 from cryptochat.engines import Engine
 from cryptochat.errors import (
     AuthenticationError,
@@ -23,8 +14,17 @@ from cryptochat.errors import (
     SequenceError,
     VersionMismatch,
 )
-from cryptochat.framing import HEADER_SIZE, FrameDecoder, encode_frame
-from cryptochat.records import RECORD_OVERHEAD, max_plaintext_for_frame
+from cryptochat.wire.channel import (
+    Channel,
+    CloseReceived,
+    ConnectionClosed,
+    DataReceived,
+    HandshakeComplete,
+    Role,
+    State,
+)
+from cryptochat.wire.framing import HEADER_SIZE, FrameDecoder, encode_frame
+from cryptochat.wire.records import RECORD_OVERHEAD, max_plaintext_for_frame
 
 MAX = max_plaintext_for_frame(64 * 1024)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import KEY
 
-from cryptochat.demo import Line, Participant, run_conversation
-from cryptochat.demo import spawn as demo_spawn
+from demo.conductor import Line, Participant, run_conversation
+from demo.conductor import spawn as demo_spawn
 
 CHAT = (sys.executable, "-m", "cryptochat")
 SERVE = (*CHAT, "serve", "--host", "127.0.0.1")
@@ -288,7 +288,8 @@ def test_end_of_the_servers_stdin_ends_only_its_console(key_file: str) -> None:
 
 def test_the_local_demo_succeeds() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cryptochat.demo"], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, str(Path(__file__).parents[1] / "demo" / "conductor.py")],
+        capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1].startswith("demo ok: 7 messages")
@@ -489,4 +490,22 @@ def test_an_invisible_character_in_a_name_is_a_usage_error(key_file: str) -> Non
     assert result.returncode == 2
     assert result.stderr.startswith(
         "cryptochat: argument --name: a name must not contain U+200B (ZERO WIDTH SPACE)"
+    )
+
+
+def test_a_cluster_without_redis_installed_names_the_extra(key_file: str) -> None:
+    # As if `pip install cryptochat` had been run without the [cluster] extra.
+    program = (
+        "import sys; sys.modules['redis'] = None; from cryptochat.cli import main; "
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    argv = ["serve", "--key-file", key_file, "--port", "0", "--cluster", "redis://127.0.0.1:1/0"]
+    argv += ["--room", "r"]
+    result = subprocess.run(
+        [sys.executable, "-c", program, *argv], capture_output=True, text=True, timeout=30, check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "cryptochat: --cluster needs the redis package: pip install 'cryptochat[cluster]'"
     )

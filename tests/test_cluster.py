@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from conftest import KEY
 
-from cryptochat.cluster import Event, EventLog, Kind, Replica, cluster_keys
 from cryptochat.engines import Engine
 from cryptochat.errors import IntegrityError, SequenceError
-from cryptochat.messages import Hello, History, Join, Leave, Say, Text, Welcome, encode
-from cryptochat.room import CONSOLE, Deliver, Disconnect
+from cryptochat.server.cluster import Event, EventLog, Kind, Replica, cluster_keys
+from cryptochat.server.room import CONSOLE, Deliver, Disconnect
+from cryptochat.wire.messages import Hello, History, Join, Leave, Say, Text, Welcome, encode
 
 
 class Server:

@@ -12,10 +12,10 @@ import pytest
 import redis
 from processes import CHAT, Redis, connect, free_port, port_of, run, serve, stop
 
-from cryptochat.cluster import EventLog, Kind
-from cryptochat.demo import Participant
 from cryptochat.engines import Engine
-from cryptochat.messages import Say, encode
+from cryptochat.server.cluster import EventLog, Kind
+from cryptochat.wire.messages import Say, encode
+from demo.conductor import Participant
 
 ROOM = "lobby"
 LEASE = 2.0  # short, so the tests wait little; long enough that a busy machine does not miss one

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cryptochat.commands import (
+from cryptochat.client.commands import (
     Act,
     AskWho,
     ChangeNick,

@@ -8,9 +8,9 @@ import pytest
 from conftest import KEY
 from support import TIMEOUT, ClientUnderTest, raw_join, start_client, start_server
 
-from cryptochat.channel import Channel, DataReceived, Role
 from cryptochat.engines import Engine
-from cryptochat.messages import Say, Text, Welcome, decode, encode
+from cryptochat.wire.channel import Channel, DataReceived, Role
+from cryptochat.wire.messages import Say, Text, Welcome, decode, encode
 
 
 async def _watchers(engine: Engine, port: int, count: int) -> list[ClientUnderTest]:

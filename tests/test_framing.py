@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from cryptochat.errors import LocalProtocolError, RemoteProtocolError
-from cryptochat.framing import DEFAULT_MAX_FRAME, FrameDecoder, encode_frame
+from cryptochat.wire.framing import DEFAULT_MAX_FRAME, FrameDecoder, encode_frame
 
 
 def test_frame_has_big_endian_length_prefix() -> None:

@@ -8,11 +8,11 @@ from itertools import pairwise
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cryptochat.channel import Channel, DataReceived, Role
 from cryptochat.engines import SoftwareEngine
 from cryptochat.errors import ProtocolError, RemoteProtocolError
-from cryptochat.framing import FrameDecoder, encode_frame
-from cryptochat.messages import decode
+from cryptochat.wire.channel import Channel, DataReceived, Role
+from cryptochat.wire.framing import FrameDecoder, encode_frame
+from cryptochat.wire.messages import decode
 
 ENGINE = SoftwareEngine()
 KEY = bytes(32)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cryptochat.admission import Admission, Admitted, Refused
-from cryptochat.ratelimit import LogThrottle, TokenBucket
+from cryptochat.server.admission import Admission, Admitted, Refused
+from cryptochat.server.ratelimit import LogThrottle, TokenBucket
 
 
 def test_a_burst_within_the_allowance_needs_no_wait() -> None:

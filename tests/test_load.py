@@ -13,9 +13,9 @@ import pytest
 from conftest import KEY
 from processes import CHAT, connect, free_port, port_of, serve, stop
 
-from cryptochat.channel import Channel, DataReceived, HandshakeComplete, Role
 from cryptochat.engines import Engine
-from cryptochat.messages import Bye, Hello, Welcome, decode, encode
+from cryptochat.wire.channel import Channel, DataReceived, HandshakeComplete, Role
+from cryptochat.wire.messages import Bye, Hello, Welcome, decode, encode
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cryptochat.errors import LocalProtocolError, RemoteProtocolError
-from cryptochat.messages import (
+from cryptochat.wire.messages import (
     MAX_NAME_BYTES,
     MAX_TEXT_BYTES,
     Bye,

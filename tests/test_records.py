@@ -11,7 +11,7 @@ from conftest import handshake
 
 from cryptochat.engines import CipherSession, Engine, MacSession
 from cryptochat.errors import IntegrityError, SequenceError
-from cryptochat.records import (
+from cryptochat.wire.records import (
     PROTOCOL_VERSION,
     RecordOpener,
     RecordSealer,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cryptochat.errors import RemoteProtocolError
-from cryptochat.messages import (
+from cryptochat.server.room import CONSOLE, Deliver, Disconnect, Note, Room
+from cryptochat.wire.messages import (
     Bye,
     Emote,
     Emoted,
@@ -25,7 +26,6 @@ from cryptochat.messages import (
     Whisper,
     Who,
 )
-from cryptochat.room import CONSOLE, Deliver, Disconnect, Note, Room
 
 
 def room_with(*names: str) -> Room:

@@ -7,9 +7,9 @@ import asyncio
 from conftest import OTHER_KEY
 from support import TIMEOUT, eventually, raw_join, start_client, start_server
 
-from cryptochat.commands import Act, SendPrivate
+from cryptochat.client.commands import Act, SendPrivate
 from cryptochat.engines import Engine
-from cryptochat.messages import Leave, Say
+from cryptochat.wire.messages import Leave, Say
 
 
 async def test_clients_and_the_console_share_one_total_order(engine: Engine) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pty_support import CTRL_C, CTRL_D, ROWS, Terminal
 
-from cryptochat.terminal import name_style
+from cryptochat.client.terminal import name_style
 
 TIME = r"\[\d\d:\d\d\] "
 Room = tuple[Terminal, str]

@@ -8,7 +8,7 @@ from itertools import combinations
 from support import start_client, start_server
 
 from cryptochat.engines import Engine
-from cryptochat.framing import FrameDecoder
+from cryptochat.wire.framing import FrameDecoder
 
 
 class Tap:

@@ -12,7 +12,7 @@ from pathlib import Path
 from two_vm_demo import SCRIPT, Conductor, DemoResult
 from vmlab import Lab
 
-from cryptochat.demo import expected_receipts
+from demo.conductor import expected_receipts
 
 
 def test_two_guests_and_the_host_chat_through_the_devices(lab: Lab, tmp_path: Path) -> None:

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LAB_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(LAB_DIR))
+sys.path[:0] = [str(LAB_DIR), str(LAB_DIR.parents[1])]  # the lab harness, and the repo for demo/
 
 from vmlab import REPO, Guest, GuestRun, Lab, cryptodev_device, start  # noqa: E402
 
-from cryptochat.demo import Line, Participant, check_transcript, play, spawn, wait_until  # noqa: E402
+from demo.conductor import Line, Participant, check_transcript, play, spawn, wait_until  # noqa: E402
 
 SERVER, GUEST_CLIENT, HOST_CLIENT = "alice-vm", "bob-vm", "carol-host"
 CHAT_PORT = 5555

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from checklist import Checklist
 
-from cryptochat.channel import Channel, DataReceived, Role
 from cryptochat.engines import Engine, SoftwareEngine, open_engine
 from cryptochat.engines.cryptodev import CryptodevEngine
 from cryptochat.errors import ConfigError
+from cryptochat.wire.channel import Channel, DataReceived, Role
 
 DEVICE = "/dev/cryptodev0"
 COUNTER = Path("/sys/class/virtio_cryptodev/cryptodev0/requests")

@@ -11,9 +11,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import TextIO
 
+from ..errors import ConfigError
 from .commands import Command
 from .console import Console, Status
-from .errors import ConfigError
 
 __all__ = ["TranscriptConsole", "open_transcript"]
 

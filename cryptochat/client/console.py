@@ -2,7 +2,7 @@
 
 Two implementations behind one interface. :class:`PipeConsole` (stdin is not a terminal) is for scripts:
 every non-empty input line is one message, received lines go to stdout as ``NAME: TEXT``, notices and
-errors go to stderr. :class:`~cryptochat.terminal.TerminalConsole` is the full-screen terminal UI.
+errors go to stderr. :class:`~cryptochat.client.terminal.TerminalConsole` is the full-screen terminal UI.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from .commands import Command, Quit, SendText
-from .messages import (
+from ..wire.messages import (
     Emoted,
     History,
     HistoryAction,
@@ -29,6 +28,7 @@ from .messages import (
     Renamed,
     Text,
 )
+from .commands import Command, Quit, SendText
 
 __all__ = [
     "ERROR_PREFIX",

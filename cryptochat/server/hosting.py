@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from .messages import Message
+from ..wire.messages import Message
 from .room import Action, Room
 
 __all__ = ["LocalRoom", "Perform", "RoomHost"]

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from .errors import RemoteProtocolError
-from .messages import (
+from ..errors import RemoteProtocolError
+from ..wire.messages import (
     MAX_NAME_BYTES,
     Bye,
     Emote,
@@ -40,7 +40,7 @@ from .messages import (
     Who,
     check_name,
 )
-from .names import name_keys, normalise_name
+from ..wire.names import name_keys, normalise_name
 
 __all__ = ["CONSOLE", "Action", "Deliver", "Disconnect", "Note", "Room", "check_input", "refuse_full"]
 

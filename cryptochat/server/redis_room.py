@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -31,16 +30,15 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from ..engines.base import Engine
+from ..errors import CryptochatError, IntegrityError, SequenceError
+from ..wire.messages import Bye, Error, Hello, Message, encode
 from .cluster import EventLog, Kind, Replica
-from .engines.base import Engine
-from .errors import ConfigError, CryptochatError, IntegrityError, SequenceError
+from .cluster_config import ClusterConfig
 from .hosting import Perform
-from .messages import Bye, Error, Hello, Message, encode
 from .room import CONSOLE, Action, Deliver, check_input, refuse_full
 
-__all__ = ["DEFAULT_LEASE", "ClusterConfig", "RedisRoom", "check_cluster_url"]
-
-DEFAULT_LEASE = 10.0
+__all__ = ["RedisRoom"]
 
 _FIELD = b"e"
 _Streams = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None
@@ -56,21 +54,6 @@ _CLOSE_TIMEOUT = 2.0
 _CONNECT_TIMEOUT = 2.0
 
 
-def check_cluster_url(url: str) -> str | None:
-    """Why ``url`` is not a ``redis://HOST:PORT/DB`` address, or ``None``."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        return f"{url!r} is not a valid address: {exc}"
-    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        return f"{url!r} is not a redis://HOST:PORT/DB address"
-    db = parts.path.lstrip("/")
-    if port is None or (db and not (db.isdigit() and int(db) < 1 << 16)):
-        return f"{url!r} needs a port and a database number: redis://HOST:PORT/DB"
-    return None
-
-
 def _shown(url: str) -> str:
     """``url`` for the log: without a password."""
     parts = urlsplit(url)
@@ -78,23 +61,6 @@ def _shown(url: str) -> str:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
     return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterConfig:
-    url: str
-    """``redis://HOST:PORT/DB``: the Redis that holds the room's stream and the servers' leases."""
-    room: str
-    """The room's name: servers with the same Redis, room and key carry one room."""
-    lease: float = DEFAULT_LEASE
-    """Seconds after which a server that stopped renewing its lease is declared gone with its members."""
-
-    def __post_init__(self) -> None:
-        problem = check_cluster_url(self.url)
-        if problem is not None:
-            raise ConfigError(problem)
-        if not 0 < self.lease < float("inf"):
-            raise ConfigError("lease must be a positive, finite number")
 
 
 class RedisRoom:

@@ -20,8 +20,8 @@ import struct
 from collections.abc import Callable
 from enum import IntEnum
 
-from .engines.base import AES_BLOCK, SealSession
-from .errors import IntegrityError, LocalProtocolError, RemoteProtocolError, SequenceError
+from ..engines.base import AES_BLOCK, SealSession
+from ..errors import IntegrityError, LocalProtocolError, RemoteProtocolError, SequenceError
 
 __all__ = [
     "PROTOCOL_VERSION",

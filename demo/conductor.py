@@ -1,9 +1,9 @@
 """A local demo: one ``cryptochat serve`` and two scripted ``cryptochat connect`` on loopback.
 
-``python3 -m cryptochat.demo`` makes a temporary key, runs the real commands as subprocesses with piped
-stdin, plays :data:`DEFAULT_SCRIPT` one line at a time (each line is awaited at every other participant
-before the next is typed, so the expected order is the script's), prints what each side saw and a summary,
-and exits non-zero if any line went missing or arrived out of order.
+``python3 demo/conductor.py`` (``make demo-local``) makes a temporary key, runs the real commands as
+subprocesses with piped stdin, plays :data:`DEFAULT_SCRIPT` one line at a time (each line is awaited at
+every other participant before the next is typed, so the expected order is the script's), prints what each
+side saw and a summary, and exits non-zero if any line went missing or arrived out of order.
 
 The pieces are reusable for other set-ups (the VM demo): :func:`expected_receipts` and
 :func:`check_transcript` are pure; :func:`run_conversation` takes the command to run.

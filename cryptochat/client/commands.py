@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .messages import MAX_REASON_BYTES, check_name, check_text
+from ..wire.messages import MAX_REASON_BYTES, check_name, check_text
 
 __all__ = [
     "COMMANDS",

@@ -36,9 +36,9 @@ from enum import IntEnum
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .engines.base import AES_BLOCK, Engine
-from .errors import IntegrityError, RemoteProtocolError, SequenceError
-from .messages import MAX_MEMBERS, MAX_REASON_BYTES, Hello, check_text, decode
+from ..engines.base import AES_BLOCK, Engine
+from ..errors import IntegrityError, RemoteProtocolError, SequenceError
+from ..wire.messages import MAX_MEMBERS, MAX_REASON_BYTES, Hello, check_text, decode
 from .room import Action, Deliver, Disconnect, Note, Room
 
 __all__ = ["ORIGIN_SIZE", "Event", "EventLog", "Kind", "Replica"]

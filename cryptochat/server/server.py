@@ -30,8 +30,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .admission import Admission, Refused
-from .channel import (
+from ..engines.base import Engine
+from ..errors import ConfigError, LocalProtocolError, ProtocolError
+from ..wire.channel import (
     Channel,
     CloseReceived,
     ConnectionClosed,
@@ -40,11 +41,10 @@ from .channel import (
     HandshakeComplete,
     Role,
 )
-from .engines.base import Engine
-from .errors import ConfigError, LocalProtocolError, ProtocolError
-from .framing import DEFAULT_MAX_FRAME
+from ..wire.framing import DEFAULT_MAX_FRAME
+from ..wire.messages import Bye, Message, decode, encode
+from .admission import Admission, Refused
 from .hosting import LocalRoom, RoomHost
-from .messages import Bye, Message, decode, encode
 from .ratelimit import LogThrottle, TokenBucket
 from .room import CONSOLE, Action, Disconnect, Note
 

@@ -17,19 +17,17 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from .channel import Channel, CloseReceived, ConnectionClosed, DataReceived, HandshakeComplete, Role
-from .commands import Act, AskWho, ChangeNick, Command, Quit, SendPrivate, SendText, check_command
-from .console import Console, Status, show_room_message
-from .engines.base import Engine
-from .errors import (
+from ..engines.base import Engine
+from ..errors import (
     AuthenticationError,
     CryptochatError,
     ProtocolError,
     RemoteProtocolError,
     VersionMismatch,
 )
-from .framing import DEFAULT_MAX_FRAME
-from .messages import (
+from ..wire.channel import Channel, CloseReceived, ConnectionClosed, DataReceived, HandshakeComplete, Role
+from ..wire.framing import DEFAULT_MAX_FRAME
+from ..wire.messages import (
     Bye,
     Emote,
     Error,
@@ -46,6 +44,8 @@ from .messages import (
     decode,
     encode,
 )
+from .commands import Act, AskWho, ChangeNick, Command, Quit, SendPrivate, SendText, check_command
+from .console import Console, Status, show_room_message
 
 __all__ = ["ChatClient", "ClientConfig", "to_message"]
 

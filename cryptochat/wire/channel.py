@@ -32,8 +32,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from .engines.base import Engine
-from .errors import (
+from ..engines.base import Engine
+from ..errors import (
     AuthenticationError,
     LocalProtocolError,
     ProtocolError,
@@ -208,7 +208,7 @@ class Channel:
     """One end of a cryptochat secure channel.
 
     A client channel queues its ClientHello at construction. ``max_frame`` must match the peer's (both
-    default to :data:`~cryptochat.framing.DEFAULT_MAX_FRAME`).
+    default to :data:`~cryptochat.wire.framing.DEFAULT_MAX_FRAME`).
     """
 
     def __init__(
