@@ -40,6 +40,7 @@ __all__ = [
     "Desc",
     "DeviceError",
     "Opcode",
+    "Posted",
     "Qtest",
     "QtestError",
     "QtestTimeout",
@@ -178,6 +179,16 @@ class Reply:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Posted:
+    """A well-formed request on the ring, not waited for: where its answer goes."""
+
+    head: int
+    resp_addr: int
+    out_addr: int
+    out_len: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Config:
     max_data_len: int
     max_sessions: int
@@ -274,6 +285,21 @@ class Qtest:
             if reply == "OK" or reply.startswith("OK "):
                 return reply[3:]
             raise QtestError(f"{line.split(maxsplit=1)[0]}: {reply}")
+
+    def pipeline(self, lines: Sequence[str]) -> None:
+        """Sends commands that answer ``OK`` in one write, then reads every answer:
+        QEMU runs them back to back, with no turn of its main loop between two."""
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write("".join(f"{line}\n" for line in lines).encode())
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            raise QtestError(f"QEMU went away: {self.stderr.strip()}") from None
+        deadline = time.monotonic() + self.timeout
+        for line in lines:
+            reply = self._readline(deadline)
+            if reply != "OK" and not reply.startswith("OK "):
+                raise QtestError(f"{line.split(maxsplit=1)[0]}: {reply}")
 
     def _value(self, line: str) -> int:
         return int(self.command(line), 16)
@@ -376,6 +402,7 @@ class CryptodevQtest:
         self._avail_idx = 0
         self._used_idx = 0
         self._next_buffer = BUFFERS
+        self._next_slot = 0
         self.init()
 
     @classmethod
@@ -654,6 +681,60 @@ class CryptodevQtest:
         if written > out_len or used.length != out_len + RESP.size:
             raise QtestError(f"device wrote {written} of {out_len} bytes, used length {used.length}")
         return Reply(status, session_id, written, used.length, self.qt.read(out_addr, written), result_len)
+
+    def post(self, header: bytes, payload: bytes = b"", out_len: int = 0) -> Posted:
+        """Puts one well-formed request on the ring and notifies, without waiting:
+        many can be in flight at once (each in descriptor slots of its own), and
+        :meth:`collect` gathers their answers, here or on a migration's destination."""
+        parts = [(self.buffer(header), len(header), 0)]
+        if payload:
+            parts.append((self.buffer(payload), len(payload), 0))
+        out_addr = self.buffer(out_len) if out_len else 0
+        if out_len:
+            parts.append((out_addr, out_len, DESC_WRITE))
+        resp_addr = self.buffer(RESP.size)
+        parts.append((resp_addr, RESP.size, DESC_WRITE))
+        if self._next_slot + len(parts) > self.queue_size:
+            self._next_slot = 0
+        head = self._next_slot
+        self._next_slot += len(parts)
+        self.qt.write(DESC_TABLE + 16 * head, b"".join(desc.pack() for desc in link(parts, head)))
+        self.qt.writew(AVAIL_RING + 4 + 2 * (self._avail_idx % self.queue_size), head)
+        self._avail_idx = (self._avail_idx + 1) & 0xFFFF
+        self.qt.writew(AVAIL_RING + 2, self._avail_idx)
+        self.kick()
+        return Posted(head, resp_addr, out_addr, out_len)
+
+    def collect(self, posted: Sequence[Posted], wait: float = 10.0) -> list[Reply]:
+        """The answers to requests :meth:`post` put on the ring, in their order."""
+        by_head = {p.head: p for p in posted}
+        replies: dict[int, Reply] = {}
+        deadline = time.monotonic() + wait
+        while len(replies) < len(posted):
+            if self.used_idx() == self._used_idx:
+                if self.broken or time.monotonic() > deadline:
+                    raise QtestTimeout(f"{len(posted) - len(replies)} of {len(posted)} requests unanswered "
+                                       f"(device status {self.status():#x})")
+                time.sleep(0.002)
+                continue
+            slot = self._used_idx % self.queue_size
+            used = Used(self.qt.readl(USED_RING + 4 + 8 * slot), self.qt.readl(USED_RING + 8 + 8 * slot))
+            self._used_idx = (self._used_idx + 1) & 0xFFFF
+            p = by_head.get(used.id)
+            if p is None or used.id in replies:
+                raise QtestError(f"device returned head {used.id}, which is not in flight")
+            status, session_id, written, result_len = RESP.unpack(self.qt.read(p.resp_addr, RESP.size))
+            output = self.qt.read(p.out_addr, written) if written else b""
+            replies[used.id] = Reply(status, session_id, written, used.length, output, result_len)
+        return [replies[p.head] for p in posted]
+
+    def moved_to(self, qtest: Qtest) -> CryptodevQtest:
+        """This driver on a migration's destination: the same device, rings,
+        buffers and requests in flight, now in `qtest`'s QEMU. Nothing is reset."""
+        moved = object.__new__(CryptodevQtest)
+        moved.__dict__.update(self.__dict__)
+        moved.qt = qtest
+        return moved
 
     # Well-formed operations.
 

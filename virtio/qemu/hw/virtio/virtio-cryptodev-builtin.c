@@ -18,6 +18,9 @@
 #include "hw/virtio/virtio-cryptodev.h"
 #include "trace.h"
 
+/* The largest block of a hash we offer (SHA-384 and SHA-512). */
+#define BUILTIN_MAX_BLOCK 128
+
 typedef struct BuiltinSession {
     QCryptoCipher *cipher;   /* NULL for none, CRYPTO_NULL and GCM */
     gcry_cipher_hd_t gcm;    /* AES-GCM sessions only */
@@ -25,6 +28,16 @@ typedef struct BuiltinSession {
     int md_algo;
     /* libgcrypt refuses input after a digest is read: start over first. */
     bool md_read;
+    /*
+     * HMAC is done here over plain hashes, as the kernel's hmac template
+     * does it, so that copying a state (CIOCCPHASH) copies the inner hash
+     * alone and the destination finishes with its own key: @md is the inner
+     * hash, @outer a scratch handle, the pads the session's key.
+     */
+    gcry_md_hd_t outer;
+    size_t pad_len;          /* the hash's block size; 0 for a plain hash */
+    uint8_t ipad[BUILTIN_MAX_BLOCK];
+    uint8_t opad[BUILTIN_MAX_BLOCK];
 } BuiltinSession;
 
 static bool builtin_open(VirtIOCryptodev *s, Error **errp)
@@ -76,22 +89,77 @@ static void builtin_destroy_session(VirtIOCryptodev *s, void *backend_session)
     qcrypto_cipher_free(session->cipher);
     gcry_cipher_close(session->gcm);
     gcry_md_close(session->md);
+    gcry_md_close(session->outer);
+    explicit_bzero(session, sizeof(*session));
     g_free(session);
+}
+
+/* The running state starts over: empty, or for HMAC the key's inner pad. */
+static void builtin_md_restart(BuiltinSession *b)
+{
+    gcry_md_reset(b->md);
+    gcry_md_write(b->md, b->ipad, b->pad_len);
+    b->md_read = false;
+}
+
+/* The digest of what was written since the restart, into @digest. */
+static void builtin_md_final(VirtIOCryptodevSession *session, BuiltinSession *b,
+                             uint8_t *digest)
+{
+    const uint8_t *inner = gcry_md_read(b->md, b->md_algo);
+
+    b->md_read = true;
+    if (b->pad_len) {
+        gcry_md_reset(b->outer);
+        gcry_md_write(b->outer, b->opad, b->pad_len);
+        gcry_md_write(b->outer, inner, session->mac->digest_len);
+        inner = gcry_md_read(b->outer, b->md_algo);
+    }
+    memcpy(digest, inner, session->mac->digest_len);
+}
+
+/* RFC 2104's pads from the key: a key longer than a block is hashed first. */
+static bool builtin_hmac_key(const VirtIOCryptodevSessionParams *p,
+                             BuiltinSession *session)
+{
+    uint8_t key[BUILTIN_MAX_BLOCK] = { 0 };
+    size_t i;
+
+    /* SHA-384 and SHA-512 work on 128-byte blocks, the others on 64. */
+    session->pad_len = session->md_algo == GCRY_MD_SHA384 ||
+                       session->md_algo == GCRY_MD_SHA512 ? 128 : 64;
+    if (gcry_md_open(&session->outer, session->md_algo, 0)) {
+        session->outer = NULL;
+        return false;
+    }
+    if (p->mac_key_len > session->pad_len) {
+        gcry_md_hash_buffer(session->md_algo, key, p->mac_key, p->mac_key_len);
+    } else {
+        memcpy(key, p->mac_key, p->mac_key_len);
+    }
+    for (i = 0; i < session->pad_len; i++) {
+        session->ipad[i] = key[i] ^ 0x36;
+        session->opad[i] = key[i] ^ 0x5c;
+    }
+    explicit_bzero(key, sizeof(key));
+    return true;
 }
 
 static bool builtin_open_md(const VirtIOCryptodevSessionParams *p,
                             BuiltinSession *session)
 {
-    bool keyed = p->mac->kind == VIRTIO_CRYPTODEV_ALG_HMAC;
-
     session->md_algo = builtin_md_algo(p->mac->hash);
     if (session->md_algo == GCRY_MD_NONE ||
-        gcry_md_open(&session->md, session->md_algo,
-                     keyed ? GCRY_MD_FLAG_HMAC : 0)) {
+        gcry_md_open(&session->md, session->md_algo, 0)) {
         session->md = NULL;
         return false;
     }
-    return !keyed || !gcry_md_setkey(session->md, p->mac_key, p->mac_key_len);
+    if (p->mac->kind == VIRTIO_CRYPTODEV_ALG_HMAC &&
+        !builtin_hmac_key(p, session)) {
+        return false;
+    }
+    builtin_md_restart(session);
+    return true;
 }
 
 static bool builtin_open_gcm(const VirtIOCryptodevSessionParams *p,
@@ -152,14 +220,11 @@ static void builtin_digest(VirtIOCryptodevSession *session, BuiltinSession *b,
                            uint8_t *digest)
 {
     if (!flags || (flags & VIRTIO_CRYPTODEV_F_RESET) || b->md_read) {
-        gcry_md_reset(b->md);
-        b->md_read = false;
+        builtin_md_restart(b);
     }
     gcry_md_write(b->md, data, len);
     if (digest) {
-        memcpy(digest, gcry_md_read(b->md, b->md_algo),
-               session->mac->digest_len);
-        b->md_read = true;
+        builtin_md_final(session, b, digest);
     }
 }
 
@@ -254,12 +319,11 @@ static void builtin_auth_mac(VirtIOCryptodevSession *session, BuiltinSession *b,
                              const VirtIOCryptodevAuthOp *a,
                              const uint8_t *data, size_t len, uint8_t *digest)
 {
-    gcry_md_reset(b->md);
+    builtin_md_restart(b);
     gcry_md_write(b->md, a->auth, a->data_off);
     gcry_md_write(b->md, data, len);
     gcry_md_write(b->md, a->auth + a->data_off, a->auth_len - a->data_off);
-    memcpy(digest, gcry_md_read(b->md, b->md_algo), session->mac->digest_len);
-    b->md_read = true;
+    builtin_md_final(session, b, digest);
 }
 
 static uint32_t builtin_gcm(BuiltinSession *b, VirtIOCryptodevAuthOp *a)
@@ -293,15 +357,35 @@ static uint32_t builtin_gcm(BuiltinSession *b, VirtIOCryptodevAuthOp *a)
 }
 
 /*
+ * Whether the last @n bytes of @out end in TLS padding (pad + 1 bytes, each
+ * equal to pad), read in the same time whatever it holds: every byte a
+ * padding can cover is looked at.
+ */
+static bool builtin_tls_pad_ok(const uint8_t *out, size_t n)
+{
+    size_t pad = out[n - 1], reach = MIN(n - 1, (size_t)UINT8_MAX), i;
+    uint8_t diff = 0;
+
+    for (i = 0; i < reach; i++) {
+        /* All ones where byte n - 2 - i is padding, else zero. */
+        uint8_t in_pad = (uint8_t)(((i - pad) >> (sizeof(size_t) * 8 - 1)) & 1) * 0xff;
+
+        diff |= in_pad & (out[n - 2 - i] ^ (uint8_t)pad);
+    }
+    return pad + 1 <= n && !diff;
+}
+
+/*
  * TLS's MAC-then-encrypt, as cryptodev-linux does it. Decrypting, a bad
- * padding still has the MAC computed, so both failures look alike.
+ * padding still has the MAC computed (over the record as if it had no
+ * padding), so both failures look alike.
  */
 static uint32_t builtin_tls(VirtIOCryptodevSession *session, BuiltinSession *b,
                             VirtIOCryptodevAuthOp *a, Error **errp)
 {
     const VirtIOCryptodevAlg *alg = session->cipher;
     uint8_t digest[VIRTIO_CRYPTODEV_MAX_DIGEST_LEN];
-    size_t n = a->len, pad, i;
+    size_t n = a->len, pad;
     bool bad = false;
 
     if (a->op == VIRTIO_CRYPTODEV_ENCRYPT) {
@@ -327,12 +411,8 @@ static uint32_t builtin_tls(VirtIOCryptodevSession *session, BuiltinSession *b,
         return VIRTIO_CRYPTODEV_S_BACKEND;
     }
     if (alg->block_len > 1) {
-        pad = a->out[n - 1];
-        bad = pad + 1 > n;
-        for (i = 0; !bad && i < pad; i++) {
-            bad = a->out[n - 2 - i] != pad;
-        }
-        n -= bad ? 0 : pad + 1;
+        bad = !builtin_tls_pad_ok(a->out, n);
+        n -= bad ? 0 : a->out[n - 1] + 1;
     }
     if (b->md) {
         if (a->tag_len > n) {
@@ -413,6 +493,7 @@ static uint32_t builtin_copy_hash(VirtIOCryptodev *s,
         trace_virtio_cryptodev_backend_error(s, "gcry_md_copy");
         return VIRTIO_CRYPTODEV_S_BACKEND;
     }
+    /* The inner state only: @dst finishes with its own key, as in Linux. */
     gcry_md_close(to->md);
     to->md = copy;
     to->md_read = from->md_read;

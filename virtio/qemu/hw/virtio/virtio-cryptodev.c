@@ -24,6 +24,7 @@
 #include "sysemu/iothread.h"
 #include "qemu/module.h"
 #include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-cryptodev.h"
 #include "standard-headers/linux/virtio_config.h"
@@ -104,6 +105,8 @@ static void virtio_cryptodev_session_put(VirtIOCryptodev *s,
         s->backend->destroy_session(s, session->backend_session);
         trace_virtio_cryptodev_session_destroy(s, session->id);
         qemu_mutex_destroy(&session->lock);
+        explicit_bzero(session->keys, session->key_len + session->mac_key_len);
+        g_free(session->keys);
         g_free(session);
     }
 }
@@ -121,6 +124,88 @@ static void virtio_cryptodev_destroy_all_sessions(VirtIOCryptodev *s)
     }
 }
 
+/*
+ * The algorithms of a session to create, checked; @params' keys are the
+ * caller's to set. Guest requests and the migration stream go through it.
+ */
+static uint32_t virtio_cryptodev_session_params(VirtIOCryptodev *s,
+                                                uint32_t cipher_id,
+                                                uint32_t mac_id,
+                                                uint32_t key_len,
+                                                uint32_t mac_key_len,
+                                                VirtIOCryptodevSessionParams *params)
+{
+    if (!cipher_id && !mac_id) {
+        trace_virtio_cryptodev_bad_request(s, "session without algorithm");
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    if (key_len > VIRTIO_CRYPTODEV_MAX_KEY_LEN ||
+        mac_key_len > VIRTIO_CRYPTODEV_MAX_KEY_LEN) {
+        trace_virtio_cryptodev_bad_request(s, "key lengths");
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    if (cipher_id) {
+        params->cipher = virtio_cryptodev_find_alg(cipher_id);
+        if (!params->cipher ||
+            params->cipher->kind != VIRTIO_CRYPTODEV_ALG_CIPHER ||
+            !virtio_cryptodev_cipher_key_len_ok(cipher_id, key_len)) {
+            return VIRTIO_CRYPTODEV_S_NOTSUPP;
+        }
+    } else if (key_len) {
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    if (mac_id) {
+        params->mac = virtio_cryptodev_find_alg(mac_id);
+        if (!params->mac || params->mac->kind == VIRTIO_CRYPTODEV_ALG_CIPHER) {
+            return VIRTIO_CRYPTODEV_S_NOTSUPP;
+        }
+        if (params->mac->kind == VIRTIO_CRYPTODEV_ALG_HASH && mac_key_len) {
+            return VIRTIO_CRYPTODEV_S_BADREQ;
+        }
+        /* GCM authenticates itself: a second MAC would have no use. */
+        if (params->cipher &&
+            params->cipher->mode == VIRTIO_CRYPTODEV_MODE_GCM) {
+            return VIRTIO_CRYPTODEV_S_NOTSUPP;
+        }
+    } else if (mac_key_len) {
+        return VIRTIO_CRYPTODEV_S_BADREQ;
+    }
+    params->key_len = key_len;
+    params->mac_key_len = mac_key_len;
+    return VIRTIO_CRYPTODEV_S_OK;
+}
+
+/* A new session in the backend, keeping its keys; not in the table yet. */
+static uint32_t virtio_cryptodev_session_new(VirtIOCryptodev *s,
+                                             const VirtIOCryptodevSessionParams *params,
+                                             VirtIOCryptodevSession **out)
+{
+    VirtIOCryptodevSession *session = g_new0(VirtIOCryptodevSession, 1);
+    uint32_t status;
+
+    session->cipher = params->cipher;
+    session->mac = params->mac;
+    status = s->backend->create_session(s, params, &session->backend_session);
+    if (status != VIRTIO_CRYPTODEV_S_OK) {
+        g_free(session);
+        return status;
+    }
+    session->key_len = params->key_len;
+    session->mac_key_len = params->mac_key_len;
+    session->keys = g_malloc(params->key_len + params->mac_key_len + 1);
+    if (params->key_len) {
+        memcpy(session->keys, params->key, params->key_len);
+    }
+    if (params->mac_key_len) {
+        memcpy(session->keys + params->key_len, params->mac_key,
+               params->mac_key_len);
+    }
+    qemu_mutex_init(&session->lock);
+    session->refs = 1;
+    *out = session;
+    return VIRTIO_CRYPTODEV_S_OK;
+}
+
 static uint32_t virtio_cryptodev_create_session(VirtIOCryptodev *s,
                                                 const struct virtio_cryptodev_req *req,
                                                 const VirtQueueElement *elem,
@@ -136,38 +221,13 @@ static uint32_t virtio_cryptodev_create_session(VirtIOCryptodev *s,
     VirtIOCryptodevSession *session;
     uint32_t status;
 
-    if (!cipher_id && !mac_id) {
-        trace_virtio_cryptodev_bad_request(s, "session without algorithm");
-        return VIRTIO_CRYPTODEV_S_BADREQ;
+    status = virtio_cryptodev_session_params(s, cipher_id, mac_id, key_len,
+                                             mac_key_len, &params);
+    if (status != VIRTIO_CRYPTODEV_S_OK) {
+        return status;
     }
-    if (key_len > VIRTIO_CRYPTODEV_MAX_KEY_LEN ||
-        mac_key_len > VIRTIO_CRYPTODEV_MAX_KEY_LEN ||
-        payload_len != (size_t)key_len + mac_key_len) {
+    if (payload_len != (size_t)key_len + mac_key_len) {
         trace_virtio_cryptodev_bad_request(s, "key lengths");
-        return VIRTIO_CRYPTODEV_S_BADREQ;
-    }
-    if (cipher_id) {
-        params.cipher = virtio_cryptodev_find_alg(cipher_id);
-        if (!params.cipher || params.cipher->kind != VIRTIO_CRYPTODEV_ALG_CIPHER ||
-            !virtio_cryptodev_cipher_key_len_ok(cipher_id, key_len)) {
-            return VIRTIO_CRYPTODEV_S_NOTSUPP;
-        }
-    } else if (key_len) {
-        return VIRTIO_CRYPTODEV_S_BADREQ;
-    }
-    if (mac_id) {
-        params.mac = virtio_cryptodev_find_alg(mac_id);
-        if (!params.mac || params.mac->kind == VIRTIO_CRYPTODEV_ALG_CIPHER) {
-            return VIRTIO_CRYPTODEV_S_NOTSUPP;
-        }
-        if (params.mac->kind == VIRTIO_CRYPTODEV_ALG_HASH && mac_key_len) {
-            return VIRTIO_CRYPTODEV_S_BADREQ;
-        }
-        /* GCM authenticates itself: a second MAC would have no use. */
-        if (params.cipher && params.cipher->mode == VIRTIO_CRYPTODEV_MODE_GCM) {
-            return VIRTIO_CRYPTODEV_S_NOTSUPP;
-        }
-    } else if (mac_key_len) {
         return VIRTIO_CRYPTODEV_S_BADREQ;
     }
     WITH_QEMU_LOCK_GUARD(&s->sessions_lock) {
@@ -182,21 +242,12 @@ static uint32_t virtio_cryptodev_create_session(VirtIOCryptodev *s,
         return VIRTIO_CRYPTODEV_S_BADREQ;
     }
     params.key = keys;
-    params.key_len = key_len;
     params.mac_key = keys + key_len;
-    params.mac_key_len = mac_key_len;
-
-    session = g_new0(VirtIOCryptodevSession, 1);
-    session->cipher = params.cipher;
-    session->mac = params.mac;
-    status = s->backend->create_session(s, &params, &session->backend_session);
+    status = virtio_cryptodev_session_new(s, &params, &session);
     explicit_bzero(keys, sizeof(keys));
     if (status != VIRTIO_CRYPTODEV_S_OK) {
-        g_free(session);
         return status;
     }
-    qemu_mutex_init(&session->lock);
-    session->refs = 1;
 
     qemu_mutex_lock(&s->sessions_lock);
     /* Checked again: another queue may have filled the table meanwhile. */
@@ -268,6 +319,9 @@ static uint32_t virtio_cryptodev_copy_hash(VirtIOCryptodev *s,
         qemu_mutex_lock(&first->lock);
         qemu_mutex_lock(&second->lock);
         status = s->backend->copy_hash(s, dst, src);
+        if (status == VIRTIO_CRYPTODEV_S_OK) {
+            dst->mac_pending = src->mac_pending;
+        }
         qemu_mutex_unlock(&second->lock);
         qemu_mutex_unlock(&first->lock);
     }
@@ -369,6 +423,9 @@ static uint32_t virtio_cryptodev_crypt_on(VirtIOCryptodev *s,
     status = s->backend->crypt(s, session, op, flags, iv_len ? iv : NULL, src,
                                session->cipher ? out : NULL, data_len,
                                digest_out ? out + cipher_out : NULL);
+    if (status == VIRTIO_CRYPTODEV_S_OK && session->mac) {
+        session->mac_pending = !digest_out;
+    }
     qemu_mutex_unlock(&session->lock);
     if (status != VIRTIO_CRYPTODEV_S_OK) {
         goto out;
@@ -489,6 +546,8 @@ static uint32_t virtio_cryptodev_auth_crypt_on(VirtIOCryptodev *s,
 
     qemu_mutex_lock(&session->lock);
     status = s->backend->auth_crypt(s, session, &a);
+    /* AUTH_CRYPT starts the running MAC over and ends it. */
+    session->mac_pending = false;
     qemu_mutex_unlock(&session->lock);
     if (status != VIRTIO_CRYPTODEV_S_OK) {
         goto out;
@@ -674,7 +733,8 @@ static void virtio_cryptodev_run(VirtIOCryptodevQueue *q)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(q->s);
 
-    if (!(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) || vdev->broken) {
+    if (!(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) || vdev->broken ||
+        q->s->stopped) {
         virtio_queue_set_notification(q->vq, 1);
         return;
     }
@@ -698,60 +758,66 @@ static void virtio_cryptodev_bh(void *opaque)
  * With an iothread, or with "parallel", the work of a batch leaves the BQL:
  * the notifying vCPU (or whoever holds the BQL) pops a bounded batch, the
  * iothread (or a thread of QEMU's pool) answers it into the guest's buffers,
- * then takes the BQL just to hand the batch back, notify and pop the next.
- * One batch per queue is out at a time, so a queue's requests are answered
- * in order; on the pool different queues' batches are worked at once, which
- * the session table's lock and the sessions' references and locks allow;
- * every call into virtio's core is made under the BQL.
+ * and a bottom half in the main loop hands it back, notifies and pops the
+ * next. A worker never takes the BQL and touches nothing but its batch and
+ * the sessions it references, so a drain under the BQL can always wait for
+ * it. One batch per queue is out at a time, so a queue's requests are
+ * answered in order; on the pool different queues' batches are worked at
+ * once, which the session table's lock and the sessions' references and
+ * locks allow; every call into virtio's core is made under the BQL.
  */
 static void virtio_cryptodev_offload(VirtIOCryptodevQueue *q);
+static void virtio_cryptodev_handle_queue(VirtIODevice *vdev, VirtQueue *vq);
 
-/* Under the BQL: the answered batch back to the guest. */
-static void virtio_cryptodev_hand_back(VirtIOCryptodevQueue *q)
+/* In the main loop, under the BQL: the worked batch back to the guest. */
+static void virtio_cryptodev_batch_done(void *opaque)
 {
-    unsigned int i, answered = 0;
+    VirtIOCryptodevBatch *b = opaque;
+    VirtIOCryptodevQueue *q = b->q;
+    unsigned int answered = 0;
 
     /*
      * A guest may point a response at the device's own registers, so a push
-     * can reset the device: the reset then drops what is not handed back
-     * yet (from batch_next on) and empties the batch.
+     * can reset the device: the reset's drain then takes what is not handed
+     * back yet (from b->next on) and marks the batch stale.
      */
-    for (i = 0; i < q->batch_len; i++) {
-        q->batch_next = i + 1;
-        answered += virtio_cryptodev_complete(q, q->batch[i],
-                                              q->batch_answered[i],
-                                              q->batch_used[i]);
+    while (!b->stale && b->next < b->len) {
+        unsigned int i = b->next++;
+
+        answered += virtio_cryptodev_complete(q, b->elem[i], b->answered[i],
+                                              b->used[i]);
     }
-    q->batch_len = 0;
+    if (b->stale) {
+        g_free(b);
+        return;
+    }
+    q->batch = NULL;
+    g_free(b);
     if (answered) {
         virtio_notify(VIRTIO_DEVICE(q->s), q->vq);
     }
     virtio_cryptodev_offload(q);
 }
 
+/* In the iothread or a pool thread, without the BQL. */
 static void virtio_cryptodev_work(void *opaque)
 {
-    VirtIOCryptodevQueue *q = opaque;
-    VirtIOCryptodev *s = q->s;
+    VirtIOCryptodevBatch *b = opaque;
     unsigned int i;
 
-    for (i = 0; i < q->batch_len; i++) {
-        q->batch_answered[i] = virtio_cryptodev_answer(s, q->batch[i],
-                                                       &q->batch_used[i]);
+    for (i = 0; i < b->len; i++) {
+        b->answered[i] = virtio_cryptodev_answer(b->q->s, b->elem[i],
+                                                 &b->used[i]);
     }
     /*
-     * Done with the sessions before waiting for the BQL: a reset that holds
-     * it while it waits for this batch finds it worked, and drops it.
+     * From here on the batch belongs to the main loop: a drain waiting for
+     * it may go on, and may even unrealize the device, so nothing but the
+     * batch itself is touched after this store.
      */
-    qatomic_store_release(&q->batch_working, false);
+    qatomic_store_release(&b->worked, true);
     aio_wait_kick();
-    qemu_mutex_lock_iothread();
-    if (!s->unrealized) {
-        virtio_cryptodev_hand_back(q);
-    }
-    /* The reference the batch held: the device outlives this function. */
-    object_unref(OBJECT(s));
-    qemu_mutex_unlock_iothread();
+    aio_bh_schedule_oneshot(qemu_get_aio_context(),
+                            virtio_cryptodev_batch_done, b);
 }
 
 static int virtio_cryptodev_pool_work(void *opaque)
@@ -762,22 +828,26 @@ static int virtio_cryptodev_pool_work(void *opaque)
 
 static void virtio_cryptodev_offload(VirtIOCryptodevQueue *q)
 {
-    VirtIODevice *vdev = VIRTIO_DEVICE(q->s);
+    VirtIOCryptodev *s = q->s;
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    VirtIOCryptodevBatch *b;
     VirtQueueElement *elem;
     size_t bytes = 0;
 
-    if (q->batch_len || !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) ||
-        vdev->broken) {
+    if (q->batch || s->draining || s->stopped ||
+        !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) || vdev->broken) {
         return;     /* the batch out looks again when it is back */
     }
-    q->batch_next = 0;
+    b = g_new0(VirtIOCryptodevBatch, 1);
+    b->q = q;
     virtio_queue_set_notification(q->vq, 0);
-    while (!virtio_cryptodev_batch_full(q->batch_len, bytes) &&
+    while (!virtio_cryptodev_batch_full(b->len, bytes) &&
            (elem = virtqueue_pop(q->vq, sizeof(VirtQueueElement)))) {
         bytes += iov_size(elem->out_sg, elem->out_num);
-        q->batch[q->batch_len++] = elem;
+        b->elem[b->len++] = elem;
     }
-    if (!q->batch_len) {
+    if (!b->len) {
+        g_free(b);
         /* Re-armed, then looked at once more, as in virtio_cryptodev_run(). */
         virtio_queue_set_notification(q->vq, 1);
         if (!virtio_queue_empty(q->vq) && !vdev->broken) {
@@ -785,38 +855,75 @@ static void virtio_cryptodev_offload(VirtIOCryptodevQueue *q)
         }
         return;
     }
-    q->batch_working = true;
-    object_ref(OBJECT(q->s));
-    if (q->s->iothread) {
-        aio_bh_schedule_oneshot(iothread_get_aio_context(q->s->iothread),
-                                virtio_cryptodev_work, q);
+    q->batch = b;
+    if (s->iothread) {
+        aio_bh_schedule_oneshot(iothread_get_aio_context(s->iothread),
+                                virtio_cryptodev_work, b);
     } else {
         thread_pool_submit(aio_get_thread_pool(qemu_get_aio_context()),
-                           virtio_cryptodev_pool_work, q);
+                           virtio_cryptodev_pool_work, b);
     }
 }
 
 /*
- * Under the BQL, before the sessions or the queues change: waits for the
- * iothread to be done with every queue's batch, and drops what of them is
- * not handed back yet.
+ * In the main loop, under the BQL, before the sessions or the queues change
+ * (reset, unrealize): waits for every batch out to be worked, which takes
+ * bounded time since no worker waits for anything, and drops what of each
+ * is not handed back yet. Nothing goes out meanwhile.
  */
 static void virtio_cryptodev_drain(VirtIOCryptodev *s)
 {
     unsigned int i, n;
 
+    s->draining = true;
     for (n = 0; n < s->num_queues; n++) {
         VirtIOCryptodevQueue *q = &s->queues[n];
+        VirtIOCryptodevBatch *b;
 
-        /* Not from the iothread itself: its batch is worked by then. */
-        if (qatomic_load_acquire(&q->batch_working)) {
-            AIO_WAIT_WHILE(NULL, qatomic_load_acquire(&q->batch_working));
+        /* The batch may come back (and be freed) while we wait: ask q. */
+        AIO_WAIT_WHILE(NULL, q->batch && !qatomic_load_acquire(&q->batch->worked));
+        b = q->batch;
+        if (!b) {
+            continue;
         }
-        for (i = q->batch_next; i < q->batch_len; i++) {
-            virtqueue_detach_element(q->vq, q->batch[i], 0);
-            g_free(q->batch[i]);
+        for (i = b->next; i < b->len; i++) {
+            virtqueue_detach_element(q->vq, b->elem[i], 0);
+            g_free(b->elem[i]);
         }
-        q->batch_len = 0;
+        b->next = b->len;
+        b->stale = true;        /* its bottom half frees it */
+        q->batch = NULL;
+    }
+    s->draining = false;
+}
+
+/*
+ * The VM stops (for a migration, a snapshot, a pause) or runs again. Before
+ * it stops, every batch out is worked and handed back to the guest, so no
+ * request is in flight while RAM and the device's state are saved, and none
+ * is taken until it runs again; then every queue looks at its ring, since
+ * the guest may have added requests it will not notify about.
+ */
+static void virtio_cryptodev_vm_state_change(void *opaque, bool running,
+                                             RunState state)
+{
+    VirtIOCryptodev *s = opaque;
+    uint32_t n;
+
+    if (!running) {
+        s->stopped = true;
+        for (n = 0; n < s->num_queues; n++) {
+            VirtIOCryptodevQueue *q = &s->queues[n];
+
+            /* Each comes back through virtio_cryptodev_batch_done(). */
+            AIO_WAIT_WHILE(NULL, q->batch);
+            qemu_bh_cancel(q->bh);
+        }
+        return;
+    }
+    s->stopped = false;
+    for (n = 0; n < s->num_queues; n++) {
+        virtio_cryptodev_handle_queue(VIRTIO_DEVICE(s), s->queues[n].vq);
     }
 }
 
@@ -955,6 +1062,8 @@ static void virtio_cryptodev_realize(DeviceState *dev, Error **errp)
     if (s->iothread) {
         object_ref(OBJECT(s->iothread));
     }
+    s->vm_state = qemu_add_vm_change_state_handler(
+        virtio_cryptodev_vm_state_change, s);
 }
 
 static void virtio_cryptodev_unrealize(DeviceState *dev)
@@ -963,8 +1072,8 @@ static void virtio_cryptodev_unrealize(DeviceState *dev)
     VirtIOCryptodev *s = VIRTIO_CRYPTODEV(dev);
     uint32_t i;
 
+    qemu_del_vm_change_state_handler(s->vm_state);
     virtio_cryptodev_drain(s);
-    s->unrealized = true;
     if (s->iothread) {
         object_unref(OBJECT(s->iothread));
     }
@@ -1007,10 +1116,196 @@ static void virtio_cryptodev_instance_init(Object *obj)
                              virtio_cryptodev_set_inject_error);
 }
 
+/* The stream's copy of the sessions: freed, keys wiped, once used. */
+static void virtio_cryptodev_mig_free(VirtIOCryptodev *s)
+{
+    int32_t i;
+
+    for (i = 0; i < s->mig_num_sessions; i++) {
+        VirtIOCryptodevMigSession *m = &s->mig_sessions[i];
+
+        /* The stream's array is not zeroed: keys exist only when it had some. */
+        if (m->keys_len) {
+            explicit_bzero(m->keys, m->keys_len);
+            g_free(m->keys);
+        }
+    }
+    g_free(s->mig_sessions);
+    s->mig_sessions = NULL;
+    s->mig_num_sessions = 0;
+}
+
+/*
+ * The VM is stopped and no batch is out (virtio_cryptodev_vm_state_change):
+ * the sessions go into the stream with their keys. A MAC half done inside
+ * a backend cannot be exported, so such a session refuses the migration,
+ * by name; the source then runs on.
+ */
+static int virtio_cryptodev_pre_save(void *opaque)
+{
+    VirtIOCryptodev *s = opaque;
+    GHashTableIter iter;
+    gpointer value;
+    int32_t n = 0;
+    uint32_t i;
+
+    for (i = 0; i < s->num_queues; i++) {
+        if (s->queues[i].batch) {
+            error_report("virtio-cryptodev: queue %u still has requests in "
+                         "flight; migration refused", i);
+            return -EBUSY;
+        }
+    }
+    QEMU_LOCK_GUARD(&s->sessions_lock);
+    g_hash_table_iter_init(&iter, s->sessions);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        VirtIOCryptodevSession *session = value;
+
+        if (session->mac_pending) {
+            error_report("virtio-cryptodev: session %u holds a %s digest in "
+                         "progress (CRYPT with F_UPDATE and no digest yet), "
+                         "which the %s backend cannot export; migration "
+                         "refused", session->id, session->mac->name,
+                         s->backend->name);
+            return -EBUSY;
+        }
+    }
+    s->mig_num_sessions = g_hash_table_size(s->sessions);
+    s->mig_sessions = g_new0(VirtIOCryptodevMigSession, s->mig_num_sessions);
+    g_hash_table_iter_init(&iter, s->sessions);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        VirtIOCryptodevSession *session = value;
+        VirtIOCryptodevMigSession *m = &s->mig_sessions[n++];
+
+        m->id = session->id;
+        m->cipher = session->cipher ? session->cipher->id : 0;
+        m->mac = session->mac ? session->mac->id : 0;
+        m->key_len = session->key_len;
+        m->mac_key_len = session->mac_key_len;
+        m->keys_len = session->key_len + session->mac_key_len;
+        m->keys = g_memdup2(session->keys, m->keys_len);
+    }
+    return 0;
+}
+
+static int virtio_cryptodev_post_save(void *opaque)
+{
+    virtio_cryptodev_mig_free(opaque);
+    return 0;
+}
+
+/*
+ * On the destination, before the guest runs: each session is made again in
+ * this device's backend, under its old id, so the guest's ids keep working.
+ * The stream is checked like a guest request: it may come from anywhere.
+ */
+static int virtio_cryptodev_post_load(void *opaque, int version_id)
+{
+    VirtIOCryptodev *s = opaque;
+    int32_t i;
+    int ret = 0;
+
+    if (s->mig_num_sessions < 0 || s->mig_num_sessions > s->max_sessions) {
+        error_report("virtio-cryptodev: the stream carries %d sessions, more "
+                     "than max-sessions=%u", s->mig_num_sessions,
+                     s->max_sessions);
+        ret = -EINVAL;
+    }
+    for (i = 0; !ret && i < s->mig_num_sessions; i++) {
+        VirtIOCryptodevMigSession *m = &s->mig_sessions[i];
+        VirtIOCryptodevSessionParams params = { 0 };
+        VirtIOCryptodevSession *session;
+        uint32_t status;
+
+        status = virtio_cryptodev_session_params(s, m->cipher, m->mac,
+                                                 m->key_len, m->mac_key_len,
+                                                 &params);
+        if (status == VIRTIO_CRYPTODEV_S_OK &&
+            (m->keys_len != m->key_len + m->mac_key_len || !m->id ||
+             g_hash_table_contains(s->sessions, GUINT_TO_POINTER(m->id)))) {
+            status = VIRTIO_CRYPTODEV_S_BADREQ;
+        }
+        if (status == VIRTIO_CRYPTODEV_S_OK) {
+            params.key = m->keys_len ? m->keys : NULL;
+            params.mac_key = m->keys_len ? m->keys + m->key_len : NULL;
+            status = virtio_cryptodev_session_new(s, &params, &session);
+        }
+        if (status != VIRTIO_CRYPTODEV_S_OK) {
+            error_report("virtio-cryptodev: session %u (cipher %u, mac %u) "
+                         "cannot be made again in the %s backend: status %u",
+                         m->id, m->cipher, m->mac, s->backend->name, status);
+            ret = -EINVAL;
+            break;
+        }
+        session->id = m->id;
+        g_hash_table_insert(s->sessions, GUINT_TO_POINTER(m->id), session);
+    }
+    virtio_cryptodev_mig_free(s);
+    return ret;
+}
+
+/* A hash session has no key: an empty buffer is left out of the stream. */
+static bool virtio_cryptodev_mig_has_keys(void *opaque, int version_id)
+{
+    VirtIOCryptodevMigSession *m = opaque;
+
+    return m->keys_len > 0;
+}
+
+static const VMStateDescription vmstate_virtio_cryptodev_session = {
+    .name = "virtio-cryptodev/session",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT32(id, VirtIOCryptodevMigSession),
+        VMSTATE_UINT32(cipher, VirtIOCryptodevMigSession),
+        VMSTATE_UINT32(mac, VirtIOCryptodevMigSession),
+        VMSTATE_UINT32(key_len, VirtIOCryptodevMigSession),
+        VMSTATE_UINT32(mac_key_len, VirtIOCryptodevMigSession),
+        VMSTATE_UINT32(keys_len, VirtIOCryptodevMigSession),
+        VMSTATE_VBUFFER_ALLOC_UINT32(keys, VirtIOCryptodevMigSession, 0,
+                                     virtio_cryptodev_mig_has_keys, keys_len),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* The device's own state, inside virtio's (see VMSTATE_VIRTIO_DEVICE). */
+static const VMStateDescription vmstate_virtio_cryptodev_device = {
+    .name = "virtio-cryptodev-device",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = virtio_cryptodev_pre_save,
+    .post_save = virtio_cryptodev_post_save,
+    .post_load = virtio_cryptodev_post_load,
+    .fields = (VMStateField[]) {
+        /* What the guest was told in the config space must not change. */
+        VMSTATE_UINT32_EQUAL(num_queues, VirtIOCryptodev,
+                             "num-queues must match the source's"),
+        VMSTATE_UINT32_EQUAL(max_data_len, VirtIOCryptodev,
+                             "max-data-len must match the source's"),
+        VMSTATE_UINT32_EQUAL(max_sessions, VirtIOCryptodev,
+                             "max-sessions must match the source's"),
+        VMSTATE_UINT32(next_session_id, VirtIOCryptodev),
+        VMSTATE_UINT64(stat_requests, VirtIOCryptodev),
+        VMSTATE_UINT64(stat_bytes, VirtIOCryptodev),
+        VMSTATE_UINT64(stat_errors, VirtIOCryptodev),
+        VMSTATE_INT32(mig_num_sessions, VirtIOCryptodev),
+        VMSTATE_STRUCT_VARRAY_ALLOC(mig_sessions, VirtIOCryptodev,
+                                    mig_num_sessions, 0,
+                                    vmstate_virtio_cryptodev_session,
+                                    VirtIOCryptodevMigSession),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_virtio_cryptodev = {
     .name = "virtio-cryptodev",
-    /* Host-side sessions cannot be carried to another host. */
-    .unmigratable = 1,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (VMStateField[]) {
+        VMSTATE_VIRTIO_DEVICE,
+        VMSTATE_END_OF_LIST()
+    },
 };
 
 static Property virtio_cryptodev_properties[] = {
@@ -1041,6 +1336,7 @@ static void virtio_cryptodev_class_init(ObjectClass *klass, void *data)
     vdc->get_config = virtio_cryptodev_get_config;
     vdc->get_features = virtio_cryptodev_get_features;
     vdc->reset = virtio_cryptodev_reset;
+    vdc->vmsd = &vmstate_virtio_cryptodev_device;
 }
 
 static const TypeInfo virtio_cryptodev_info = {

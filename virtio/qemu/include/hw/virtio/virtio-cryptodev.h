@@ -16,6 +16,7 @@
 #include "crypto/hash.h"
 #include "qom/object.h"
 #include "sysemu/iothread.h"
+#include "sysemu/runstate.h"
 #include "cryptochat/virtio_cryptodev.h"
 
 #define TYPE_VIRTIO_CRYPTODEV "virtio-cryptodev-device"
@@ -69,7 +70,24 @@ typedef struct VirtIOCryptodevSession {
     void *backend_session;
     unsigned int refs;            /* the table's, one per request on it */
     QemuMutex lock;               /* one operation at a time on its state */
+    /* Kept to re-create the session after a migration; wiped when freed. */
+    uint8_t *keys;                /* key_len bytes of key, then the MAC key */
+    uint32_t key_len;
+    uint32_t mac_key_len;
+    /* A multi-part MAC with data but no digest yet: no backend exports it. */
+    bool mac_pending;
 } VirtIOCryptodevSession;
+
+/* A session as the migration stream carries it. */
+typedef struct VirtIOCryptodevMigSession {
+    uint32_t id;
+    uint32_t cipher;              /* cryptodev ids, 0 for none */
+    uint32_t mac;
+    uint32_t key_len;
+    uint32_t mac_key_len;
+    uint32_t keys_len;            /* key_len + mac_key_len */
+    uint8_t *keys;
+} VirtIOCryptodevMigSession;
 
 /*
  * One AUTH_CRYPT, its lengths checked by the device against the session
@@ -127,23 +145,37 @@ extern const VirtIOCryptodevBackend virtio_cryptodev_devcrypto_backend;
 /* num-queues' default: one per vCPU on PCI (the wrapper decides), else one. */
 #define VIRTIO_CRYPTODEV_AUTO_NUM_QUEUES UINT32_MAX
 
+typedef struct VirtIOCryptodevQueue VirtIOCryptodevQueue;
+
+/*
+ * A batch answered off the BQL (iothread or thread pool). Its owner, in
+ * turn: the main loop, which pops it; the worker, until it sets @worked;
+ * then a bottom half in the main loop, which hands it back and frees it.
+ * A drain that finds it worked takes what is not handed back and marks it
+ * @stale: the bottom half then only frees it, touching neither queue nor
+ * device, which may be gone by then.
+ */
+typedef struct VirtIOCryptodevBatch {
+    VirtIOCryptodevQueue *q;
+    bool worked;                  /* set by the worker, last */
+    bool stale;                   /* a drain dropped it */
+    unsigned int len;
+    unsigned int next;            /* the first not handed back to the guest */
+    VirtQueueElement *elem[VIRTIO_CRYPTODEV_BATCH_REQUESTS];
+    bool answered[VIRTIO_CRYPTODEV_BATCH_REQUESTS];
+    unsigned int used[VIRTIO_CRYPTODEV_BATCH_REQUESTS];
+} VirtIOCryptodevBatch;
+
 /*
  * One request queue. Its requests are answered in the order they were
  * taken, a bounded batch at a time; queues do not wait for each other.
  */
-typedef struct VirtIOCryptodevQueue {
+struct VirtIOCryptodevQueue {
     VirtIOCryptodev *s;
     VirtQueue *vq;
     QEMUBH *bh;                   /* runs the queue, a bounded batch a turn */
-
-    /* With an iothread: the one batch it holds, and its answers. */
-    VirtQueueElement *batch[VIRTIO_CRYPTODEV_BATCH_REQUESTS];
-    bool batch_answered[VIRTIO_CRYPTODEV_BATCH_REQUESTS];
-    unsigned int batch_used[VIRTIO_CRYPTODEV_BATCH_REQUESTS];
-    unsigned int batch_len;
-    unsigned int batch_next;      /* the first not handed back to the guest */
-    bool batch_working;           /* with the iothread */
-} VirtIOCryptodevQueue;
+    VirtIOCryptodevBatch *batch;  /* with a worker: the one batch out */
+};
 
 struct VirtIOCryptodev {
     VirtIODevice parent_obj;
@@ -152,7 +184,9 @@ struct VirtIOCryptodev {
     uint32_t num_queues;
     IOThread *iothread;
     bool parallel;                /* queues' batches on QEMU's thread pool */
-    bool unrealized;              /* a batch coming back finds the device gone */
+    bool draining;                /* no batch goes out until the drain ends */
+    bool stopped;                 /* the VM is stopped: no request is taken */
+    VMChangeStateEntry *vm_state;
     /*
      * The session table, and the id counter: with "parallel" two queues'
      * requests may create, use and destroy sessions at once.
@@ -174,6 +208,10 @@ struct VirtIOCryptodev {
     uint64_t stat_requests;
     uint64_t stat_bytes;
     uint64_t stat_errors;
+
+    /* The sessions while the device's state is saved or loaded. */
+    VirtIOCryptodevMigSession *mig_sessions;
+    int32_t mig_num_sessions;
 };
 
 #endif

@@ -1,0 +1,218 @@
+"""Live migration of the device over qtest (no guest OS, real QEMU processes,
+a unix socket between them): sessions of every kind keep their ids and keys,
+requests in flight when the source stops are all answered exactly once on the
+destination, in every mode; a state no backend can carry (a digest in
+progress), another set of properties or a destination without the device
+refuses the migration by name, and the source runs on."""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+import qtest_virtio as qv
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from qtest_virtio import CryptodevQtest, Qtest, Status
+from vmlab import Lab, qmp
+
+KEY = bytes(range(32))
+MAC_KEY = bytes(range(100, 164))
+IV = bytes(range(16, 32))
+IN_FLIGHT = 48
+REQUEST_LEN = 64 * 1024
+
+# mode: (device properties, QEMU options)
+MODES = {
+    "main-loop": ("backend=builtin,num-queues=2", []),
+    "iothread": ("backend=builtin,num-queues=2,iothread=io0", ["-object", "iothread,id=io0"]),
+    "parallel": ("backend=builtin,num-queues=2,parallel=on", []),
+    "parallel, a pool of 1 thread": ("backend=builtin,num-queues=2,parallel=on",
+                                     ["-object", "main-loop,id=ml0,thread-pool-max=1"]),
+}
+
+
+class Host:
+    """One QEMU of a migration: its qtest line and its QMP socket."""
+
+    def __init__(self, lab: Lab, directory: Path, name: str, device: str | None,
+                 extra: Sequence[str], incoming: bool) -> None:
+        self.qmp_path = directory / f"{name}.qmp"
+        self.migration = directory / f"{name}.migration"
+        command = qv.qemu_command(lab.qemu, device or "", [
+            *extra, "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
+            *(["-incoming", f"unix:{self.migration}"] if incoming else []),
+        ])
+        if device is None:  # a QEMU without our device
+            at = command.index("-device")
+            del command[at:at + 2]
+        self.qt = Qtest(command)
+        self.qt.command("endianness")
+        self.qmp("migrate-set-capabilities",
+                 capabilities=[{"capability": "return-path", "state": True}])
+
+    def qmp(self, command: str, /, **arguments: object) -> dict[str, object]:
+        return qmp(self.qmp_path, command, **arguments)
+
+    def status(self) -> str:
+        reply = self.qmp("query-status")["return"]
+        assert isinstance(reply, dict)
+        return str(reply["status"])
+
+    def migrate_to(self, other: Host) -> tuple[str, str]:
+        """Migrates this QEMU's guest to `other`; the final status and any error."""
+        assert "return" in self.qmp("migrate", uri=f"unix:{other.migration}")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            reply = self.qmp("query-migrate")["return"]
+            assert isinstance(reply, dict)
+            if reply.get("status") in ("completed", "failed"):
+                break
+            time.sleep(0.05)
+        # The source runs again after a failure once the destination has said so.
+        while reply.get("status") == "failed" and self.status() != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return str(reply.get("status")), str(reply.get("error-desc", ""))
+
+
+@pytest.fixture
+def hosts(lab: Lab, tmp_path: Path) -> Iterator[list[Host]]:
+    started: list[Host] = []
+    yield started
+    for host in started:
+        host.qt.close()
+
+
+def start(lab: Lab, tmp_path: Path, hosts: list[Host], device: str | None, extra: Sequence[str],
+          *, incoming: bool = False) -> Host:
+    host = Host(lab, tmp_path, f"q{len(hosts)}", device, extra, incoming)
+    hosts.append(host)
+    return host
+
+
+def cbc(data: bytes, *, decrypt: bool = False) -> bytes:
+    cipher = Cipher(algorithms.AES(KEY), modes.CBC(IV))
+    ctx = cipher.decryptor() if decrypt else cipher.encryptor()
+    return ctx.update(data) + ctx.finalize()
+
+
+def hmac_sha256(data: bytes) -> bytes:
+    mac = hmac.HMAC(MAC_KEY, hashes.SHA256())
+    mac.update(data)
+    return mac.finalize()
+
+
+def sha256(data: bytes) -> bytes:
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(data)
+    return digest.finalize()
+
+
+def crypt_header(session: int, length: int, *, iv_len: int = 16) -> bytes:
+    return qv.REQ.pack(qv.Opcode.CRYPT, session, 0, 0, 0, 0, qv.ENCRYPT, iv_len, length, 0)
+
+
+class Sessions:
+    """One session of each kind, and a known answer from each, through `dev`."""
+
+    def __init__(self, dev: CryptodevQtest) -> None:
+        self.cbc = dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY)
+        self.hmac = dev.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=MAC_KEY)
+        self.hash = dev.create_session(mac=qv.CRYPTO_SHA2_256)
+        self.gcm = dev.create_session(cipher=qv.CRYPTO_AES_GCM, key=KEY)
+
+    def check(self, dev: CryptodevQtest, data: bytes) -> list[str]:
+        wrong = []
+        if dev.crypt(self.cbc, data, iv=IV) != cbc(data):
+            wrong.append("AES-CBC")
+        if dev.crypt(self.hmac, data, out_len=32) != hmac_sha256(data):
+            wrong.append("HMAC-SHA256")
+        if dev.crypt(self.hash, data, out_len=32) != sha256(data):
+            wrong.append("SHA-256")
+        reply = dev.auth_crypt(self.gcm, qv.AuthMode.AEAD, data, iv=IV[:12], auth=b"header")
+        if reply.status != Status.OK or reply.output != AESGCM(KEY).encrypt(IV[:12], data, b"header"):
+            wrong.append("AES-GCM")
+        return wrong
+
+
+def in_flight(dev: CryptodevQtest, session: int, seed: int) -> list[tuple[qv.Posted, bytes]]:
+    """IN_FLIGHT requests on the ring, each with its known answer."""
+    posted = []
+    for i in range(IN_FLIGHT):
+        data = struct.pack("<II", seed, i) * (REQUEST_LEN // 8)
+        posted.append((dev.post(crypt_header(session, len(data)), IV + data, len(data)), cbc(data)))
+    return posted
+
+
+def mismatches(dev: CryptodevQtest, posted: list[tuple[qv.Posted, bytes]]) -> int:
+    replies = dev.collect([p for p, _ in posted])
+    return sum(reply.status != Status.OK or reply.output != answer
+               for reply, (_, answer) in zip(replies, posted, strict=True))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sessions_and_requests_in_flight_survive_two_migrations(
+        lab: Lab, tmp_path: Path, hosts: list[Host], mode: str) -> None:
+    device, extra = MODES[mode]
+    a = start(lab, tmp_path, hosts, device, extra)
+    dev = CryptodevQtest(a.qt)
+    sessions = Sessions(dev)
+    data = bytes(range(256)) * 16
+    assert sessions.check(dev, data) == []
+
+    b = start(lab, tmp_path, hosts, device, extra, incoming=True)
+    posted = in_flight(dev, sessions.cbc, 1)
+    assert a.migrate_to(b) == ("completed", "")
+    assert a.status() == "postmigrate"
+    dev = dev.moved_to(b.qt)
+    assert mismatches(dev, posted) == 0
+    assert sessions.check(dev, data) == []
+
+    c = start(lab, tmp_path, hosts, device, extra, incoming=True)
+    posted = in_flight(dev, sessions.cbc, 2)
+    assert b.migrate_to(c) == ("completed", "")
+    dev = dev.moved_to(c.qt)
+    assert mismatches(dev, posted) == 0
+    assert sessions.check(dev, data) == []
+    # Ids go on from where the source was: a new session never reuses one.
+    assert dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY) == sessions.gcm + 1
+    assert c.qt.alive() and not dev.broken, c.qt.stderr
+
+
+def test_a_digest_in_progress_refuses_the_migration_by_name_and_the_source_runs_on(
+        lab: Lab, tmp_path: Path, hosts: list[Host]) -> None:
+    device, extra = MODES["main-loop"]
+    a = start(lab, tmp_path, hosts, device, extra)
+    dev = CryptodevQtest(a.qt)
+    session = dev.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=MAC_KEY)
+    dev.crypt(session, b"first half ", out_len=0, flags=qv.F_UPDATE)
+    b = start(lab, tmp_path, hosts, device, extra, incoming=True)
+    status, _ = a.migrate_to(b)
+    assert status == "failed"
+    assert a.status() == "running"
+    assert f"session {session} holds a hmac(sha256) digest in progress" in a.qt.stderr
+    # The source's device goes on where it was.
+    assert dev.crypt(session, b"second half", out_len=32, flags=qv.F_FINAL) == hmac_sha256(
+        b"first half second half")
+
+
+@pytest.mark.parametrize(("what", "destination"), [
+    ("num-queues", "backend=builtin,num-queues=1"),
+    ("max-sessions", "backend=builtin,num-queues=2,max-sessions=16"),
+    ("the device", None),
+])
+def test_a_destination_that_cannot_take_the_device_refuses_and_the_source_runs_on(
+        lab: Lab, tmp_path: Path, hosts: list[Host], what: str, destination: str | None) -> None:
+    device, extra = MODES["main-loop"]
+    a = start(lab, tmp_path, hosts, device, extra)
+    dev = CryptodevQtest(a.qt)
+    session = dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY)
+    b = start(lab, tmp_path, hosts, destination, extra, incoming=True)
+    status, _ = a.migrate_to(b)
+    assert status == "failed", what
+    assert a.status() == "running"
+    assert dev.crypt(session, bytes(64), iv=IV) == cbc(bytes(64))

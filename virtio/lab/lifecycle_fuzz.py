@@ -1,0 +1,354 @@
+"""A seeded lifecycle fuzzer for the device over qtest: random interleavings of
+requests put in flight, answers collected, resets with requests in flight,
+re-initialisations kicked at once, and QMP, in one mode of the device.
+
+QEMU runs with freed memory poisoned (glibc's tcache off and `MALLOC_PERTURB_`),
+so that a batch handed back through freed memory crashes instead of passing.
+After every step QEMU must be alive, the device must not say it needs a reset
+(every request is well-formed) and QMP must answer within a second; answers
+collected without a reset in between must be the known ones, each exactly once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from qtest_virtio import (
+    CRYPTO_AES_CBC,
+    DESC_WRITE,
+    ENCRYPT,
+    F_VERSION_1,
+    REQ,
+    RESP,
+    S_ACKNOWLEDGE,
+    S_DRIVER,
+    S_DRIVER_OK,
+    S_FEATURES_OK,
+    CryptodevQtest,
+    Opcode,
+    Qtest,
+    QtestError,
+    Status,
+    link,
+    qemu_command,
+)
+from vmlab import qmp
+
+__all__ = ["POISON", "LifecycleResult", "fuzz"]
+
+POISON = ("env", "MALLOC_PERTURB_=165", "GLIBC_TUNABLES=glibc.malloc.tcache_count=0")
+"""Runs QEMU with every freed block overwritten and no per-thread cache to hide a reuse."""
+QMP_WITHIN = 1.0
+QTEST_TIMEOUT = 10.0
+"""A qtest command unanswered this long is a hung QEMU."""
+RING_SIZE = 256
+MAX_FLIGHT = 60
+BATCH = 32
+"""The device's batch: requests it hands a worker at once."""
+RINGS = 0x40000
+"""Where the rings go in guest RAM: two places of 16 KiB a queue, below the driver's buffers."""
+F_MQ = 1 << 0
+KEY = bytes(range(32))
+
+
+@dataclasses.dataclass
+class LifecycleResult:
+    steps: int = 0
+    posted: int = 0
+    answered: int = 0
+    resets: int = 0
+    reinits: int = 0
+    qmp_calls: int = 0
+    worst_qmp: float = 0.0
+    wrong: list[str] = dataclasses.field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{self.steps} steps: {self.posted} requests put in flight, {self.answered} answered and "
+                f"checked, {self.resets} resets and {self.reinits} re-inits with requests in flight, "
+                f"QMP {self.qmp_calls} times (worst {self.worst_qmp * 1000:.0f} ms), {len(self.wrong)} wrong")
+
+
+def _cbc(iv: bytes, data: bytes) -> bytes:
+    encryptor = Cipher(algorithms.AES(KEY), modes.CBC(iv)).encryptor()
+    return encryptor.update(data) + encryptor.finalize()
+
+
+@dataclasses.dataclass
+class _Ring:
+    """One request queue as this driver lays it out: its own split ring."""
+
+    base: int
+    notify_addr: int = 0
+    avail_idx: int = 0
+    used_idx: int = 0
+    next_slot: int = 0
+    flight: list[tuple[int, int, int, int, bytes | None]] = dataclasses.field(default_factory=list)
+    """(head, response address, output address, length, known answer) of each request out."""
+
+    @property
+    def desc(self) -> int:
+        return self.base
+
+    @property
+    def avail(self) -> int:
+        return self.base + 0x1000
+
+    @property
+    def used(self) -> int:
+        return self.base + 0x2000
+
+
+class _Commands:
+    """qtest writes kept, to go to QEMU at once (:meth:`Qtest.pipeline`)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def writeb(self, addr: int, value: int) -> None:
+        self.lines.append(f"writeb {addr:#x} {value:#x}")
+
+    def writew(self, addr: int, value: int) -> None:
+        self.lines.append(f"writew {addr:#x} {value:#x}")
+
+    def writel(self, addr: int, value: int) -> None:
+        self.lines.append(f"writel {addr:#x} {value:#x}")
+
+
+
+class _Writes(Protocol):
+    def writeb(self, addr: int, value: int) -> None: ...
+    def writew(self, addr: int, value: int) -> None: ...
+    def writel(self, addr: int, value: int) -> None: ...
+
+
+class _Device:
+    """The device with every request queue up (a ring of RING_SIZE each, apart
+    from the single-queue layout of :class:`CryptodevQtest`), over its qtest line."""
+
+    def __init__(self, dev: CryptodevQtest) -> None:
+        self.dev = dev
+        self.qt = dev.qt
+        self.rings: list[_Ring] = []
+        self.generation = 0
+        self.session = 0
+
+    def _bring_up(self, out: _Writes) -> None:
+        """The writes of a reset and of every queue set up again on self.rings."""
+        common = self.dev.caps.common
+        out.writeb(common + 0x14, 0)
+        out.writeb(common + 0x14, S_ACKNOWLEDGE | S_DRIVER)
+        for select, value in ((0, F_MQ), (1, F_VERSION_1 >> 32)):
+            out.writel(common + 0x08, select)
+            out.writel(common + 0x0C, value)
+        out.writeb(common + 0x14, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK)
+        for queue, ring in enumerate(self.rings):
+            out.writew(common + 0x16, queue)
+            out.writew(common + 0x18, RING_SIZE)
+            for reg, addr in ((0x20, ring.desc), (0x28, ring.avail), (0x30, ring.used)):
+                out.writel(common + reg, addr & 0xFFFFFFFF)
+                out.writel(common + reg + 4, addr >> 32)
+            out.writew(common + 0x1C, 1)
+        out.writeb(common + 0x14, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK)
+
+    def _fresh_rings(self) -> list[_Ring]:
+        """Empty rings, in the other of each queue's two places: the ones before
+        a reset stay as they were until the reset is done."""
+        self.generation += 1
+        rings = []
+        for queue, ring in enumerate(self.rings):
+            fresh = _Ring(RINGS + (2 * queue + self.generation % 2) * 0x4000, ring.notify_addr)
+            self.qt.memset(fresh.base, 0x4000)
+            rings.append(fresh)
+        return rings
+
+    def init(self) -> None:
+        """Resets the device, brings every queue up, and opens one AES-CBC session."""
+        dev, common = self.dev, self.dev.caps.common
+        if not self.rings:  # where each queue is notified, read once
+            dev.reset()
+            for queue in range(self.qt.readw(common + 0x12)):
+                self.qt.writew(common + 0x16, queue)
+                notify = dev.caps.notify + self.qt.readw(common + 0x1E) * dev.caps.notify_multiplier
+                self.rings.append(_Ring(0, notify))
+        self.rings = self._fresh_rings()
+        self._bring_up(self.qt)
+        if dev.status() & S_FEATURES_OK == 0:
+            raise QtestError(f"device refused our features (status {dev.status():#x})")
+        self.open_session()
+
+    def prepare_reinit(self, requests: int) -> list[_Ring]:
+        """The rings of a re-initialisation, each with `requests` already available.
+        The reset took the session: each is answered NOSESSION, once."""
+        rings = self._fresh_rings()
+        for ring in rings:
+            for _ in range(requests):
+                header = REQ.pack(Opcode.CRYPT, self.session, 0, 0, 0, 0, ENCRYPT, 16, 16, 0)
+                self.post(ring, header, bytes(32), 16, None)
+        return rings
+
+    def reinit_and_kick_at_once(self, rings: list[_Ring]) -> None:
+        """A reset, every queue set up again on `rings` and kicked, in one short
+        burst of qtest lines that QEMU takes in one read: a worker that still holds
+        a batch from before the reset cannot come back in between."""
+        self.rings = rings
+        out = _Commands()
+        self._bring_up(out)
+        for ring in rings:
+            out.writew(ring.notify_addr, 0)
+        self.qt.pipeline(out.lines)
+
+    def open_session(self) -> None:
+        header = REQ.pack(Opcode.CREATE_SESSION, 0, CRYPTO_AES_CBC, 0, len(KEY), 0, 0, 0, 0, 0)
+        self.post(self.rings[0], header, KEY, 0, b"")
+        self.kick(self.rings[0])
+        (status, session, _, _), = self.collect(self.rings[0])
+        if status != Status.OK:
+            raise QtestError(f"create session: status {status}")
+        self.session = session
+
+    def post(self, ring: _Ring, header: bytes, payload: bytes, out_len: int, answer: bytes | None) -> None:
+        """One request made available on `ring`, not notified yet (see :meth:`kick`);
+        `answer` is its known output, or None for any status but OK."""
+        parts = [(self.dev.buffer(header), len(header), 0), (self.dev.buffer(payload), len(payload), 0)]
+        out_addr = self.dev.buffer(out_len) if out_len else 0
+        if out_len:
+            parts.append((out_addr, out_len, DESC_WRITE))
+        resp_addr = self.dev.buffer(RESP.size)
+        parts.append((resp_addr, RESP.size, DESC_WRITE))
+        if ring.next_slot + len(parts) > RING_SIZE:
+            ring.next_slot = 0
+        head = ring.next_slot
+        ring.next_slot += len(parts)
+        self.qt.write(ring.desc + 16 * head, b"".join(d.pack() for d in link(parts, head)))
+        self.qt.writew(ring.avail + 4 + 2 * (ring.avail_idx % RING_SIZE), head)
+        ring.avail_idx = (ring.avail_idx + 1) & 0xFFFF
+        self.qt.writew(ring.avail + 2, ring.avail_idx)
+        ring.flight.append((head, resp_addr, out_addr, out_len, answer))
+
+    def kick(self, ring: _Ring) -> None:
+        self.qt.writew(ring.notify_addr, 0)
+
+    def collect(self, ring: _Ring) -> list[tuple[int, int, bytes, bytes | None]]:
+        """(status, session id, output, known answer) of every request out on `ring`."""
+        waiting = {head: (resp, out, length, answer) for head, resp, out, length, answer in ring.flight}
+        done = []
+        deadline = time.monotonic() + 10
+        while waiting:
+            if self.qt.readw(ring.used + 2) == ring.used_idx:
+                if self.dev.broken or time.monotonic() > deadline:
+                    raise QtestError(f"{len(waiting)} requests unanswered (status {self.dev.status():#x})")
+                time.sleep(0.002)
+                continue
+            head = self.qt.readl(ring.used + 4 + 8 * (ring.used_idx % RING_SIZE))
+            ring.used_idx = (ring.used_idx + 1) & 0xFFFF
+            if head not in waiting:
+                raise QtestError(f"head {head} answered, which is not in flight (or twice)")
+            resp, out, _, answer = waiting.pop(head)
+            status, session, written, _ = RESP.unpack(self.qt.read(resp, RESP.size))
+            done.append((status, session, self.qt.read(out, written) if written else b"", answer))
+        ring.flight = []
+        return done
+
+
+class _Run:
+    def __init__(self, device: _Device, qmp_path: Path, rng: random.Random, result: LifecycleResult) -> None:
+        self.device = device
+        self.qmp_path = qmp_path
+        self.rng = rng
+        self.result = result
+        device.init()
+
+    def in_flight(self) -> bool:
+        return any(ring.flight for ring in self.device.rings)
+
+    def post(self, *, heavy: bool = False) -> None:
+        """Requests on every queue, then a kick of each: every queue has a batch out
+        at once; `heavy`: a whole batch's worth of large ones, that keep a worker busy."""
+        for ring in self.device.rings:
+            count = BATCH if heavy else self.rng.randint(1, 40)
+            # At most MAX_FLIGHT per ring: each takes four of its descriptors.
+            for _ in range(min(count, MAX_FLIGHT - len(ring.flight))):
+                blocks = self.rng.randint(2048, 4096) if heavy else self.rng.randint(1, 4096)
+                data = self.rng.randbytes(16 * blocks)
+                iv = self.rng.randbytes(16)
+                header = REQ.pack(Opcode.CRYPT, self.device.session, 0, 0, 0, 0, ENCRYPT, 16, len(data), 0)
+                self.device.post(ring, header, iv + data, len(data), _cbc(iv, data))
+                self.result.posted += 1
+        for ring in self.device.rings:
+            self.device.kick(ring)
+
+    def post_and_reset(self) -> None:
+        """Batches out on every queue and a reset at once, while workers have them."""
+        self.post()
+        self.reset()
+
+    def collect(self) -> None:
+        for queue, ring in enumerate(self.device.rings):
+            for status, _, output, answer in self.device.collect(ring):
+                if (status == Status.OK) != (answer is not None) or output != (answer or b""):
+                    self.result.wrong.append(f"queue {queue}: status {status}, answer {output == answer}")
+                self.result.answered += 1
+
+    def reset(self) -> None:
+        """A reset with whatever is in flight: those requests are the reset's to drop."""
+        self.result.resets += self.in_flight()
+        self.device.init()
+
+    def reinit_and_kick(self) -> None:
+        """Batches out on every queue; then a reset, the queues set up again and
+        kicked, in one go, before a worker may be back."""
+        rings = self.device.prepare_reinit(self.rng.randint(1, 8))
+        self.post(heavy=True)
+        self.result.reinits += 1
+        self.device.reinit_and_kick_at_once(rings)
+        self.collect()
+        self.device.open_session()
+
+    def ask_qmp(self) -> None:
+        started = time.monotonic()
+        reply = qmp(self.qmp_path, "query-status")
+        took = time.monotonic() - started
+        self.result.qmp_calls += 1
+        self.result.worst_qmp = max(self.result.worst_qmp, took)
+        if "return" not in reply or took > QMP_WITHIN:
+            self.result.wrong.append(f"QMP answered {reply} after {took:.2f} s")
+
+    def check(self, what: str) -> None:
+        if not self.device.qt.alive():
+            raise QtestError(f"QEMU died after {what}:\n{self.device.qt.stderr[-3000:]}")
+        if self.device.dev.broken:
+            self.result.wrong.append(f"device needs a reset after {what}")
+            self.reset()
+
+
+def fuzz(qemu: Path, device: str, extra: Sequence[str], seed: int, seconds: float,
+         directory: Path) -> LifecycleResult:
+    """Runs the lifecycle fuzzer on one device (`device`: its properties) for `seconds`."""
+    rng = random.Random(seed)
+    result = LifecycleResult()
+    qmp_path = directory / f"lifecycle-{seed}.qmp"
+    command = [*POISON, *qemu_command(qemu, device, [*extra, "-qmp", f"unix:{qmp_path},server=on,wait=off"])]
+    qt = Qtest(command, timeout=QTEST_TIMEOUT)
+    try:
+        qt.command("endianness")
+        run = _Run(_Device(CryptodevQtest(qt)), qmp_path, rng, result)
+        steps = [(run.post, 4), (run.collect, 3), (run.reset, 1), (run.post_and_reset, 2),
+                 (run.reinit_and_kick, 2), (run.ask_qmp, 1)]
+        actions, weights = zip(*steps, strict=True)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            action = rng.choices(actions, weights)[0]
+            action()
+            result.steps += 1
+            run.check(action.__name__)
+        run.collect()
+        run.check("the last collect")
+    finally:
+        qt.close()
+    return result
