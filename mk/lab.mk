@@ -22,9 +22,11 @@ bench-vm: install-bench lab
 
 # The trust-boundary fuzzers and the full-ring soak, long: chains over qtest
 # (10 min), ioctls as an unprivileged guest user (10 min), 1,000 rounds of
-# killed sessions, QMP under a full ring for 60 s. `make test-vm` runs them short.
+# killed sessions, QMP under a full ring for 60 s, the lifecycle fuzzer in each
+# of its five modes (2 min each). `make test-vm` runs them short.
 .PHONY: fuzz
 fuzz: install-test lab
 	CRYPTOCHAT_FUZZ_SECONDS=600 CRYPTOCHAT_SOAK_SECONDS=60 CRYPTOCHAT_SESSION_ROUNDS=1000 \
-	CRYPTOCHAT_IOCTL_FUZZ_SECONDS=600 \
-	$(VPY) -m pytest -q tests/vm/test_device_hardening.py tests/vm/test_driver_hardening.py
+	CRYPTOCHAT_IOCTL_FUZZ_SECONDS=600 CRYPTOCHAT_LIFECYCLE_SECONDS=120 \
+	$(VPY) -m pytest -q tests/vm/test_device_hardening.py tests/vm/test_driver_hardening.py \
+		tests/vm/test_device_lifecycle.py

@@ -168,6 +168,23 @@ def test_a_copied_hash_state_continues_independently(device: CryptodevQtest) -> 
     assert refused.value.status == Status.BADREQ
 
 
+def test_a_copied_hmac_state_finishes_with_the_destinations_own_key(device: CryptodevQtest) -> None:
+    # As cryptodev-linux (Linux's hmac template): CIOCCPHASH carries the inner
+    # hash only; the outer one is the destination's key's. On 5f8df50 the
+    # destination took the source's key whole.
+    source_key, own_key, block = b"k" * 20, b"o" * 20, 64
+    source = device.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=source_key)
+    destination = device.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=own_key)
+    device.crypt(source, b"prefix ", out_len=0, flags=qv.F_UPDATE | qv.F_RESET)
+    device.copy_hash(destination, source)
+    got = device.crypt(destination, b"suffix", out_len=32, flags=qv.F_FINAL)
+    inner = hashes.Hash(hashes.SHA256())
+    inner.update(bytes(b ^ 0x36 for b in source_key.ljust(block, b"\0")) + b"prefix suffix")
+    outer = hashes.Hash(hashes.SHA256())
+    outer.update(bytes(b ^ 0x5C for b in own_key.ljust(block, b"\0")) + inner.finalize())
+    assert got == outer.finalize()
+
+
 def test_flags_on_a_cipher_session_are_refused(device: CryptodevQtest) -> None:
     session = device.create_session(cipher=qv.CRYPTO_AES_CBC, key=bytes(16))
     with pytest.raises(DeviceError) as refused:
