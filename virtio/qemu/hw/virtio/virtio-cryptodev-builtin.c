@@ -50,32 +50,32 @@ static void builtin_close(VirtIOCryptodev *s)
 }
 
 /* @key_len: of one AES key (XTS takes two). */
-static QCryptoCipherAlgorithm builtin_aes(size_t key_len)
+static QCryptoCipherAlgo builtin_aes(size_t key_len)
 {
     switch (key_len) {
     case 16:
-        return QCRYPTO_CIPHER_ALG_AES_128;
+        return QCRYPTO_CIPHER_ALGO_AES_128;
     case 24:
-        return QCRYPTO_CIPHER_ALG_AES_192;
+        return QCRYPTO_CIPHER_ALGO_AES_192;
     default:
-        return QCRYPTO_CIPHER_ALG_AES_256;
+        return QCRYPTO_CIPHER_ALGO_AES_256;
     }
 }
 
-static int builtin_md_algo(QCryptoHashAlgorithm hash)
+static int builtin_md_algo(QCryptoHashAlgo hash)
 {
     switch (hash) {
-    case QCRYPTO_HASH_ALG_MD5:
+    case QCRYPTO_HASH_ALGO_MD5:
         return GCRY_MD_MD5;
-    case QCRYPTO_HASH_ALG_SHA1:
+    case QCRYPTO_HASH_ALGO_SHA1:
         return GCRY_MD_SHA1;
-    case QCRYPTO_HASH_ALG_SHA224:
+    case QCRYPTO_HASH_ALGO_SHA224:
         return GCRY_MD_SHA224;
-    case QCRYPTO_HASH_ALG_SHA256:
+    case QCRYPTO_HASH_ALGO_SHA256:
         return GCRY_MD_SHA256;
-    case QCRYPTO_HASH_ALG_SHA384:
+    case QCRYPTO_HASH_ALGO_SHA384:
         return GCRY_MD_SHA384;
-    case QCRYPTO_HASH_ALG_SHA512:
+    case QCRYPTO_HASH_ALGO_SHA512:
         return GCRY_MD_SHA512;
     default:
         return GCRY_MD_NONE;

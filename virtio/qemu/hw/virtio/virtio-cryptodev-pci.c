@@ -25,10 +25,10 @@ struct VirtIOCryptodevPCI {
     VirtIOCryptodev vdev;
 };
 
-static Property virtio_cryptodev_pci_properties[] = {
+static VirtIOCryptodevProperty virtio_cryptodev_pci_properties[] = {
     DEFINE_PROP_UINT32("vectors", VirtIOPCIProxy, nvectors,
                        DEV_NVECTORS_UNSPECIFIED),
-    DEFINE_PROP_END_OF_LIST(),
+    VIRTIO_CRYPTODEV_PROPS_END
 };
 
 static void virtio_cryptodev_pci_realize(VirtIOPCIProxy *vpci_dev, Error **errp)

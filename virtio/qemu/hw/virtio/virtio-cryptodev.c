@@ -19,9 +19,7 @@
 #include "qemu/iov.h"
 #include "qemu/main-loop.h"
 #include "block/aio-wait.h"
-#include "block/thread-pool.h"
 #include "qemu/lockable.h"
-#include "sysemu/iothread.h"
 #include "qemu/module.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
@@ -41,7 +39,7 @@
       .mode = mode_, .iv_len = iv_len_, .block_len = block_len_ }
 #define DIGEST(id_, name_, kind_, len_, hash_) \
     { .id = id_, .name = name_, .kind = VIRTIO_CRYPTODEV_ALG_##kind_, \
-      .digest_len = len_, .hash = QCRYPTO_HASH_ALG_##hash_ }
+      .digest_len = len_, .hash = QCRYPTO_HASH_ALGO_##hash_ }
 
 static const VirtIOCryptodevAlg virtio_cryptodev_algs[] = {
     CIPHER(CRYPTO_AES_CBC, "cbc(aes)", QCRYPTO_CIPHER_MODE_CBC, 16, 16),
@@ -860,8 +858,7 @@ static void virtio_cryptodev_offload(VirtIOCryptodevQueue *q)
         aio_bh_schedule_oneshot(iothread_get_aio_context(s->iothread),
                                 virtio_cryptodev_work, b);
     } else {
-        thread_pool_submit(aio_get_thread_pool(qemu_get_aio_context()),
-                           virtio_cryptodev_pool_work, b);
+        virtio_cryptodev_pool_submit(virtio_cryptodev_pool_work, b);
     }
 }
 
@@ -1308,7 +1305,7 @@ static const VMStateDescription vmstate_virtio_cryptodev = {
     },
 };
 
-static Property virtio_cryptodev_properties[] = {
+static VirtIOCryptodevProperty virtio_cryptodev_properties[] = {
     DEFINE_PROP_UINT32("max-data-len", VirtIOCryptodev, max_data_len,
                        VIRTIO_CRYPTODEV_DEFAULT_DATA_LEN),
     DEFINE_PROP_UINT32("max-sessions", VirtIOCryptodev, max_sessions,
@@ -1320,7 +1317,7 @@ static Property virtio_cryptodev_properties[] = {
     DEFINE_PROP_LINK("iothread", VirtIOCryptodev, iothread, TYPE_IOTHREAD,
                      IOThread *),
     DEFINE_PROP_BOOL("parallel", VirtIOCryptodev, parallel, false),
-    DEFINE_PROP_END_OF_LIST(),
+    VIRTIO_CRYPTODEV_PROPS_END
 };
 
 static void virtio_cryptodev_class_init(ObjectClass *klass, void *data)

@@ -15,8 +15,7 @@
 #include "crypto/cipher.h"
 #include "crypto/hash.h"
 #include "qom/object.h"
-#include "sysemu/iothread.h"
-#include "sysemu/runstate.h"
+#include "hw/virtio/virtio-cryptodev-compat.h"
 #include "cryptochat/virtio_cryptodev.h"
 
 #define TYPE_VIRTIO_CRYPTODEV "virtio-cryptodev-device"
@@ -47,7 +46,7 @@ typedef struct VirtIOCryptodevAlg {
     const char *name;
     VirtIOCryptodevAlgKind kind;
     uint32_t digest_len;         /* HMAC and hash */
-    QCryptoHashAlgorithm hash;   /* HMAC and hash */
+    QCryptoHashAlgo hash;   /* HMAC and hash */
     int mode;                    /* QCryptoCipherMode, or _MODE_NULL/_GCM */
     uint32_t iv_len;             /* cipher: 16, 12 for GCM, 0 for ECB, NULL */
     uint32_t block_len;          /* cipher: data is a multiple of it */
