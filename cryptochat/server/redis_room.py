@@ -3,7 +3,10 @@
 Four tasks share one connection pool:
 
 - the **reader** follows the room's stream (``XREAD BLOCK``) from its first entry, opens each entry and
-  applies it to this server's replica, and hands the actions for this server's members to the server;
+  applies it to this server's replica, and hands the actions for this server's members to the server
+  (before any task starts, the server creates the stream's first entry, which names the stream, with
+  ``XADD`` at the fixed id ``0-1``, so that of servers starting together only one can, and follows
+  whichever stream start is there);
 - the **publisher** appends what this server's members do (``XADD``, pipelined), in order, and keeps an
   entry until Redis has taken it, so that an outage delays events but loses none (an append that Redis
   took but could not confirm comes back as a duplicate, which the log skips);
@@ -14,7 +17,9 @@ Four tasks share one connection pool:
 
 While Redis is unreachable every task retries; the members of this server are told when it goes and when
 it comes back. An entry that fails authentication is skipped with one log line; a gap or a change of
-order in the log ends the server (``fail``), since its copy of the room can no longer be trusted.
+order in the log ends the server (``fail``), since its copy of the room can no longer be trusted, after
+it appended a ``BROKEN`` event that ends every other server too, including those that applied an entry
+the keeper deleted afterwards: all stop, so the room never splits into copies that went on apart.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from urllib.parse import urlsplit
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from ..engines.base import Engine
 from ..errors import CryptochatError, IntegrityError, SequenceError
@@ -41,6 +46,10 @@ from .room import CONSOLE, Action, Deliver, check_input, refuse_full
 __all__ = ["RedisRoom"]
 
 _FIELD = b"e"
+_MAX_FOUND = 300
+"""Bytes of a BROKEN event's explanation that reach the log."""
+_START_ID = "0-1"
+"""The stream's first entry: an XADD at this id succeeds only on a stream that has never had an entry."""
 _Streams = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None
 """What XREAD answers under RESP2 (redis-py's default): per stream, its entries as (id, fields)."""
 _READ_COUNT = 1000
@@ -119,15 +128,22 @@ class RedisRoom:
     async def start(self, perform: Perform, fail: Callable[[str], None], flowing: asyncio.Event) -> None:
         try:
             await self._redis.ping()
+            last = await self._follow_stream()
         except (RedisError, OSError) as exc:
             await self._redis.aclose()
             raise CryptochatError(f"cannot reach the cluster at {self._url}: {exc}") from None
+        except IntegrityError as exc:
+            await self._redis.aclose()
+            raise CryptochatError(
+                f"the stream {self._stream} on {self._url} does not start as this key and room's do ({exc}):"
+                " move the room to a new stream"
+            ) from None
         self._perform = perform
         self._fail = fail
         self._connected_since = asyncio.get_running_loop().time()
         self._publisher = asyncio.create_task(self._publish_loop(), name="publisher")
         self._tasks = [
-            asyncio.create_task(self._read_loop(flowing), name="reader"),
+            asyncio.create_task(self._read_loop(flowing, last), name="reader"),
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self._watch_loop(), name="watch"),
         ]
@@ -187,8 +203,18 @@ class RedisRoom:
         if len(self._outbox) >= _OUTBOX_HIGH:
             self._room_for_more.clear()
 
-    async def _read_loop(self, flowing: asyncio.Event) -> None:
-        last: bytes | str = "0-0"
+    async def _follow_stream(self) -> bytes:
+        """Make sure the stream has its first entry, take its identity, and return that entry's id."""
+        with contextlib.suppress(ResponseError):  # the stream already has a first entry
+            await self._redis.xadd(self._stream, {_FIELD: self._events.new_stream()}, id=_START_ID)
+        first = cast(list[tuple[bytes, dict[bytes, bytes]]], await self._redis.xrange(self._stream, count=1))
+        if not first:
+            raise IntegrityError("the stream was deleted as it was created")
+        entry_id, fields = first[0]
+        self._events.follow(fields.get(_FIELD, b""))
+        return entry_id
+
+    async def _read_loop(self, flowing: asyncio.Event, last: bytes) -> None:
         pause = _RETRY[0]
         while True:
             await flowing.wait()  # the server's members are not keeping up: let Redis hold the events
@@ -216,12 +242,22 @@ class RedisRoom:
             return True
         except SequenceError as exc:
             self._log_line(f"cluster: stream entry {where}: {exc}; this server's copy of the room is unsafe")
-            assert self._fail is not None
-            self._fail(f"the room's event log was tampered with ({exc})")
+            # The servers that applied what this one misses see nothing wrong: tell them, so all stop.
+            self._append(Kind.BROKEN, CONSOLE, f"stream entry {where}: {exc}".encode())
+            self._stop(f"the room's event log was tampered with ({exc})")
             return False
         if event is None:
             self._log_line(f"cluster: skipped stream entry {where}, a duplicate of an applied event")
             return True
+        if event.kind is Kind.BROKEN:
+            finder = event.origin.hex()[:8]
+            found = event.body[:_MAX_FOUND].decode("ascii", "replace")  # what a server's exception said
+            self._log_line(
+                f"cluster: stream entry {where}: server {finder} found the room's event log broken"
+                f" ({found!r}); this server stops with it"
+            )
+            self._stop(f"the room's event log was tampered with (found by server {finder})")
+            return False
         self._do(self._replica.apply(event))
         if event.kind is Kind.GONE and event.body == self._events.origin:
             # Its members were told to reconnect (a Disconnect each); the operator joins again.
@@ -291,6 +327,10 @@ class RedisRoom:
         self._log_line(f"cluster: internal error in the {task.get_name()}: {task.exception()!r}")
         assert self._fail is not None
         self._fail("internal error in the cluster's link")
+
+    def _stop(self, why: str) -> None:
+        assert self._fail is not None
+        self._fail(why)
 
     def _settled(self) -> bool:
         """Whether Redis has answered for a whole lease: every live server has renewed its lease since."""
