@@ -10,8 +10,10 @@ Four tasks share one connection pool:
 - the **publisher** appends what this server's members do (``XADD``, pipelined), in order, and keeps an
   entry until Redis has taken it, so that an outage delays events but loses none (an append that Redis
   took but could not confirm comes back as a duplicate, which the log skips);
-- the **heartbeat** renews this server's lease, a key that expires ``lease`` seconds after its last renewal;
-- the **watch** declares gone, through the stream, any server with members whose lease has expired, once
+- the **heartbeat** renews this server's lease, a key that expires ``lease`` seconds after its last renewal
+  (written first before any task starts, so that no server can see this one's Hello before its lease);
+- the **watch** declares gone, through the stream, any server with members whose lease it has found
+  missing at every check for a whole lease (so a lease deleted or late is written again before that), once
   this server has itself been connected for a whole lease (so that no one is declared gone for an outage
   that stopped everyone's renewals).
 
@@ -109,6 +111,7 @@ class RedisRoom:
         self._room_for_more = asyncio.Event()
         self._room_for_more.set()
         self._declared: set[bytes] = set()
+        self._missing: dict[bytes, float] = {}  # servers whose lease is missing: since when, by loop time
         self._down = False
         self._connected_since = 0.0
         self._perform: Perform | None = None
@@ -129,6 +132,7 @@ class RedisRoom:
         try:
             await self._redis.ping()
             last = await self._follow_stream()
+            await self._renew()  # before the Hello: no one may find this server in the room without it
         except (RedisError, OSError) as exc:
             await self._redis.aclose()
             raise CryptochatError(f"cannot reach the cluster at {self._url}: {exc}") from None
@@ -286,23 +290,28 @@ class RedisRoom:
                 if len(self._outbox) <= _OUTBOX_HIGH // 4:
                     self._room_for_more.set()
 
+    async def _renew(self) -> None:
+        await self._redis.set(
+            self._alive + self._events.origin.hex(), b"1", px=max(1, int(self.config.lease * 1000))
+        )
+
     async def _heartbeat_loop(self) -> None:
-        key = self._alive + self._events.origin.hex()
-        lease_ms = max(1, int(self.config.lease * 1000))
         while True:
+            await asyncio.sleep(self.config.lease / 3)
             try:
-                await self._redis.set(key, b"1", px=lease_ms)
+                await self._renew()
             except (RedisError, OSError) as exc:
                 self._lost(exc)
             else:
                 self._reached()
-            await asyncio.sleep(self.config.lease / 3)
 
     async def _watch_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.config.lease / 4)
             origins = self._replica.origins()
             self._declared &= origins
+            self._missing = {o: t for o, t in self._missing.items() if o in origins}
             for origin in origins - self._declared:
                 if not self._settled():
                     break
@@ -311,9 +320,16 @@ class RedisRoom:
                 except (RedisError, OSError) as exc:
                     self._lost(exc)
                     break
+                if alive:
+                    self._missing.pop(origin, None)
+                    continue
+                since = self._missing.setdefault(origin, loop.time())
                 # Checked again: an outage that began and ended while we waited restarts the wait.
-                if not alive and self._settled():
-                    self._log_line(f"cluster: server {origin.hex()[:8]}'s lease expired: its members leave")
+                if loop.time() - since >= self.config.lease and self._settled():
+                    self._log_line(
+                        f"cluster: server {origin.hex()[:8]}'s lease has been missing for a whole lease:"
+                        " its members leave"
+                    )
                     self._declared.add(origin)
                     self._append(Kind.GONE, CONSOLE, origin)
 
@@ -341,6 +357,7 @@ class RedisRoom:
         """A command failed: say so, once per outage."""
         if not self._down:
             self._down = True
+            self._missing.clear()  # not watched throughout: the whole lease starts again
             self._log_line(f"cluster: lost Redis at {self._url} ({exc}); retrying")
             self._tell("the room's shared store is unreachable: lines wait until it is back")
 
