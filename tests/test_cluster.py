@@ -7,7 +7,7 @@ from conftest import KEY
 
 from cryptochat.engines import Engine
 from cryptochat.errors import IntegrityError, SequenceError
-from cryptochat.server.cluster import Event, EventLog, Kind, Replica, cluster_keys
+from cryptochat.server.cluster import Event, EventLog, Kind, Replica, cluster_keys, lease_claim
 from cryptochat.server.room import CONSOLE, Deliver, Disconnect
 from cryptochat.wire.messages import Hello, History, Join, Leave, Say, Text, Welcome, encode
 
@@ -226,3 +226,19 @@ def test_a_server_that_finds_the_log_broken_says_so_in_an_event_the_others_accep
     broken = late.log.seal(Kind.BROKEN, CONSOLE, b"events 1 to 1 of server 12345678 are missing")
     event = b.log.open(broken)
     assert event is not None and event.kind is Kind.BROKEN
+
+
+def test_a_server_gone_with_a_reason_makes_its_members_leave_with_it(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    log = [a.say(1, Hello("alice")), b.say(1, Hello("bob"))]
+    log.append(a.log.seal(Kind.GONE, CONSOLE, b.log.origin + b"their server restarted"))
+    a.read(log)
+    assert a.got[-1] == Deliver((1,), Leave("bob", "their server restarted"))
+
+
+def test_a_lease_claim_is_the_same_only_for_the_same_key_and_identity() -> None:
+    claim = lease_claim(KEY, "host\0::\x005555\0east")
+    assert claim == lease_claim(KEY, "host\0::\x005555\0east")
+    assert claim != lease_claim(KEY, "host\0::\x005556\0east")
+    assert claim != lease_claim(bytes(32), "host\0::\x005555\0east")
+    assert b"east" not in claim and b"host" not in claim

@@ -389,3 +389,35 @@ def late_origin(server: Participant) -> str:
     """The first 8 hex digits of a server's random id, as its log shows it."""
     line = next(line for line in server.stderr if line.startswith("cluster: room"))
     return line.rsplit(" ", 1)[1]
+
+
+def test_a_server_restarted_within_its_lease_takes_its_name_back_and_so_do_its_members(
+    key_file: str, tmp_path: str
+) -> None:
+    async def scenario() -> None:
+        store, (steady,) = await on_redis(key_file, str(tmp_path), 1)
+        alice = await connect(key_file, port_of(steady), "alice")
+        port = str(free_port())
+        # A lease longer than a restart takes on a busy machine (nothing here waits for it to run out).
+        options = ("--cluster", store.url, "--room", ROOM, "--lease", "10", "--name", "east")
+        east = await serve(key_file, *options, port=port)
+        bob = await connect(key_file, port, "bob")
+        assert await alice.wait_for("bob joined", stream="stderr")
+        os.kill(east.process.pid, signal.SIGKILL)
+        await east.finish()
+        # Its lease is still there: the same server on the same host and port recognises it as its own.
+        again = await serve(key_file, *options, port=port)
+        await until(lambda: sum("bob joined" in line for line in alice.stderr) == 2)
+        assert [line for line in alice.stderr if line.startswith(("east", "bob"))] == [
+            "east joined", "bob joined",
+            "east left (their server restarted)", "bob left (their server restarted)",
+            "east joined", "bob joined",
+        ]
+        assert await bob.wait_for(f"reconnected to 127.0.0.1:{port} as bob;", stream="stderr")
+        assert not any("-2" in line for line in alice.stderr)
+        await leave_all(alice, bob)
+        await stop(again)
+        await stop(steady)
+        await store.kill()
+
+    run(scenario())

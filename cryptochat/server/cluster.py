@@ -33,6 +33,7 @@ can stop (and say so in a :attr:`Kind.BROKEN` event, so that the servers that sa
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import struct
 from collections import deque
@@ -48,12 +49,13 @@ from ..errors import IntegrityError, LocalProtocolError, RemoteProtocolError, Se
 from ..wire.messages import MAX_MEMBERS, MAX_REASON_BYTES, Hello, check_text, decode
 from .room import Action, Deliver, Disconnect, Note, Room
 
-__all__ = ["ORIGIN_SIZE", "STREAM_ID_SIZE", "Event", "EventLog", "Kind", "Replica"]
+__all__ = ["ORIGIN_SIZE", "STREAM_ID_SIZE", "Event", "EventLog", "Kind", "Replica", "lease_claim"]
 
 ORIGIN_SIZE = 16
 _VERSION = 2
 _KEYS_INFO = b"cryptochat v1 cluster"
 _EVENT_LABEL = b"cryptochat v2 cluster event"
+_CLAIM_LABEL = b"cryptochat v2 cluster lease"
 STREAM_ID_SIZE = 16
 _HEAD = 1 + STREAM_ID_SIZE + AES_BLOCK  # version, stream, iv
 _TAG = 32
@@ -74,7 +76,8 @@ class Kind(IntEnum):
     LEFT = 2
     """A member's connection ended (body: why, UTF-8)."""
     GONE = 3
-    """A server stopped renewing its lease (body: its origin): its members leave."""
+    """A server stopped renewing its lease, or restarted (body: its origin, then why, UTF-8, if not the
+    default "their server stopped answering"): its members leave."""
     STREAM = 4
     """The stream's first entry (seq, seen, member 0, digest zeros, no body): its ``stream`` names it."""
     BROKEN = 5
@@ -220,6 +223,18 @@ class EventLog:
         self._seal.close()
 
 
+def _reason(body: bytes, default: str) -> str:
+    reason = body.decode("utf-8", "replace") or default
+    # Its origin checked it, so never reached: a Leave must encode.
+    return default if check_text(reason, MAX_REASON_BYTES) is not None else reason
+
+
+def lease_claim(psk: bytes, identity: str) -> bytes:
+    """What a server's lease holds: a MAC of where and as whom it runs, so that the same server restarted
+    recognises its predecessor's lease (:mod:`.redis_room`) while Redis learns neither name nor address."""
+    return hmac.new(cluster_keys(psk)[1], _CLAIM_LABEL + identity.encode(), hashlib.sha256).digest()
+
+
 class Replica:
     """This server's copy of the room, fed every accepted event in the log's order.
 
@@ -255,13 +270,12 @@ class Replica:
         key = (event.origin, event.member)
         if event.kind is Kind.GONE:
             gone = event.body[:ORIGIN_SIZE]
+            reason = _reason(event.body[ORIGIN_SIZE:], "their server stopped answering")
             affected = [i for i, (o, _) in self._who.items() if o == gone]
-            actions = [a for i in affected for a in self._room.leave(i, "their server stopped answering")]
+            actions = [a for i in affected for a in self._room.leave(i, reason)]
         elif event.kind is Kind.LEFT:
             affected = [self._ids[key]] if key in self._ids else []
-            reason = event.body.decode("utf-8", "replace")
-            if check_text(reason, MAX_REASON_BYTES) is not None:
-                reason = "connection lost"  # its origin wrote it, so never reached; a Leave must encode
+            reason = _reason(event.body, "connection lost")
             actions = [a for i in affected for a in self._room.leave(i, reason)]
         else:
             affected, actions = self._message(key, event.body)

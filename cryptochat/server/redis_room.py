@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable, Sequence
 from typing import cast
 from urllib.parse import urlsplit
@@ -40,7 +41,7 @@ from redis.exceptions import RedisError, ResponseError
 from ..engines.base import Engine
 from ..errors import CryptochatError, IntegrityError, SequenceError
 from ..wire.messages import Bye, Error, Hello, Message, encode
-from .cluster import EventLog, Kind, Replica
+from .cluster import ORIGIN_SIZE, EventLog, Kind, Replica, lease_claim
 from .cluster_config import ClusterConfig
 from .hosting import Perform
 from .room import CONSOLE, Action, Deliver, check_input, refuse_full
@@ -48,6 +49,7 @@ from .room import CONSOLE, Action, Deliver, check_input, refuse_full
 __all__ = ["RedisRoom"]
 
 _FIELD = b"e"
+_RESTARTED = "their server restarted"
 _MAX_FOUND = 300
 """Bytes of a BROKEN event's explanation that reach the log."""
 _START_ID = "0-1"
@@ -87,12 +89,17 @@ class RedisRoom:
         max_clients: int,
         history: int,
         log: Callable[[str], None],
+        identity: str | None = None,
     ) -> None:
+        """``identity``: where and as whom this server runs (host name, address, port, name), which no
+        other live server can share, so that restarted within its lease it takes its place back; ``None``
+        (a port chosen by the system) for a server that no later one replaces."""
         self.config = config
         self._url = _shown(config.url)
         self._log_line = log
         self._events = EventLog(psk, config.room, engine)
         self._replica = Replica(self._events.origin, history)
+        self._claim = os.urandom(32) if identity is None else lease_claim(psk, identity)
         self._console_name = console_name
         self._max_clients = max_clients
         prefix = f"cryptochat:{config.room}"
@@ -132,6 +139,7 @@ class RedisRoom:
         try:
             await self._redis.ping()
             last = await self._follow_stream()
+            predecessors = await self._predecessors()
             await self._renew()  # before the Hello: no one may find this server in the room without it
         except (RedisError, OSError) as exc:
             await self._redis.aclose()
@@ -156,6 +164,10 @@ class RedisRoom:
         self._log_line(
             f"cluster: room {self.config.room} on {self._url}, this server {self._origin_name()}"
         )
+        for origin in predecessors:
+            # Before the Hellos, so that the operator and the members coming back get their names back.
+            self._log_line(f"cluster: restarted within the lease of {origin.hex()[:8]}, this server before")
+            self._append(Kind.GONE, CONSOLE, origin + _RESTARTED.encode())
         self.submit(CONSOLE, Hello(self._console_name))
 
     def submit(self, member: int, message: Message) -> None:
@@ -263,7 +275,7 @@ class RedisRoom:
             self._stop(f"the room's event log was tampered with (found by server {finder})")
             return False
         self._do(self._replica.apply(event))
-        if event.kind is Kind.GONE and event.body == self._events.origin:
+        if event.kind is Kind.GONE and event.body[:ORIGIN_SIZE] == self._events.origin:
             # Its members were told to reconnect (a Disconnect each); the operator joins again.
             self._log_line("cluster: the others declared this server gone (lease expired): its members left")
             self._hello.clear()
@@ -290,9 +302,21 @@ class RedisRoom:
                 if len(self._outbox) <= _OUTBOX_HIGH // 4:
                     self._room_for_more.set()
 
+    async def _predecessors(self) -> list[bytes]:
+        """The servers whose lease holds this one's claim: this very server, before a restart."""
+        keys = [key async for key in self._redis.scan_iter(match=self._alive + "*")]
+        claims = cast(list[bytes | None], await self._redis.mget(keys)) if keys else []
+        found = []
+        for key, claim in zip(keys, claims, strict=True):
+            origin = cast(bytes, key)[len(self._alive):]
+            if claim == self._claim and len(origin) == 2 * ORIGIN_SIZE:
+                with contextlib.suppress(ValueError):
+                    found.append(bytes.fromhex(origin.decode("ascii", "replace")))
+        return found
+
     async def _renew(self) -> None:
         await self._redis.set(
-            self._alive + self._events.origin.hex(), b"1", px=max(1, int(self.config.lease * 1000))
+            self._alive + self._events.origin.hex(), self._claim, px=max(1, int(self.config.lease * 1000))
         )
 
     async def _heartbeat_loop(self) -> None:
