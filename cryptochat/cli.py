@@ -257,7 +257,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--lease", type=_number(float, 0.1, 3600), default=DEFAULT_LEASE, metavar="SECONDS",
-        help="in a cluster: how long a server may stop answering before the others say its members left",
+        help="in a cluster: how long a server's lease lasts; one missing this long means its members left",
     )
 
     connect = command("connect", "join a chat room")

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import pytest
 from conftest import KEY
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from cryptochat.engines import Engine
 from cryptochat.errors import IntegrityError, SequenceError
@@ -242,3 +248,27 @@ def test_a_lease_claim_is_the_same_only_for_the_same_key_and_identity() -> None:
     assert claim != lease_claim(KEY, "host\0::\x005556\0east")
     assert claim != lease_claim(bytes(32), "host\0::\x005555\0east")
     assert b"east" not in claim and b"host" not in claim
+
+
+def test_an_entry_checks_with_the_documented_recipe_alone(pair: tuple[Server, Server]) -> None:
+    """docs/scaling.md's entry format, byte by byte, with nothing of the package but the entries."""
+    a, _ = pair
+    entry = a.say(1, Hello("alice"))
+    okm = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=b"cryptochat v1 cluster").derive(KEY)
+    enc, mac = okm[:32], okm[32:]
+    room = b"lobby"
+    version, stream, iv, ciphertext, tag = entry[0], entry[1:17], entry[17:33], entry[33:-32], entry[-32:]
+    assert version == 2 and stream == a.start[1:17] and len(ciphertext) % 16 == 0
+    signed = b"cryptochat v2 cluster event" + bytes([len(room)]) + room + entry[:-32]
+    assert hmac.compare_digest(hmac.new(mac, signed, hashlib.sha256).digest(), tag)
+    decryptor = Cipher(algorithms.AES(enc), modes.CBC(iv)).decryptor()
+    padded = decryptor.update(ciphertext) + decryptor.finalize()
+    plain = padded[: -padded[-1]]
+    assert plain[:16] == a.log.origin
+    assert int.from_bytes(plain[16:24], "big") == 0  # seq
+    assert int.from_bytes(plain[24:32], "big") == 0  # seen
+    assert plain[32:64] == bytes(32)  # digest of nothing applied
+    assert plain[64] == 1 and int.from_bytes(plain[65:69], "big") == 1  # MESSAGE, member 1
+    assert plain[69:] == encode(Hello("alice"))
+    # The smallest valid entry: a stream's start, kind 4, with no body.
+    assert len(a.start) == 1 + 16 + 16 + 80 + 32 == 145

@@ -277,7 +277,7 @@ class RedisRoom:
         self._do(self._replica.apply(event))
         if event.kind is Kind.GONE and event.body[:ORIGIN_SIZE] == self._events.origin:
             # Its members were told to reconnect (a Disconnect each); the operator joins again.
-            self._log_line("cluster: the others declared this server gone (lease expired): its members left")
+            self._log_line("cluster: the others declared this server gone: its members left")
             self._hello.clear()
             self.submit(CONSOLE, Hello(self._console_name))
         return True
