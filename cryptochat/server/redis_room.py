@@ -17,6 +17,9 @@ Four tasks share one connection pool:
   this server has itself been connected for a whole lease (so that no one is declared gone for an outage
   that stopped everyone's renewals).
 
+A lease holds a MAC of where and as whom its server runs: a server that finds its own in a lease at start
+is that server restarted, and declares it gone before its Hello, so that it takes its name back.
+
 While Redis is unreachable every task retries; the members of this server are told when it goes and when
 it comes back. An entry that fails authentication is skipped with one log line; a gap or a change of
 order in the log ends the server (``fail``), since its copy of the room can no longer be trusted, after
@@ -365,8 +368,7 @@ class RedisRoom:
         if task.cancelled() or task.exception() is None:
             return
         self._log_line(f"cluster: internal error in the {task.get_name()}: {task.exception()!r}")
-        assert self._fail is not None
-        self._fail("internal error in the cluster's link")
+        self._stop("internal error in the cluster's link")
 
     def _stop(self, why: str) -> None:
         assert self._fail is not None
