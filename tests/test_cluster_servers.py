@@ -331,6 +331,7 @@ def test_an_entry_deleted_after_some_servers_applied_it_stops_every_server(
     async def scenario() -> None:
         store, servers = await on_redis(key_file, str(tmp_path), 2)
         alice = await connect(key_file, port_of(servers[0]), "alice")
+        assert await servers[1].wait_for("alice joined", stream="stderr")  # so bob's join is sealed after
         bob = await connect(key_file, port_of(servers[1]), "bob")
         await alice.type("about to vanish")
         assert await bob.wait_for("alice: about to vanish")
