@@ -15,6 +15,7 @@ import os
 import re
 import resource
 import signal
+import socket
 import stat
 import sys
 from collections.abc import Callable, Sequence
@@ -256,7 +257,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--lease", type=_number(float, 0.1, 3600), default=DEFAULT_LEASE, metavar="SECONDS",
-        help="in a cluster: how long a server may stop answering before the others say its members left",
+        help="in a cluster: how long a server's lease lasts; one missing this long means its members left",
     )
 
     connect = command("connect", "join a chat room")
@@ -354,10 +355,16 @@ def _on_redis(
             raise
         raise ConfigError("--cluster needs the redis package: pip install 'cryptochat[cluster]'") from None
 
+    # No two live servers can listen on one host's address and port: a server that finds its own
+    # identity in a lease is this one, restarted (with --port 0, every start is a new server).
+    identity = None if config.port == 0 else "\0".join(
+        (socket.gethostname(), config.host, str(config.port), config.name)
+    )
+
     def room(max_clients: int) -> RoomHost:
         return RedisRoom(
             cluster, psk, engine, console_name=config.name, max_clients=max_clients,
-            history=config.history, log=log,
+            history=config.history, log=log, identity=identity,
         )
 
     return room

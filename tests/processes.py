@@ -115,3 +115,55 @@ class Redis:
         assert self.process is not None
         self.process.process.kill()
         await self.process.finish()
+
+
+class HoldingProxy:
+    """A TCP proxy to a local port that holds back, once, the first chunk a client sends containing
+    ``pattern`` (for ``delay`` seconds: that connection's later bytes wait behind it, the others flow)."""
+
+    def __init__(self, port: int, pattern: bytes, delay: float) -> None:
+        self._target = port
+        self._pattern = pattern
+        self._delay = delay
+        self.held = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for w in self._writers:
+            w.close()
+
+    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        self._writers.append(client_w)
+        try:
+            upstream_r, upstream_w = await asyncio.open_connection("127.0.0.1", self._target)
+        except OSError:
+            client_w.close()
+            return
+        self._writers.append(upstream_w)
+        await asyncio.gather(
+            self._pump(client_r, upstream_w, hold=True), self._pump(upstream_r, client_w, hold=False),
+            return_exceptions=True,
+        )
+
+    async def _pump(self, r: asyncio.StreamReader, w: asyncio.StreamWriter, *, hold: bool) -> None:
+        try:
+            while chunk := await r.read(65536):
+                if hold and not self.held and self._pattern in chunk:
+                    self.held += 1
+                    await asyncio.sleep(self._delay)
+                w.write(chunk)
+                await w.drain()
+        finally:
+            w.close()

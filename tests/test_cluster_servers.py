@@ -10,7 +10,7 @@ import time
 
 import pytest
 import redis
-from processes import CHAT, Redis, connect, free_port, port_of, run, serve, stop
+from processes import CHAT, HoldingProxy, Redis, connect, free_port, port_of, run, serve, stop
 
 from cryptochat.engines import Engine
 from cryptochat.server.cluster import EventLog, Kind
@@ -92,7 +92,8 @@ def test_members_on_three_servers_see_one_order_and_unique_names(
         entries = stream_entries(store.url)
         assert entries and not any(b"line" in e or b"watcher" in e for e in entries)
         with redis.Redis.from_url(store.url) as r:
-            r.xadd(f"cryptochat:{ROOM}:events", {b"e": os.urandom(1 + 16 + 128 + 32)})
+            # Random bytes under this stream's version and identity, which are not secret.
+            r.xadd(f"cryptochat:{ROOM}:events", {b"e": entries[-1][:17] + os.urandom(16 + 128 + 32)})
             r.xadd(f"cryptochat:{ROOM}:events", {b"e": entries[-1]})
         await talkers[0].type("after the forgery")
         for w in watchers:
@@ -106,6 +107,7 @@ def test_members_on_three_servers_see_one_order_and_unique_names(
         # server's copy of the room is in doubt, so each one says why and closes.
         with open(key_file, "rb") as f:
             forger = EventLog(f.read(), ROOM, engine)
+        forger.follow(entries[0])
         forger.seal(Kind.MESSAGE, 1, encode(Say("never appended")))
         with redis.Redis.from_url(store.url) as r:
             r.xadd(f"cryptochat:{ROOM}:events", {b"e": forger.seal(Kind.MESSAGE, 1, encode(Say("gap")))})
@@ -131,8 +133,9 @@ def test_a_killed_servers_members_leave_within_the_lease_and_history_comes_from_
         killed_at = time.monotonic()
         os.kill(doomed.process.pid, signal.SIGKILL)
         assert await alice.wait_for("bob left (their server stopped answering)", stream="stderr", timeout=10)
-        # The lease, a quarter of it between checks, and the round trip through Redis.
-        assert time.monotonic() - killed_at < LEASE * 1.25 + 1.0
+        # Its lease runs out (at most a lease after its last renewal), is found missing at a check (a
+        # quarter lease apart) and again a whole lease later; then the round trip through Redis.
+        assert time.monotonic() - killed_at < LEASE * 2.25 + 1.0
 
         # A server started afterwards rebuilds the room from the stream alone: members and history.
         (late,) = await cluster(key_file, store.url, 1)
@@ -237,6 +240,184 @@ def test_a_server_that_stalled_past_its_lease_comes_back_and_its_members_rejoin(
         await leave_all(alice, bob)
         await stop(steady)
         await stop(stalled)
+        await store.kill()
+
+    run(scenario())
+
+
+def joins_seen(member: Participant) -> list[str]:
+    return [line for line in member.stderr if line.endswith(" joined")]
+
+
+async def copy_is_refused(
+    server: Participant, url: str, entries: list[bytes], *watchers: Participant
+) -> None:
+    """Append ``entries`` to the room's stream at ``url``: ``server`` refuses each one, in one log line, and
+    stays up; no member is shown anything of them (a line said afterwards is the next thing they see)."""
+    speaker, *others = watchers
+    await speaker.type("before the copies")
+    for w in others:
+        assert await w.wait_for(f"{speaker.name}: before the copies")
+    joins = [joins_seen(w) for w in watchers]
+
+    def refused() -> int:
+        return sum("refused stream entry" in line for line in server.stderr)
+
+    before = refused()
+    with redis.Redis.from_url(url) as r:
+        for entry in entries:
+            r.xadd(f"cryptochat:{ROOM}:events", {b"e": entry})
+    await until(lambda: refused() == before + len(entries))
+    assert all(
+        "another stream" in line for line in server.stderr[-len(entries):]
+    ), server.stderr[-len(entries):]
+    await speaker.type("after the copies")
+    for w, seen in zip(others, joins[1:], strict=True):
+        assert await w.wait_for(f"{speaker.name}: after the copies")
+        assert w.stdout[-2:] == [f"{speaker.name}: before the copies", f"{speaker.name}: after the copies"]
+        assert joins_seen(w) == seen
+    assert joins_seen(speaker) == joins[0]
+    assert server.process.returncode is None
+
+
+def test_entries_copied_from_a_stream_renamed_aside_are_refused_unseen(key_file: str, tmp_path: str) -> None:
+    async def scenario() -> None:
+        store, (before,) = await on_redis(key_file, str(tmp_path), 1)
+        alice = await connect(key_file, port_of(before), "alice")
+        await alice.type("said in the old stream")
+        await leave_all(alice)
+        await stop(before)
+        events = f"cryptochat:{ROOM}:events"
+        with redis.Redis.from_url(store.url) as r:
+            r.rename(events, f"{events}:aside")  # the room moved to a new stream
+            old = [value for _, fields in r.xrange(f"{events}:aside") for value in fields.values()]
+        (after,) = await cluster(key_file, store.url, 1)
+        bob = await connect(key_file, port_of(after), "bob")
+        carol = await connect(key_file, port_of(after), "carol")
+        await copy_is_refused(after, store.url, old, bob, carol)
+        await leave_all(bob, carol)
+        await stop(after)
+        await store.kill()
+
+    run(scenario())
+
+
+def test_entries_copied_from_another_redis_with_the_same_room_are_refused_unseen(
+    key_file: str, tmp_path: str
+) -> None:
+    async def scenario() -> None:
+        here_dir, there_dir = tmp_path / "here", tmp_path / "there"
+        here_dir.mkdir()
+        there_dir.mkdir()
+        here, (server,) = await on_redis(key_file, str(here_dir), 1)
+        there, (elsewhere,) = await on_redis(key_file, str(there_dir), 1)
+        dave = await connect(key_file, port_of(elsewhere), "dave")
+        await dave.type("said on the other Redis")
+        bob = await connect(key_file, port_of(server), "bob")
+        carol = await connect(key_file, port_of(server), "carol")
+        await copy_is_refused(server, here.url, stream_entries(there.url), bob, carol)
+        await leave_all(bob, carol, dave)
+        await stop(server)
+        await stop(elsewhere)
+        await here.kill()
+        await there.kill()
+
+    run(scenario())
+
+
+def test_an_entry_deleted_after_some_servers_applied_it_stops_every_server(
+    key_file: str, tmp_path: str
+) -> None:
+    async def scenario() -> None:
+        store, servers = await on_redis(key_file, str(tmp_path), 2)
+        alice = await connect(key_file, port_of(servers[0]), "alice")
+        assert await servers[1].wait_for("alice joined", stream="stderr")  # so bob's join is sealed after
+        bob = await connect(key_file, port_of(servers[1]), "bob")
+        await alice.type("about to vanish")
+        assert await bob.wait_for("alice: about to vanish")
+        with redis.Redis.from_url(store.url) as r:
+            events = f"cryptochat:{ROOM}:events"
+            joins = [i for i, _ in r.xrange(events) if i != b"0-1"]  # s0, s1, alice, bob...
+            r.xdel(events, joins[2])
+        # A server that reads the stream now stops at bob's join, sealed after alice's: what it applied
+        # is a prefix of what the others applied, so they would see nothing wrong in what it seals next.
+        # It says what it found in the stream, and they stop there.
+        (late,) = await cluster(key_file, store.url, 1)
+        for s in (late, *servers):
+            assert await s.finish() == 1, "\n".join(s.stderr)
+        assert any("(reordered or dropped)" in line for line in late.stderr)
+        for s in servers:
+            assert any("found the room's event log broken" in line for line in s.stderr), "\n".join(s.stderr)
+        for member in (alice, bob):
+            assert await member.wait_for("the room's event log was tampered with", stream="stderr")
+        await store.kill()
+
+    run(scenario())
+
+
+def test_a_server_is_not_declared_gone_while_its_lease_is_late_or_briefly_missing(
+    key_file: str, tmp_path: str
+) -> None:
+    async def scenario() -> None:
+        store, (steady,) = await on_redis(key_file, str(tmp_path), 1)
+        alice = await connect(key_file, port_of(steady), "alice")
+        await asyncio.sleep(LEASE)  # steady now checks the others' leases, every quarter lease
+        # The new server's first lease write reaches Redis a second late (a slow link, a busy Redis).
+        proxy = HoldingProxy(store.port, b"$3\r\nSET\r\n", delay=1.0)
+        await proxy.start()
+        late = await serve(key_file, "--cluster", proxy.url, "--room", ROOM, "--lease", str(LEASE),
+                           "--name", "late")
+        assert await alice.wait_for("late joined", stream="stderr")
+        assert proxy.held == 1
+        # Its lease deleted (by whoever can write to Redis): it is written again within a third of a lease.
+        with redis.Redis.from_url(store.url) as r:
+            (lease,) = r.keys(f"cryptochat:{ROOM}:alive:*{late_origin(late)}*")
+            r.delete(lease)
+        await asyncio.sleep(LEASE * 1.5)
+        assert not any("late left" in line for line in alice.stderr), alice.stderr
+        assert not any("its members leave" in line for line in steady.stderr), steady.stderr
+        await leave_all(alice)
+        await stop(late)
+        await stop(steady)
+        await proxy.close()
+        await store.kill()
+
+    run(scenario())
+
+
+def late_origin(server: Participant) -> str:
+    """The first 8 hex digits of a server's random id, as its log shows it."""
+    line = next(line for line in server.stderr if line.startswith("cluster: room"))
+    return line.rsplit(" ", 1)[1]
+
+
+def test_a_server_restarted_within_its_lease_takes_its_name_back_and_so_do_its_members(
+    key_file: str, tmp_path: str
+) -> None:
+    async def scenario() -> None:
+        store, (steady,) = await on_redis(key_file, str(tmp_path), 1)
+        alice = await connect(key_file, port_of(steady), "alice")
+        port = str(free_port())
+        # A lease longer than a restart takes on a busy machine (nothing here waits for it to run out).
+        options = ("--cluster", store.url, "--room", ROOM, "--lease", "10", "--name", "east")
+        east = await serve(key_file, *options, port=port)
+        bob = await connect(key_file, port, "bob")
+        assert await alice.wait_for("bob joined", stream="stderr")
+        os.kill(east.process.pid, signal.SIGKILL)
+        await east.finish()
+        # Its lease is still there: the same server on the same host and port recognises it as its own.
+        again = await serve(key_file, *options, port=port)
+        await until(lambda: sum("bob joined" in line for line in alice.stderr) == 2)
+        assert [line for line in alice.stderr if line.startswith(("east", "bob"))] == [
+            "east joined", "bob joined",
+            "east left (their server restarted)", "bob left (their server restarted)",
+            "east joined", "bob joined",
+        ]
+        assert await bob.wait_for(f"reconnected to 127.0.0.1:{port} as bob;", stream="stderr")
+        assert not any("-2" in line for line in alice.stderr)
+        await leave_all(alice, bob)
+        await stop(again)
+        await stop(steady)
         await store.kill()
 
     run(scenario())

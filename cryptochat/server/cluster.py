@@ -8,24 +8,32 @@ are unique across servers and every member sees one order. Each server delivers 
 
 The log's keeper (Redis) is not trusted. An entry (the one field of a stream entry)::
 
-    version (1) | iv (16) | ciphertext (16*n, n >= 5) | tag (32)
+    version (1) = 2 | stream (16) | iv (16) | ciphertext (16*n, n >= 5) | tag (32)
 
     keys      = HKDF-SHA256(ikm = PSK, salt = none, info = "cryptochat v1 cluster", 64 bytes) = enc | mac
-    tag       = HMAC-SHA256(mac, "cryptochat v1 cluster event" | len(room) (1) | room | version | iv | ct)
+    tag       = HMAC-SHA256(mac, "cryptochat v2 cluster event" | len(room) (1) | room | version | stream
+                            | iv | ciphertext)
     plaintext = origin (16) | seq (8) | seen (8) | digest (32) | kind (1) | member (4) | body
+
+``stream`` is the identity of the one stream the entry belongs to: random, drawn by the server that
+created the stream and sealed into the stream's first entry (:attr:`Kind.STREAM`), which every server
+reads before anything else (:meth:`EventLog.follow`). An entry of any other stream (of a room moved to a
+new stream, of another Redis, of another cluster) is refused even under the same key and room name.
 
 ``seq`` counts the origin's events from 0. ``seen`` is how many events the origin had applied when it sealed
 this one and ``digest`` the hash chain over them (``d(k+1) = SHA-256(d(k) | tag(k+1))``, ``d(0)`` zeros).
-:class:`EventLog` checks, in this order: lengths, the tag (constant time, before decrypting), the layout, the
-origin's sequence (lower: a duplicate or replay, skipped; higher: events were dropped), and that the origin
-had seen exactly what this server has applied at that point (otherwise the keeper reordered or forked the
-log). A forged entry changes nothing and is skipped by every server alike; a dropped or reordered one means
-the copies may differ, which :class:`SequenceError` reports so the server can stop.
+:class:`EventLog` checks, in this order: lengths, the stream, the tag (constant time, before decrypting),
+the layout, the origin's sequence (lower: a duplicate or replay, skipped; higher: events were dropped), and
+that the origin had seen exactly what this server has applied at that point (otherwise the keeper
+reordered or forked the log). A forged entry changes nothing and is skipped by every server alike; a
+dropped or reordered one means the copies may differ, which :class:`SequenceError` reports so the server
+can stop (and say so in a :attr:`Kind.BROKEN` event, so that the servers that saw nothing wrong stop too).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import struct
 from collections import deque
@@ -37,25 +45,29 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..engines.base import AES_BLOCK, Engine
-from ..errors import IntegrityError, RemoteProtocolError, SequenceError
+from ..errors import IntegrityError, LocalProtocolError, RemoteProtocolError, SequenceError
 from ..wire.messages import MAX_MEMBERS, MAX_REASON_BYTES, Hello, check_text, decode
 from .room import Action, Deliver, Disconnect, Note, Room
 
-__all__ = ["ORIGIN_SIZE", "Event", "EventLog", "Kind", "Replica"]
+__all__ = ["ORIGIN_SIZE", "STREAM_ID_SIZE", "Event", "EventLog", "Kind", "Replica", "lease_claim"]
 
 ORIGIN_SIZE = 16
-_VERSION = 1
+_VERSION = 2
 _KEYS_INFO = b"cryptochat v1 cluster"
-_EVENT_LABEL = b"cryptochat v1 cluster event"
+_EVENT_LABEL = b"cryptochat v2 cluster event"
+_CLAIM_LABEL = b"cryptochat v2 cluster lease"
+STREAM_ID_SIZE = 16
+_HEAD = 1 + STREAM_ID_SIZE + AES_BLOCK  # version, stream, iv
 _TAG = 32
 _BODY = struct.Struct(f">{ORIGIN_SIZE}sQQ32sBI")  # origin, seq, seen, digest, kind, member
+_KIND_AT = _BODY.size - 5  # kind (1) and member (4) end the fixed part
 _MAX_ENTRY = 16 * 1024
 """Largest entry accepted: a chat line of 4 KiB as UTF-8 with its framing fits many times over."""
-_MIN_ENTRY = 1 + AES_BLOCK + AES_BLOCK * ((_BODY.size + AES_BLOCK) // AES_BLOCK) + _TAG
+_MIN_ENTRY = _HEAD + AES_BLOCK * ((_BODY.size + AES_BLOCK) // AES_BLOCK) + _TAG
 _WINDOW = 65536
 """Applied events whose digests are kept, to check what a lagging origin had seen."""
 _MAX_ROOM_BYTES = 255
-_KINDS = frozenset({1, 2, 3})
+_KINDS = frozenset({1, 2, 3, 4, 5})
 
 
 class Kind(IntEnum):
@@ -64,7 +76,12 @@ class Kind(IntEnum):
     LEFT = 2
     """A member's connection ended (body: why, UTF-8)."""
     GONE = 3
-    """A server stopped renewing its lease (body: its origin): its members leave."""
+    """A server stopped renewing its lease, or restarted (body: its origin, then why, UTF-8, if not the
+    default "their server stopped answering"): its members leave."""
+    STREAM = 4
+    """The stream's first entry (seq, seen, member 0, digest zeros, no body): its ``stream`` names it."""
+    BROKEN = 5
+    """A server found the log broken (body: what it found, UTF-8): every server stops at this event."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +119,7 @@ class EventLog:
         self._bind = _EVENT_LABEL + bytes([len(raw_room)]) + raw_room
         self._random = random
         self.origin = random(ORIGIN_SIZE)
+        self._stream: bytes | None = None
         self._seq = 0
         self._expected: dict[bytes, int] = {}
         self._applied = 0
@@ -112,36 +130,42 @@ class EventLog:
         """Events accepted so far, from every origin."""
         return self._applied
 
+    def new_stream(self) -> bytes:
+        """The first entry of a new stream, under a fresh random identity (for a stream that has none yet)."""
+        start = _BODY.pack(self.origin, 0, 0, bytes(32), Kind.STREAM, 0)
+        return self._sealed(self._random(STREAM_ID_SIZE), start)
+
+    def follow(self, start: bytes) -> None:
+        """Take the identity of the stream whose first entry is ``start``, before any :meth:`seal` or
+        :meth:`open`. :class:`IntegrityError` if it is not a stream's first entry for this key and room.
+        """
+        plain = self._unsealed(start, start[1 : 1 + STREAM_ID_SIZE])
+        if plain[_KIND_AT] != Kind.STREAM:
+            raise IntegrityError("the stream's first entry is not the start of a stream")
+        self._stream = start[1 : 1 + STREAM_ID_SIZE]
+
     def seal(self, kind: Kind, member: int, body: bytes) -> bytes:
+        if self._stream is None:
+            raise LocalProtocolError("follow() the stream's first entry before sealing")
         plain = _BODY.pack(self.origin, self._seq, self._applied, self._digests[-1], kind, member) + body
-        iv = self._random(AES_BLOCK)
-        head = bytes([_VERSION]) + iv
-        sealed = self._seal.seal(self._bind + head, iv, _pad(plain))
+        entry = self._sealed(self._stream, plain)
         self._seq += 1
-        return head + sealed
+        return entry
 
     def open(self, entry: bytes) -> Event | None:
-        """The event, or ``None`` for a duplicate of one already applied (a retried append, a replay).
+        """The event, or ``None`` for a duplicate of one already applied (a retried append, a replay, a
+        copy of the stream's first entry).
 
-        :class:`IntegrityError`: forged, altered or malformed, nothing changed. :class:`SequenceError`: an
-        origin's events are missing or the log's order is not the one its origins saw.
+        :class:`IntegrityError`: forged, altered, malformed or of another stream, nothing changed.
+        :class:`SequenceError`: an origin's events are missing or the log's order is not the one its
+        origins saw.
         """
-        ct_len = len(entry) - 1 - AES_BLOCK - _TAG
-        if not _MIN_ENTRY <= len(entry) <= _MAX_ENTRY or ct_len % AES_BLOCK:
-            raise IntegrityError(f"malformed entry of {len(entry)} bytes")
-        head, ciphertext, tag = entry[: 1 + AES_BLOCK], entry[1 + AES_BLOCK : -_TAG], entry[-_TAG:]
-        padded = self._seal.open(self._bind + head, head[1:], ciphertext, tag)
-        if padded is None:
-            raise IntegrityError("entry failed authentication (forged, altered, or for another room or key)")
-        n = padded[-1]
-        if head[0] != _VERSION or not 1 <= n <= AES_BLOCK or padded[-n:] != bytes([n]) * n:
-            raise IntegrityError("authenticated entry is malformed (a buggy server holds the key)")
-        plain = padded[:-n]
-        if len(plain) < _BODY.size:
-            raise IntegrityError(f"authenticated entry of {len(plain)} bytes is too short")
+        if self._stream is None:
+            raise LocalProtocolError("follow() the stream's first entry before opening")
+        plain = self._unsealed(entry, self._stream)
         origin, seq, seen, digest, kind, member = _BODY.unpack_from(plain)
-        if kind not in _KINDS:
-            raise IntegrityError(f"authenticated entry has an unknown kind {kind}")
+        if kind == Kind.STREAM:
+            return None
         expected = self._expected.get(origin, 0)
         if seq < expected:
             return None
@@ -152,20 +176,63 @@ class EventLog:
         if seen > self._applied:
             raise SequenceError(
                 f"event {seq} of server {origin.hex()[:8]} comes before events its server had seen"
-                " (reordered)"
+                " (reordered or dropped)"
             )
         back = self._applied - seen
         if back < len(self._digests) and self._digests[-1 - back] != digest:
             raise SequenceError(
-                f"event {seq} of server {origin.hex()[:8]} was sealed after another order of the log (forked)"
+                f"event {seq} of server {origin.hex()[:8]} was sealed after another order of the log"
+                " (forked or dropped)"
             )
         self._expected[origin] = seq + 1
         self._applied += 1
-        self._digests.append(hashlib.sha256(self._digests[-1] + tag).digest())
+        self._digests.append(hashlib.sha256(self._digests[-1] + entry[-_TAG:]).digest())
         return Event(origin, seq, Kind(kind), member, plain[_BODY.size :])
+
+    def _sealed(self, stream: bytes, plain: bytes) -> bytes:
+        iv = self._random(AES_BLOCK)
+        head = bytes([_VERSION]) + stream + iv
+        return head + self._seal.seal(self._bind + head, iv, _pad(plain))
+
+    def _unsealed(self, entry: bytes, stream: bytes) -> bytes:
+        """The plaintext of an entry of ``stream``, its layout checked, or :class:`IntegrityError`."""
+        ct_len = len(entry) - _HEAD - _TAG
+        if not _MIN_ENTRY <= len(entry) <= _MAX_ENTRY or ct_len % AES_BLOCK:
+            raise IntegrityError(f"malformed entry of {len(entry)} bytes")
+        head, ciphertext, tag = entry[:_HEAD], entry[_HEAD:-_TAG], entry[-_TAG:]
+        if head[1 : 1 + STREAM_ID_SIZE] != stream:
+            # The identity is not secret: a plain comparison, before the MAC, says which refusal it is.
+            raise IntegrityError(
+                f"entry belongs to another stream {head[1:1 + STREAM_ID_SIZE].hex()[:8]}"
+                " (copied from a room moved to a new stream, another Redis or another cluster)"
+            )
+        padded = self._seal.open(self._bind + head, head[-AES_BLOCK:], ciphertext, tag)
+        if padded is None:
+            raise IntegrityError("entry failed authentication (forged, altered, or for another room or key)")
+        n = padded[-1]
+        if head[0] != _VERSION or not 1 <= n <= AES_BLOCK or padded[-n:] != bytes([n]) * n:
+            raise IntegrityError("authenticated entry is malformed (a buggy server holds the key)")
+        plain = padded[:-n]
+        if len(plain) < _BODY.size:
+            raise IntegrityError(f"authenticated entry of {len(plain)} bytes is too short")
+        if plain[_KIND_AT] not in _KINDS:
+            raise IntegrityError(f"authenticated entry has an unknown kind {plain[_KIND_AT]}")
+        return plain
 
     def close(self) -> None:
         self._seal.close()
+
+
+def _reason(body: bytes, default: str) -> str:
+    reason = body.decode("utf-8", "replace") or default
+    # Its origin checked it, so never reached: a Leave must encode.
+    return default if check_text(reason, MAX_REASON_BYTES) is not None else reason
+
+
+def lease_claim(psk: bytes, identity: str) -> bytes:
+    """What a server's lease holds: a MAC of where and as whom it runs, so that the same server restarted
+    recognises its predecessor's lease (:mod:`.redis_room`) while Redis learns neither name nor address."""
+    return hmac.new(cluster_keys(psk)[1], _CLAIM_LABEL + identity.encode(), hashlib.sha256).digest()
 
 
 class Replica:
@@ -203,13 +270,12 @@ class Replica:
         key = (event.origin, event.member)
         if event.kind is Kind.GONE:
             gone = event.body[:ORIGIN_SIZE]
+            reason = _reason(event.body[ORIGIN_SIZE:], "their server stopped answering")
             affected = [i for i, (o, _) in self._who.items() if o == gone]
-            actions = [a for i in affected for a in self._room.leave(i, "their server stopped answering")]
+            actions = [a for i in affected for a in self._room.leave(i, reason)]
         elif event.kind is Kind.LEFT:
             affected = [self._ids[key]] if key in self._ids else []
-            reason = event.body.decode("utf-8", "replace")
-            if check_text(reason, MAX_REASON_BYTES) is not None:
-                reason = "connection lost"  # its origin wrote it, so never reached; a Leave must encode
+            reason = _reason(event.body, "connection lost")
             actions = [a for i in affected for a in self._room.leave(i, reason)]
         else:
             affected, actions = self._message(key, event.body)

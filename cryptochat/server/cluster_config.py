@@ -38,7 +38,8 @@ class ClusterConfig:
     room: str
     """The room's name: servers with the same Redis, room and key carry one room."""
     lease: float = DEFAULT_LEASE
-    """Seconds after which a server that stopped renewing its lease is declared gone with its members."""
+    """Seconds a server's lease lasts after its last renewal; a server whose lease the others have found
+    missing for as long again is declared gone with its members."""
 
     def __post_init__(self) -> None:
         problem = check_cluster_url(self.url)

@@ -3,24 +3,35 @@
 Four tasks share one connection pool:
 
 - the **reader** follows the room's stream (``XREAD BLOCK``) from its first entry, opens each entry and
-  applies it to this server's replica, and hands the actions for this server's members to the server;
+  applies it to this server's replica, and hands the actions for this server's members to the server
+  (before any task starts, the server creates the stream's first entry, which names the stream, with
+  ``XADD`` at the fixed id ``0-1``, so that of servers starting together only one can, and follows
+  whichever stream start is there);
 - the **publisher** appends what this server's members do (``XADD``, pipelined), in order, and keeps an
   entry until Redis has taken it, so that an outage delays events but loses none (an append that Redis
   took but could not confirm comes back as a duplicate, which the log skips);
-- the **heartbeat** renews this server's lease, a key that expires ``lease`` seconds after its last renewal;
-- the **watch** declares gone, through the stream, any server with members whose lease has expired, once
+- the **heartbeat** renews this server's lease, a key that expires ``lease`` seconds after its last renewal
+  (written first before any task starts, so that no server can see this one's Hello before its lease);
+- the **watch** declares gone, through the stream, any server with members whose lease it has found
+  missing at every check for a whole lease (so a lease deleted or late is written again before that), once
   this server has itself been connected for a whole lease (so that no one is declared gone for an outage
   that stopped everyone's renewals).
 
+A lease holds a MAC of where and as whom its server runs: a server that finds its own in a lease at start
+is that server restarted, and declares it gone before its Hello, so that it takes its name back.
+
 While Redis is unreachable every task retries; the members of this server are told when it goes and when
 it comes back. An entry that fails authentication is skipped with one log line; a gap or a change of
-order in the log ends the server (``fail``), since its copy of the room can no longer be trusted.
+order in the log ends the server (``fail``), since its copy of the room can no longer be trusted, after
+it appended a ``BROKEN`` event that ends every other server too, including those that applied an entry
+the keeper deleted afterwards: all stop, so the room never splits into copies that went on apart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable, Sequence
 from typing import cast
 from urllib.parse import urlsplit
@@ -28,12 +39,12 @@ from urllib.parse import urlsplit
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from ..engines.base import Engine
 from ..errors import CryptochatError, IntegrityError, SequenceError
 from ..wire.messages import Bye, Error, Hello, Message, encode
-from .cluster import EventLog, Kind, Replica
+from .cluster import ORIGIN_SIZE, EventLog, Kind, Replica, lease_claim
 from .cluster_config import ClusterConfig
 from .hosting import Perform
 from .room import CONSOLE, Action, Deliver, check_input, refuse_full
@@ -41,6 +52,11 @@ from .room import CONSOLE, Action, Deliver, check_input, refuse_full
 __all__ = ["RedisRoom"]
 
 _FIELD = b"e"
+_RESTARTED = "their server restarted"
+_MAX_FOUND = 300
+"""Bytes of a BROKEN event's explanation that reach the log."""
+_START_ID = "0-1"
+"""The stream's first entry: an XADD at this id succeeds only on a stream that has never had an entry."""
 _Streams = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None
 """What XREAD answers under RESP2 (redis-py's default): per stream, its entries as (id, fields)."""
 _READ_COUNT = 1000
@@ -76,12 +92,17 @@ class RedisRoom:
         max_clients: int,
         history: int,
         log: Callable[[str], None],
+        identity: str | None = None,
     ) -> None:
+        """``identity``: where and as whom this server runs (host name, address, port, name), which no
+        other live server can share, so that restarted within its lease it takes its place back; ``None``
+        (a port chosen by the system) for a server that no later one replaces."""
         self.config = config
         self._url = _shown(config.url)
         self._log_line = log
         self._events = EventLog(psk, config.room, engine)
         self._replica = Replica(self._events.origin, history)
+        self._claim = os.urandom(32) if identity is None else lease_claim(psk, identity)
         self._console_name = console_name
         self._max_clients = max_clients
         prefix = f"cryptochat:{config.room}"
@@ -100,6 +121,7 @@ class RedisRoom:
         self._room_for_more = asyncio.Event()
         self._room_for_more.set()
         self._declared: set[bytes] = set()
+        self._missing: dict[bytes, float] = {}  # servers whose lease is missing: since when, by loop time
         self._down = False
         self._connected_since = 0.0
         self._perform: Perform | None = None
@@ -119,15 +141,24 @@ class RedisRoom:
     async def start(self, perform: Perform, fail: Callable[[str], None], flowing: asyncio.Event) -> None:
         try:
             await self._redis.ping()
+            last = await self._follow_stream()
+            predecessors = await self._predecessors()
+            await self._renew()  # before the Hello: no one may find this server in the room without it
         except (RedisError, OSError) as exc:
             await self._redis.aclose()
             raise CryptochatError(f"cannot reach the cluster at {self._url}: {exc}") from None
+        except IntegrityError as exc:
+            await self._redis.aclose()
+            raise CryptochatError(
+                f"the stream {self._stream} on {self._url} does not start as this key and room's do ({exc}):"
+                " move the room to a new stream"
+            ) from None
         self._perform = perform
         self._fail = fail
         self._connected_since = asyncio.get_running_loop().time()
         self._publisher = asyncio.create_task(self._publish_loop(), name="publisher")
         self._tasks = [
-            asyncio.create_task(self._read_loop(flowing), name="reader"),
+            asyncio.create_task(self._read_loop(flowing, last), name="reader"),
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self._watch_loop(), name="watch"),
         ]
@@ -136,6 +167,10 @@ class RedisRoom:
         self._log_line(
             f"cluster: room {self.config.room} on {self._url}, this server {self._origin_name()}"
         )
+        for origin in predecessors:
+            # Before the Hellos, so that the operator and the members coming back get their names back.
+            self._log_line(f"cluster: restarted within the lease of {origin.hex()[:8]}, this server before")
+            self._append(Kind.GONE, CONSOLE, origin + _RESTARTED.encode())
         self.submit(CONSOLE, Hello(self._console_name))
 
     def submit(self, member: int, message: Message) -> None:
@@ -187,8 +222,18 @@ class RedisRoom:
         if len(self._outbox) >= _OUTBOX_HIGH:
             self._room_for_more.clear()
 
-    async def _read_loop(self, flowing: asyncio.Event) -> None:
-        last: bytes | str = "0-0"
+    async def _follow_stream(self) -> bytes:
+        """Make sure the stream has its first entry, take its identity, and return that entry's id."""
+        with contextlib.suppress(ResponseError):  # the stream already has a first entry
+            await self._redis.xadd(self._stream, {_FIELD: self._events.new_stream()}, id=_START_ID)
+        first = cast(list[tuple[bytes, dict[bytes, bytes]]], await self._redis.xrange(self._stream, count=1))
+        if not first:
+            raise IntegrityError("the stream was deleted as it was created")
+        entry_id, fields = first[0]
+        self._events.follow(fields.get(_FIELD, b""))
+        return entry_id
+
+    async def _read_loop(self, flowing: asyncio.Event, last: bytes) -> None:
         pause = _RETRY[0]
         while True:
             await flowing.wait()  # the server's members are not keeping up: let Redis hold the events
@@ -216,16 +261,26 @@ class RedisRoom:
             return True
         except SequenceError as exc:
             self._log_line(f"cluster: stream entry {where}: {exc}; this server's copy of the room is unsafe")
-            assert self._fail is not None
-            self._fail(f"the room's event log was tampered with ({exc})")
+            # The servers that applied what this one misses see nothing wrong: tell them, so all stop.
+            self._append(Kind.BROKEN, CONSOLE, f"stream entry {where}: {exc}".encode())
+            self._stop(f"the room's event log was tampered with ({exc})")
             return False
         if event is None:
             self._log_line(f"cluster: skipped stream entry {where}, a duplicate of an applied event")
             return True
+        if event.kind is Kind.BROKEN:
+            finder = event.origin.hex()[:8]
+            found = event.body[:_MAX_FOUND].decode("ascii", "replace")  # what a server's exception said
+            self._log_line(
+                f"cluster: stream entry {where}: server {finder} found the room's event log broken"
+                f" ({found!r}); this server stops with it"
+            )
+            self._stop(f"the room's event log was tampered with (found by server {finder})")
+            return False
         self._do(self._replica.apply(event))
-        if event.kind is Kind.GONE and event.body == self._events.origin:
+        if event.kind is Kind.GONE and event.body[:ORIGIN_SIZE] == self._events.origin:
             # Its members were told to reconnect (a Disconnect each); the operator joins again.
-            self._log_line("cluster: the others declared this server gone (lease expired): its members left")
+            self._log_line("cluster: the others declared this server gone: its members left")
             self._hello.clear()
             self.submit(CONSOLE, Hello(self._console_name))
         return True
@@ -250,23 +305,40 @@ class RedisRoom:
                 if len(self._outbox) <= _OUTBOX_HIGH // 4:
                     self._room_for_more.set()
 
+    async def _predecessors(self) -> list[bytes]:
+        """The servers whose lease holds this one's claim: this very server, before a restart."""
+        keys = [key async for key in self._redis.scan_iter(match=self._alive + "*")]
+        claims = cast(list[bytes | None], await self._redis.mget(keys)) if keys else []
+        found = []
+        for key, claim in zip(keys, claims, strict=True):
+            origin = cast(bytes, key)[len(self._alive):]
+            if claim == self._claim and len(origin) == 2 * ORIGIN_SIZE:
+                with contextlib.suppress(ValueError):
+                    found.append(bytes.fromhex(origin.decode("ascii", "replace")))
+        return found
+
+    async def _renew(self) -> None:
+        await self._redis.set(
+            self._alive + self._events.origin.hex(), self._claim, px=max(1, int(self.config.lease * 1000))
+        )
+
     async def _heartbeat_loop(self) -> None:
-        key = self._alive + self._events.origin.hex()
-        lease_ms = max(1, int(self.config.lease * 1000))
         while True:
+            await asyncio.sleep(self.config.lease / 3)
             try:
-                await self._redis.set(key, b"1", px=lease_ms)
+                await self._renew()
             except (RedisError, OSError) as exc:
                 self._lost(exc)
             else:
                 self._reached()
-            await asyncio.sleep(self.config.lease / 3)
 
     async def _watch_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.config.lease / 4)
             origins = self._replica.origins()
             self._declared &= origins
+            self._missing = {o: t for o, t in self._missing.items() if o in origins}
             for origin in origins - self._declared:
                 if not self._settled():
                     break
@@ -275,9 +347,16 @@ class RedisRoom:
                 except (RedisError, OSError) as exc:
                     self._lost(exc)
                     break
+                if alive:
+                    self._missing.pop(origin, None)
+                    continue
+                since = self._missing.setdefault(origin, loop.time())
                 # Checked again: an outage that began and ended while we waited restarts the wait.
-                if not alive and self._settled():
-                    self._log_line(f"cluster: server {origin.hex()[:8]}'s lease expired: its members leave")
+                if loop.time() - since >= self.config.lease and self._settled():
+                    self._log_line(
+                        f"cluster: server {origin.hex()[:8]}'s lease has been missing for a whole lease:"
+                        " its members leave"
+                    )
                     self._declared.add(origin)
                     self._append(Kind.GONE, CONSOLE, origin)
 
@@ -289,8 +368,11 @@ class RedisRoom:
         if task.cancelled() or task.exception() is None:
             return
         self._log_line(f"cluster: internal error in the {task.get_name()}: {task.exception()!r}")
+        self._stop("internal error in the cluster's link")
+
+    def _stop(self, why: str) -> None:
         assert self._fail is not None
-        self._fail("internal error in the cluster's link")
+        self._fail(why)
 
     def _settled(self) -> bool:
         """Whether Redis has answered for a whole lease: every live server has renewed its lease since."""
@@ -301,6 +383,7 @@ class RedisRoom:
         """A command failed: say so, once per outage."""
         if not self._down:
             self._down = True
+            self._missing.clear()  # not watched throughout: the whole lease starts again
             self._log_line(f"cluster: lost Redis at {self._url} ({exc}); retrying")
             self._tell("the room's shared store is unreachable: lines wait until it is back")
 
