@@ -17,6 +17,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include "compat.h"
 #include "cryptodev.h"
 
 /* Bounce chunks grow to this order before they need to for the chain. */
@@ -142,7 +143,7 @@ static int vcd_data_bounce(struct vcd_data *d, const void __user *src)
 		n = DIV_ROUND_UP(d->len, PAGE_SIZE << order);
 		if (vcd_fits_chain(d, n, d->dst ? n : 0))
 			break;
-		if (++order >= MAX_ORDER)
+		if (++order > MAX_PAGE_ORDER)
 			return -ENOMEM;
 	}
 	chunk = PAGE_SIZE << order;

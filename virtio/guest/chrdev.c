@@ -25,8 +25,8 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
-#include <asm/unaligned.h>
 #include <crypto/cryptodev.h>
+#include "compat.h"
 #include "cryptodev.h"
 
 #define VCD_CIPHER_ALG(id_, name_, mode_, iv_len_, block_len_) \
@@ -984,7 +984,7 @@ static const struct file_operations vcd_fops = {
 	.compat_ioctl = vcd_compat_ioctl,
 #endif
 	.poll = vcd_poll,
-	.llseek = no_llseek,
+	.llseek = VCD_NO_LLSEEK,
 };
 
 #define VCD_STAT_ATTR(name, expr)					\
@@ -1052,7 +1052,7 @@ void vcd_chrdev_del(struct vcd_device *vcd)
 }
 
 /* Like /dev/crypto: any user may ask the device to compute. */
-static char *vcd_devnode(struct device *dev, umode_t *mode)
+static char *vcd_devnode(VCD_DEVNODE_CONST struct device *dev, umode_t *mode)
 {
 	if (mode)
 		*mode = 0666;
@@ -1072,7 +1072,7 @@ int vcd_chrdev_init(void)
 	if (err)
 		goto err_region;
 
-	vcd_class = class_create(THIS_MODULE, "virtio_cryptodev");
+	vcd_class = vcd_class_create("virtio_cryptodev");
 	if (IS_ERR(vcd_class)) {
 		err = PTR_ERR(vcd_class);
 		goto err_cdev;

@@ -21,6 +21,7 @@
 #include <linux/slab.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
+#include "compat.h"
 #include "cryptodev.h"
 
 static bool multiqueue = true;
@@ -265,30 +266,27 @@ static void vcd_set_affinity(struct vcd_device *vcd)
 static int vcd_find_queues(struct vcd_device *vcd)
 {
 	struct virtio_device *vdev = vcd->vdev;
-	vq_callback_t **callbacks;
+	struct virtqueue_info *info;
 	struct virtqueue **vqs;
-	const char **names;
 	unsigned int i;
 	int err = -ENOMEM;
 
 	vqs = kcalloc(vcd->nqueues, sizeof(*vqs), GFP_KERNEL);
-	callbacks = kcalloc(vcd->nqueues, sizeof(*callbacks), GFP_KERNEL);
-	names = kcalloc(vcd->nqueues, sizeof(*names), GFP_KERNEL);
-	if (!vqs || !callbacks || !names)
+	info = kcalloc(vcd->nqueues, sizeof(*info), GFP_KERNEL);
+	if (!vqs || !info)
 		goto out;
 	for (i = 0; i < vcd->nqueues; i++) {
-		callbacks[i] = vcd_queue_done;
-		names[i] = vcd->queues[i].name;
+		info[i].callback = vcd_queue_done;
+		info[i].name = vcd->queues[i].name;
 	}
-	err = virtio_find_vqs(vdev, vcd->nqueues, vqs, callbacks, names, NULL);
+	err = vcd_find_vqs(vdev, vcd->nqueues, vqs, info);
 	if (err)
 		goto out;
 	for (i = 0; i < vcd->nqueues; i++)
 		vcd->queues[i].vq = vqs[i];
 	vcd_set_affinity(vcd);
 out:
-	kfree(names);
-	kfree(callbacks);
+	kfree(info);
 	kfree(vqs);
 	return err;
 }

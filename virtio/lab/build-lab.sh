@@ -3,12 +3,19 @@
 # virtio-cryptodev device compiled in, the guest module, and the guest test
 # programs. Idempotent and cached under $CRYPTOCHAT_CACHE (~/.cache/cryptochat),
 # keyed by the hash of every input, so an unchanged second run takes seconds and
-# a device edit recompiles a handful of files. Writes build/lab.env for the tests.
+# a device edit recompiles a handful of files. Writes build/lab-$PROFILE.env, and
+# build/lab.env for the profile built last.
+#
+# PROFILE picks the pair of QEMU and guest kernel, each from Debian's packages:
+#   debian12 (default)  QEMU 7.2 (bookworm's source), kernel 6.1 (bookworm)
+#   debian13            QEMU 10.0 (the bookworm-backports source of Debian 13's
+#                       QEMU), kernel 6.12 (Debian 12's 6.12 kernels)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${CRYPTOCHAT_CACHE:-$HOME/.cache/cryptochat}
 kernel_release=${CRYPTOCHAT_KERNEL:-}
+profile=${PROFILE:-debian12}
 qemu_configure=(
 	--target-list=x86_64-softmmu --disable-docs --disable-gtk --disable-sdl
 	--disable-vnc --disable-opengl --disable-tools --disable-guest-agent
@@ -38,28 +45,51 @@ fi
 
 "$repo/scripts/install-system-deps.sh"
 
-# The guest kernel: the newest Debian kernel that has both an image and headers.
+case $profile in
+debian12)
+	kernel_series=6.1
+	src_root=$cache/src
+	qemu_build=$cache/qemu-build
+	;;
+debian13)
+	kernel_series=6.12
+	src_root=$cache/src-debian13
+	qemu_build=$cache/qemu-build-debian13
+	# Debian's +ds source has no firmware blobs to install.
+	qemu_configure+=(--disable-install-blobs)
+	"$repo/virtio/lab/install-debian13.sh"
+	;;
+*) die "unknown PROFILE=$profile: debian12 or debian13" ;;
+esac
+
+# The guest kernel: the profile's newest Debian kernel that has both an image
+# and headers.
 if [ -z "$kernel_release" ]; then
-	for headers in /lib/modules/*/build; do
+	for headers in /lib/modules/"$kernel_series".*/build; do
+		[ -e "$headers" ] || continue
 		release=$(basename "$(dirname "$headers")")
 		[ -f "/boot/vmlinuz-$release" ] && kernel_release=$release
 	done
 fi
-[ -n "$kernel_release" ] || die "no kernel with headers: apt-get install linux-image-amd64 linux-headers-amd64"
+[ -n "$kernel_release" ] || die "no $kernel_series kernel with headers for PROFILE=$profile"
 kernel_image=/boot/vmlinuz-$kernel_release
 [ -r "$kernel_image" ] || die "$kernel_image is not readable"
 
 # --- QEMU -------------------------------------------------------------------
-src_root=$cache/src
 mkdir -p "$src_root"
 qemu_src=$(find "$src_root" -maxdepth 1 -type d -name 'qemu-*' | sort | tail -n 1)
+if [ -z "$qemu_src" ] && [ "$profile" = debian13 ]; then
+	"$repo/virtio/lab/fetch-qemu10.sh" "$src_root"
+	qemu_src=$(find "$src_root" -maxdepth 1 -type d -name 'qemu-*' | sort | tail -n 1)
+fi
 if [ -z "$qemu_src" ]; then
 	say "fetching Debian's QEMU source (apt-get source qemu)"
 	(cd "$src_root" && apt-get source -qq qemu >/dev/null 2>&1) ||
 		die "apt-get source qemu failed: is a deb-src entry configured?"
 	qemu_src=$(find "$src_root" -maxdepth 1 -type d -name 'qemu-*' | sort | tail -n 1)
 fi
-qemu_version=$(basename "$(ls "$src_root"/qemu_*.dsc | sort | tail -n 1)" .dsc)
+dsc=$(find "$src_root" -maxdepth 1 -name 'qemu_*.dsc' | sort | tail -n 1)
+qemu_version=$(basename "${dsc:-$qemu_src}" .dsc)
 
 qemu_key=$(inputs_key "$qemu_version ${qemu_configure[*]}" \
 	virtio/qemu virtio/include virtio/lab/patch-qemu.sh)
@@ -69,7 +99,7 @@ if [ -x "$qemu_out/qemu-system-x86_64" ]; then
 else
 	say "laying virtio-cryptodev into $qemu_src"
 	"$repo/virtio/lab/patch-qemu.sh" "$qemu_src"
-	build=$cache/qemu-build
+	build=$qemu_build
 	if [ ! -f "$build/build.ninja" ]; then
 		say "configuring QEMU (x86_64-softmmu; first build takes about 4 minutes)"
 		rm -rf "$build" && mkdir -p "$build"
@@ -141,7 +171,8 @@ else
 fi
 
 mkdir -p "$repo/build"
-cat >"$repo/build/lab.env" <<ENV
+cat >"$repo/build/lab-$profile.env" <<ENV
+PROFILE=$profile
 QEMU=$qemu_out/qemu-system-x86_64
 KERNEL=$kernel_image
 KERNEL_RELEASE=$kernel_release
@@ -150,4 +181,5 @@ HOSTILE_MODULE=$guest_out/virtio_cryptodev_hostile.ko
 GUEST_BIN=$guest_out/bin
 OPENSSL_ENGINE=$guest_out/devcrypto.so
 ENV
-say "ready: build/lab.env"
+cp "$repo/build/lab-$profile.env" "$repo/build/lab.env"
+say "ready: build/lab-$profile.env (and build/lab.env)"

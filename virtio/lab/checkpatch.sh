@@ -29,7 +29,11 @@ fi
 cd "$repo"
 status=0
 for f in virtio/guest/*.c virtio/guest/*.h virtio/tests/hostile/*.c; do
-	"$cache/checkpatch.pl" --no-tree --quiet --show-types -f "$f" || status=1
+	ignore=()
+	# The compat header's whole job is to test the kernel's version, which
+	# checkpatch (written for code merged into one kernel) advises against.
+	[ "$f" = virtio/guest/compat.h ] && ignore=(--ignore LINUX_VERSION_CODE)
+	"$cache/checkpatch.pl" --no-tree --quiet --show-types "${ignore[@]}" -f "$f" || status=1
 done
 [ "$status" -eq 0 ] && echo "checkpatch: clean"
 exit "$status"

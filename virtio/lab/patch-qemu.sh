@@ -27,10 +27,15 @@ done
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 
-# meson: the device in virtio_ss, its PCI proxy in virtio_pci_ss.
+# meson: the device in the source set upstream's virtio-crypto.c is in
+# (virtio_ss in 7.2, system_virtio_ss in 10.0), its PCI proxy in virtio_pci_ss,
+# both before the line that adds virtio_pci_ss to its parent.
+device_ss=$(sed -n "s/^\([a-z_]*\)\.add(when: 'CONFIG_VIRTIO_CRYPTO', if_true: files('virtio-crypto\.c'))$/\1/p" \
+	"$qemu/hw/virtio/meson.build")
+[ -n "$device_ss" ] || { echo "patch-qemu: hw/virtio/meson.build changed shape (virtio-crypto.c)" >&2; exit 1; }
 grep -v "# $marker" "$qemu/hw/virtio/meson.build" |
-	sed "/^virtio_ss.add_all(when: 'CONFIG_VIRTIO_PCI', if_true: virtio_pci_ss)/i\\
-virtio_ss.add(files('virtio-cryptodev.c', 'virtio-cryptodev-builtin.c', 'virtio-cryptodev-devcrypto.c'))  # $marker\\
+	sed "/^[a-z_]*virtio_ss.add_all(when: 'CONFIG_VIRTIO_PCI', if_true: virtio_pci_ss)/i\\
+$device_ss.add(files('virtio-cryptodev.c', 'virtio-cryptodev-builtin.c', 'virtio-cryptodev-devcrypto.c'))  # $marker\\
 virtio_pci_ss.add(files('virtio-cryptodev-pci.c'))  # $marker" >"$tmp"
 grep -q "# $marker" "$tmp" || { echo "patch-qemu: hw/virtio/meson.build changed shape" >&2; exit 1; }
 install_if_changed "$tmp" "$qemu/hw/virtio/meson.build"
