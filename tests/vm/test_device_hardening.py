@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import qtest_virtio as qv
 from chain_fuzz import fuzz
-from qtest_virtio import DESC_INDIRECT, DESC_WRITE, REQ, CryptodevQtest, Desc, DeviceError, Status, link
+from qtest_virtio import REQ, CryptodevQtest, DeviceError, Status
 from vectors import CBC_AES256
+from virtqueue import DESC_INDIRECT, DESC_WRITE, Desc, link
 from vmlab import Lab, qmp
 
 SOAK_SECONDS = float(os.environ.get("CRYPTOCHAT_SOAK_SECONDS", "10"))

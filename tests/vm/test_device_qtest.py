@@ -17,8 +17,9 @@ import pytest
 import qtest_virtio as qv
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from qtest_virtio import DESC_INDIRECT, DESC_NEXT, DESC_WRITE, REQ, RESP, CryptodevQtest, Desc, Status, link
+from qtest_virtio import REQ, RESP, CryptodevQtest, Status
 from vectors import CBC_AES256, HMAC_SHA256_CASE2
+from virtqueue import AVAIL_RING, DESC_INDIRECT, DESC_NEXT, DESC_WRITE, Desc, Used, link
 from vmlab import Lab
 
 KEY = bytes(range(32))
@@ -131,7 +132,7 @@ def test_every_request_queue_answers_alike_and_a_reset_clears_them_all(lab: Lab)
             assert dev.crypt(session, b"abc", out_len=32) == sw_hmac_sha256(KEY, b"abc")
         # A broken chain on queue 1 breaks the device; a reset brings back every queue.
         dev.init(queue=1)
-        assert dev.submit([qv.Desc(0, 0, 0, 0)], wait=2.0) is None and dev.broken
+        assert dev.submit([Desc(0, 0, 0, 0)], wait=2.0) is None and dev.broken
         works_again(dev)
         assert dev.qt.alive(), dev.qt.stderr
 
@@ -273,7 +274,7 @@ def head_beyond_the_queue(dev: CryptodevQtest, s: int) -> Built:
 
 
 def avail_index_far_ahead_over_garbage(dev: CryptodevQtest, s: int) -> Built:
-    dev.qt.memset(qv.AVAIL_RING + 4, 2 * dev.queue_size, 0xFF)  # every slot names head 0xffff
+    dev.qt.memset(AVAIL_RING + 4, 2 * dev.queue_size, 0xFF)  # every slot names head 0xffff
     return link(_crypt_parts(dev, s)), {"avail_step": 1000, "head": 0xFFFF}
 
 
@@ -327,7 +328,7 @@ def header_of_8_bytes(dev: CryptodevQtest, s: int) -> Built:
 def ring_full_of_garbage(dev: CryptodevQtest, s: int) -> Built:
     rng = random.Random(5)
     n = dev.queue_size
-    dev.qt.write(qv.AVAIL_RING + 4, b"".join(rng.randrange(n).to_bytes(2, "little") for _ in range(n)))
+    dev.qt.write(AVAIL_RING + 4, b"".join(rng.randrange(n).to_bytes(2, "little") for _ in range(n)))
     chain = [Desc(rng.randrange(qv.RAM_SIZE), rng.randrange(1, 4096), rng.randrange(8), rng.randrange(n))
              for _ in range(n)]
     return chain, {"avail_step": n, "head": rng.randrange(n)}
@@ -391,7 +392,7 @@ def test_malformed_chain_is_survived_and_the_device_recovers_after_reset(
 def test_short_header_gets_a_bad_request_status(device: CryptodevQtest) -> None:
     resp = device.buffer(16)
     used = device.submit(link([(device.buffer(8), 8, 0), (resp, 16, DESC_WRITE)]))
-    assert used == qv.Used(0, 16)
+    assert used == Used(0, 16)
     assert RESP.unpack(device.qt.read(resp, 16))[0] == Status.BADREQ
     assert not device.broken
 

@@ -29,9 +29,6 @@ from qtest_virtio import (
     CRYPTO_SHA2_256,
     CRYPTO_SHA2_256_HMAC,
     DECRYPT,
-    DESC_INDIRECT,
-    DESC_NEXT,
-    DESC_WRITE,
     ENCRYPT,
     RAM_SIZE,
     REQ,
@@ -39,13 +36,12 @@ from qtest_virtio import (
     S_DRIVER_OK,
     AuthMode,
     CryptodevQtest,
-    Desc,
     DeviceError,
     Opcode,
     QtestError,
     Status,
-    link,
 )
+from virtqueue import DESC_INDIRECT, DESC_NEXT, DESC_WRITE, Desc, link
 
 __all__ = ["FuzzStats", "fuzz"]
 

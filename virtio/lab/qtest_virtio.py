@@ -31,13 +31,25 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from virtqueue import (
+    AVAIL_RING,
+    DESC_INDIRECT,
+    DESC_TABLE,
+    DESC_WRITE,
+    F_INDIRECT_DESC,
+    F_VERSION_1,
+    USED_RING,
+    Desc,
+    Used,
+    link,
+)
+
 __all__ = [
     "DEVICE_ID",
     "RAM_SIZE",
     "VENDOR_ID",
     "Config",
     "CryptodevQtest",
-    "Desc",
     "DeviceError",
     "Opcode",
     "Qtest",
@@ -45,8 +57,6 @@ __all__ = [
     "QtestTimeout",
     "Reply",
     "Status",
-    "Used",
-    "link",
     "qemu_command",
     "running",
 ]
@@ -79,19 +89,11 @@ ENCRYPT, DECRYPT = 0, 1
 # CRYPT flags: multi-part hashing (virtio/include/virtio_cryptodev.h).
 F_UPDATE, F_FINAL, F_RESET = 1, 2, 4
 
-# Virtio status bits and features.
+# Virtio status bits.
 S_ACKNOWLEDGE, S_DRIVER, S_DRIVER_OK, S_FEATURES_OK = 1, 2, 4, 8
 S_NEEDS_RESET, S_FAILED = 0x40, 0x80
-F_INDIRECT_DESC = 1 << 28
-F_VERSION_1 = 1 << 32
 
-# Descriptor flags.
-DESC_NEXT, DESC_WRITE, DESC_INDIRECT = 1, 2, 4
-
-# Guest RAM layout: the rings low, data buffers above them.
-DESC_TABLE = 0x10000
-AVAIL_RING = 0x18000
-USED_RING = 0x20000
+# Data buffers, above the rings (virtqueue.py).
 BUFFERS = 0x100000
 BUFFERS_END = RAM_SIZE - 0x100000
 MMIO_BASE = 0xE0000000
@@ -99,7 +101,6 @@ MMIO_BASE = 0xE0000000
 REQ = struct.Struct("<10I")
 AUTH = struct.Struct("<4I")  # AUTH_CRYPT's header: mode, auth_len, data_off, tag_len
 RESP = struct.Struct("<4I")
-DESC = struct.Struct("<QIHH")
 
 
 class QtestError(RuntimeError):
@@ -145,27 +146,6 @@ class DeviceError(RuntimeError):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Desc:
-    """One split-ring descriptor, exactly as it goes into the table."""
-
-    addr: int
-    length: int
-    flags: int = 0
-    next: int = 0
-
-    def pack(self) -> bytes:
-        return DESC.pack(self.addr, self.length, self.flags, self.next)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Used:
-    """One used-ring entry: the head the device returned and the length it wrote."""
-
-    id: int
-    length: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class Reply:
     """The device's answer to one well-formed request."""
 
@@ -183,16 +163,6 @@ class Config:
     max_sessions: int
     max_key_len: int
     num_queues: int
-
-
-def link(parts: Sequence[tuple[int, int, int]], first: int = 0) -> list[Desc]:
-    """A chain of (address, length, flags) parts in consecutive table slots
-    from `first`, each but the last pointing at the next."""
-    last = len(parts) - 1
-    return [
-        Desc(addr, length, flags | (DESC_NEXT if i < last else 0), first + i + 1 if i < last else 0)
-        for i, (addr, length, flags) in enumerate(parts)
-    ]
 
 
 def qemu_command(qemu: Path, device: str = "", extra: Sequence[str] = ()) -> list[str]:
