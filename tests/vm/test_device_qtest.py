@@ -17,6 +17,7 @@ import pytest
 import qtest_virtio as qv
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from qtest import RAM_SIZE, QtestError
 from qtest_virtio import REQ, RESP, CryptodevQtest, Status
 from vectors import CBC_AES256, HMAC_SHA256_CASE2
 from virtqueue import AVAIL_RING, DESC_INDIRECT, DESC_NEXT, DESC_WRITE, Desc, Used, link
@@ -213,22 +214,22 @@ def zero_length_writable(dev: CryptodevQtest, s: int) -> Built:
 
 def header_outside_ram(dev: CryptodevQtest, s: int) -> Built:
     _, p, o, r = _crypt_parts(dev, s)
-    return link([(qv.RAM_SIZE * 2, 40, 0), p, o, r]), {}
+    return link([(RAM_SIZE * 2, 40, 0), p, o, r]), {}
 
 
 def response_outside_ram(dev: CryptodevQtest, s: int) -> Built:
     h, p, o, _ = _crypt_parts(dev, s)
-    return link([h, p, o, (qv.RAM_SIZE * 2, 16, DESC_WRITE)]), {}
+    return link([h, p, o, (RAM_SIZE * 2, 16, DESC_WRITE)]), {}
 
 
 def payload_across_the_end_of_ram(dev: CryptodevQtest, s: int) -> Built:
     h, _, o, r = _crypt_parts(dev, s)
-    return link([h, (qv.RAM_SIZE - 16, 64, 0), o, r]), {}
+    return link([h, (RAM_SIZE - 16, 64, 0), o, r]), {}
 
 
 def output_across_the_end_of_ram(dev: CryptodevQtest, s: int) -> Built:
     h, p, _, r = _crypt_parts(dev, s)
-    return link([h, p, (qv.RAM_SIZE - 8, 16, DESC_WRITE), r]), {}
+    return link([h, p, (RAM_SIZE - 8, 16, DESC_WRITE), r]), {}
 
 
 def address_at_the_top_of_the_address_space(dev: CryptodevQtest, s: int) -> Built:
@@ -297,7 +298,7 @@ def indirect_table_far_longer_than_written(dev: CryptodevQtest, s: int) -> Built
 
 
 def indirect_table_outside_ram(dev: CryptodevQtest, s: int) -> Built:
-    return [Desc(qv.RAM_SIZE * 2, 64, DESC_INDIRECT)], {}
+    return [Desc(RAM_SIZE * 2, 64, DESC_INDIRECT)], {}
 
 
 def indirect_table_with_a_loop(dev: CryptodevQtest, s: int) -> Built:
@@ -329,7 +330,7 @@ def ring_full_of_garbage(dev: CryptodevQtest, s: int) -> Built:
     rng = random.Random(5)
     n = dev.queue_size
     dev.qt.write(AVAIL_RING + 4, b"".join(rng.randrange(n).to_bytes(2, "little") for _ in range(n)))
-    chain = [Desc(rng.randrange(qv.RAM_SIZE), rng.randrange(1, 4096), rng.randrange(8), rng.randrange(n))
+    chain = [Desc(rng.randrange(RAM_SIZE), rng.randrange(1, 4096), rng.randrange(8), rng.randrange(n))
              for _ in range(n)]
     return chain, {"avail_step": n, "head": rng.randrange(n)}
 
@@ -407,14 +408,14 @@ def test_rings_outside_ram_do_not_take_qemu_down(device: CryptodevQtest) -> None
 
 
 def test_devcrypto_backend_without_its_node_refuses_to_start(lab: Lab) -> None:
-    with pytest.raises(qv.QtestError) as refused:
+    with pytest.raises(QtestError) as refused:
         qv.CryptodevQtest.start(lab.qemu, "backend=devcrypto,devcrypto-path=/nonexistent/crypto")
     assert "Could not open '/nonexistent/crypto'" in str(refused.value)
 
 
 @pytest.mark.parametrize("queues", [0, 65])
 def test_a_queue_count_outside_one_to_sixty_four_refuses_to_start(lab: Lab, queues: int) -> None:
-    with pytest.raises(qv.QtestError) as refused:
+    with pytest.raises(QtestError) as refused:
         qv.CryptodevQtest.start(lab.qemu, f"backend=builtin,num-queues={queues}")
     assert "'num-queues' must be in [1, 64]" in str(refused.value)
 

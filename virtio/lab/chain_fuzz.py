@@ -22,6 +22,7 @@ import time
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from qtest import RAM_SIZE, QtestError
 from qtest_virtio import (
     AUTH,
     CRYPTO_AES_CBC,
@@ -30,7 +31,6 @@ from qtest_virtio import (
     CRYPTO_SHA2_256_HMAC,
     DECRYPT,
     ENCRYPT,
-    RAM_SIZE,
     REQ,
     RESP,
     S_DRIVER_OK,
@@ -38,7 +38,6 @@ from qtest_virtio import (
     CryptodevQtest,
     DeviceError,
     Opcode,
-    QtestError,
     Status,
 )
 from virtqueue import DESC_INDIRECT, DESC_NEXT, DESC_WRITE, Desc, link

@@ -22,6 +22,7 @@ from checklist import Checklist
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from qtest import QtestError
 from vectors import CBC_AES256, HMAC_SHA256_CASE2
 from vmlab import Lab
 
@@ -190,7 +191,7 @@ def qtest_devcrypto(qemu: Path) -> None:
     try:
         qv.CryptodevQtest.start(qemu, "backend=devcrypto,devcrypto-path=/dev/nonexistent").qt.close()
         check(False, "backend=devcrypto with a missing node refuses to start")
-    except qv.QtestError as exc:
+    except QtestError as exc:
         check("Could not open '/dev/nonexistent'" in str(exc),
               f"backend=devcrypto with a missing node refuses to start: {str(exc).splitlines()[-1]}")
 
