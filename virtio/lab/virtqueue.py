@@ -3,7 +3,7 @@ descriptor table and the two rings sit, the descriptor and used-ring entries
 byte for byte, the descriptor flags and the feature bits that shape them.
 
 No I/O: these are the bytes a driver, or a hostile test, writes into guest
-memory; the qtest driver puts them there.
+memory; cryptodev_qtest.py puts them there over qtest.
 """
 
 from __future__ import annotations

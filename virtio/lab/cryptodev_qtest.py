@@ -1,18 +1,18 @@
-"""A virtio driver for our device over QEMU's qtest protocol: no guest OS.
+"""Our virtio-cryptodev device driven over qtest, with no guest OS: the
+device's requests and a virtio-pci modern driver that sends them.
 
-QEMU runs with ``-accel qtest -qtest stdio``; this module speaks the line
-protocol on its stdin/stdout (``outl``/``inl`` on 0xcf8/0xcfc for PCI
-configuration, ``readl``/``writel``/``b64write``/``b64read`` for memory), finds
-the virtio-cryptodev PCI function, assigns its BARs, walks the virtio
-capabilities and drives one split virtqueue laid out by hand in guest RAM.
-
-Two layers: :class:`Qtest` is the protocol over a process (every reply has a
-deadline; a dead or silent QEMU raises); :class:`CryptodevQtest` is the
-virtio-pci modern driver with well-formed requests (``create_session``,
-``destroy_session``, ``crypt``) and a raw :meth:`CryptodevQtest.submit` that
-puts any descriptors the caller builds on the ring, for hostile tests.
-qtest has no interrupts here: processing a notify is synchronous, and the
-driver polls the used ring (or the device status, for a broken device).
+The request and response structs (:data:`REQ`, :data:`AUTH`, :data:`RESP`),
+:class:`Opcode`, :class:`AuthMode` and :class:`Status` are the wire format of
+virtio/include/virtio_cryptodev.h; the algorithm ids are cryptodev-linux's.
+:class:`CryptodevQtest` finds the PCI function (configuration mechanism #1 on
+0xcf8/0xcfc), assigns its BARs, walks the virtio capabilities and drives one
+split virtqueue (virtqueue.py) in guest RAM through a :class:`qtest.Qtest`
+QEMU. It builds well-formed requests (``create_session``, ``destroy_session``,
+``crypt``, ``auth_crypt``, ``copy_hash``) and has a raw
+:meth:`CryptodevQtest.submit` that puts any descriptors the caller builds on
+the ring, for hostile tests. qtest has no interrupts here: processing a notify
+is synchronous, and the driver polls the used ring (or the device status, for
+a broken device).
 """
 
 from __future__ import annotations
@@ -41,8 +41,40 @@ from virtqueue import (
 )
 
 __all__ = [
+    "AUTH",
+    "BUFFERS",
+    "CRYPTO_AES_CBC",
+    "CRYPTO_AES_CTR",
+    "CRYPTO_AES_ECB",
+    "CRYPTO_AES_GCM",
+    "CRYPTO_AES_XTS",
+    "CRYPTO_MD5",
+    "CRYPTO_MD5_HMAC",
+    "CRYPTO_NULL",
+    "CRYPTO_SHA1",
+    "CRYPTO_SHA1_HMAC",
+    "CRYPTO_SHA2_224",
+    "CRYPTO_SHA2_224_HMAC",
+    "CRYPTO_SHA2_256",
+    "CRYPTO_SHA2_256_HMAC",
+    "CRYPTO_SHA2_384",
+    "CRYPTO_SHA2_384_HMAC",
+    "CRYPTO_SHA2_512",
+    "CRYPTO_SHA2_512_HMAC",
+    "DECRYPT",
     "DEVICE_ID",
+    "ENCRYPT",
+    "F_FINAL",
+    "F_RESET",
+    "F_UPDATE",
+    "REQ",
+    "RESP",
+    "S_ACKNOWLEDGE",
+    "S_DRIVER",
+    "S_DRIVER_OK",
+    "S_FEATURES_OK",
     "VENDOR_ID",
+    "AuthMode",
     "Config",
     "CryptodevQtest",
     "DeviceError",
