@@ -4,7 +4,7 @@ only real provider of its ABI here is our own driver. In one guest,
 and there (tests/vm/guest/devcrypto_check.py):
 
 - our QEMU runs again under the qtest accelerator with the device's
-  `devcrypto` backend on /dev/crypto, driven by virtio/lab/qtest_virtio.py:
+  `devcrypto` backend on /dev/crypto, driven by virtio/lab/cryptodev_qtest.py:
   NIST and RFC vectors, random data against `cryptography`, a refusal by the
   node coming back as an error status, sessions freed on reset, and the work
   counted by the outer device; `backend=auto` picks the node, falls back to

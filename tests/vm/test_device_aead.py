@@ -11,20 +11,20 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
+import cryptodev_qtest as cq
 import pytest
-import qtest_virtio as qv
+from cryptodev_qtest import AuthMode, CryptodevQtest, Status
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from qtest_virtio import AuthMode, CryptodevQtest, Status
 from vmlab import Lab
 
-DECRYPT, ENCRYPT = qv.DECRYPT, qv.ENCRYPT
+DECRYPT, ENCRYPT = cq.DECRYPT, cq.ENCRYPT
 
 
 @pytest.fixture(scope="module")
 def device(lab: Lab) -> Iterator[CryptodevQtest]:
-    with qv.running(lab.qemu, "backend=builtin") as dev:
+    with cq.running(lab.qemu, "backend=builtin") as dev:
         yield dev
         assert dev.qt.alive(), dev.qt.stderr
 
@@ -46,7 +46,7 @@ def _hmac(algorithm: hashes.HashAlgorithm, key: bytes, *parts: bytes) -> bytes:
 def test_gcm_matches_cryptography_at_every_tag_and_length(device: CryptodevQtest, key_len: int) -> None:
     rng = random.Random(key_len)
     key = rng.randbytes(key_len)
-    session = device.create_session(cipher=qv.CRYPTO_AES_GCM, key=key)
+    session = device.create_session(cipher=cq.CRYPTO_AES_GCM, key=key)
     for size, aad_len, tag_len in [(0, 0, 16), (1, 20, 16), (60, 20, 12), (4096, 4096, 16),
                                    (33, 0, 8), (16, 7, 4), (1000, 13, 15)]:
         iv, aad, plain = rng.randbytes(12), rng.randbytes(aad_len), rng.randbytes(size)
@@ -67,8 +67,8 @@ def test_gcm_matches_cryptography_at_every_tag_and_length(device: CryptodevQtest
 
 
 @pytest.mark.parametrize(("mac", "algorithm", "key_len"), [
-    (qv.CRYPTO_SHA1_HMAC, hashes.SHA1(), 16),
-    (qv.CRYPTO_SHA2_256_HMAC, hashes.SHA256(), 32),
+    (cq.CRYPTO_SHA1_HMAC, hashes.SHA1(), 16),
+    (cq.CRYPTO_SHA2_256_HMAC, hashes.SHA256(), 32),
 ])
 def test_tls_record_is_cbc_of_plaintext_mac_and_padding(device: CryptodevQtest, mac: int,
                                                          algorithm: hashes.HashAlgorithm,
@@ -76,7 +76,7 @@ def test_tls_record_is_cbc_of_plaintext_mac_and_padding(device: CryptodevQtest, 
     rng = random.Random(mac)
     key, mac_key = rng.randbytes(key_len), rng.randbytes(20)
     digest_len = algorithm.digest_size
-    session = device.create_session(cipher=qv.CRYPTO_AES_CBC, key=key, mac=mac, mac_key=mac_key)
+    session = device.create_session(cipher=cq.CRYPTO_AES_CBC, key=key, mac=mac, mac_key=mac_key)
     for size in (0, 1, 15, 16, 50, 1000):
         iv, aad, plain = rng.randbytes(16), rng.randbytes(13), rng.randbytes(size)
         record = plain + _hmac(algorithm, mac_key, aad, plain)
@@ -105,9 +105,9 @@ def test_tls_record_is_cbc_of_plaintext_mac_and_padding(device: CryptodevQtest, 
 
 
 @pytest.mark.parametrize(("mode", "cipher", "make_mode"), [
-    (AuthMode.SRTP, qv.CRYPTO_AES_CTR, modes.CTR),
-    (AuthMode.ETM, qv.CRYPTO_AES_CBC, modes.CBC),
-    (AuthMode.ETM, qv.CRYPTO_AES_CTR, modes.CTR),
+    (AuthMode.SRTP, cq.CRYPTO_AES_CTR, modes.CTR),
+    (AuthMode.ETM, cq.CRYPTO_AES_CBC, modes.CBC),
+    (AuthMode.ETM, cq.CRYPTO_AES_CTR, modes.CTR),
 ])
 def test_srtp_and_etm_authenticate_the_ciphertext_in_place(device: CryptodevQtest, mode: AuthMode,
                                                            cipher: int,
@@ -115,7 +115,7 @@ def test_srtp_and_etm_authenticate_the_ciphertext_in_place(device: CryptodevQtes
                                                            ) -> None:
     rng = random.Random(int(mode) * 100 + cipher)
     key, mac_key = rng.randbytes(16), rng.randbytes(16)
-    session = device.create_session(cipher=cipher, key=key, mac=qv.CRYPTO_SHA1_HMAC, mac_key=mac_key)
+    session = device.create_session(cipher=cipher, key=key, mac=cq.CRYPTO_SHA1_HMAC, mac_key=mac_key)
     block = 16 if make_mode is modes.CBC else 1
     for prefix, size, suffix, tag_len in [(12, 29 * block, 4, 10), (26, 48, 0, 20), (256, 16, 100, 1)]:
         iv, head, plain, tail = rng.randbytes(16), rng.randbytes(prefix), rng.randbytes(size), \
@@ -138,10 +138,10 @@ def test_srtp_and_etm_authenticate_the_ciphertext_in_place(device: CryptodevQtes
 
 def test_auth_crypt_refuses_what_the_session_cannot_do(device: CryptodevQtest) -> None:
     key = bytes(16)
-    gcm = device.create_session(cipher=qv.CRYPTO_AES_GCM, key=key)
-    cbc_hmac = device.create_session(cipher=qv.CRYPTO_AES_CBC, key=key, mac=qv.CRYPTO_SHA1_HMAC,
+    gcm = device.create_session(cipher=cq.CRYPTO_AES_GCM, key=key)
+    cbc_hmac = device.create_session(cipher=cq.CRYPTO_AES_CBC, key=key, mac=cq.CRYPTO_SHA1_HMAC,
                                      mac_key=key)
-    ctr = device.create_session(cipher=qv.CRYPTO_AES_CTR, key=key)
+    ctr = device.create_session(cipher=cq.CRYPTO_AES_CTR, key=key)
     iv12, iv16 = bytes(12), bytes(16)
     refused = [
         device.auth_crypt(cbc_hmac, AuthMode.AEAD, bytes(16), iv=iv16),          # GCM on CBC
@@ -163,9 +163,9 @@ def test_auth_crypt_refuses_what_the_session_cannot_do(device: CryptodevQtest) -
         device.auth_crypt(gcm, 9, bytes(16), iv=iv12),  # type: ignore[arg-type]
     ]
     assert [r.status for r in refused] == [Status.BADREQ] * len(refused)
-    with pytest.raises(qv.DeviceError):
+    with pytest.raises(cq.DeviceError):
         device.crypt(gcm, bytes(16), iv=iv16)
-    with pytest.raises(qv.DeviceError):
-        device.create_session(cipher=qv.CRYPTO_AES_GCM, key=key, mac=qv.CRYPTO_SHA1_HMAC, mac_key=key)
+    with pytest.raises(cq.DeviceError):
+        device.create_session(cipher=cq.CRYPTO_AES_GCM, key=key, mac=cq.CRYPTO_SHA1_HMAC, mac_key=key)
     for session in (gcm, cbc_hmac, ctr):
         device.destroy_session(session)

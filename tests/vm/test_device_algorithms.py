@@ -10,27 +10,27 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
+import cryptodev_qtest as cq
 import pytest
-import qtest_virtio as qv
+from cryptodev_qtest import CryptodevQtest, DeviceError, Status
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from qtest_virtio import CryptodevQtest, DeviceError, Status
 from vmlab import Lab
 
 SIZES = (16, 64, 1024, 4096)
 HASHES: list[tuple[int, int, type[hashes.HashAlgorithm]]] = [
-    (qv.CRYPTO_MD5, qv.CRYPTO_MD5_HMAC, hashes.MD5),
-    (qv.CRYPTO_SHA1, qv.CRYPTO_SHA1_HMAC, hashes.SHA1),
-    (qv.CRYPTO_SHA2_224, qv.CRYPTO_SHA2_224_HMAC, hashes.SHA224),
-    (qv.CRYPTO_SHA2_256, qv.CRYPTO_SHA2_256_HMAC, hashes.SHA256),
-    (qv.CRYPTO_SHA2_384, qv.CRYPTO_SHA2_384_HMAC, hashes.SHA384),
-    (qv.CRYPTO_SHA2_512, qv.CRYPTO_SHA2_512_HMAC, hashes.SHA512),
+    (cq.CRYPTO_MD5, cq.CRYPTO_MD5_HMAC, hashes.MD5),
+    (cq.CRYPTO_SHA1, cq.CRYPTO_SHA1_HMAC, hashes.SHA1),
+    (cq.CRYPTO_SHA2_224, cq.CRYPTO_SHA2_224_HMAC, hashes.SHA224),
+    (cq.CRYPTO_SHA2_256, cq.CRYPTO_SHA2_256_HMAC, hashes.SHA256),
+    (cq.CRYPTO_SHA2_384, cq.CRYPTO_SHA2_384_HMAC, hashes.SHA384),
+    (cq.CRYPTO_SHA2_512, cq.CRYPTO_SHA2_512_HMAC, hashes.SHA512),
 ]
 
 
 @pytest.fixture(scope="module")
 def device(lab: Lab) -> Iterator[CryptodevQtest]:
-    with qv.running(lab.qemu, "backend=builtin") as dev:
+    with cq.running(lab.qemu, "backend=builtin") as dev:
         yield dev
         assert dev.qt.alive(), dev.qt.stderr
 
@@ -50,8 +50,8 @@ def run_cipher(dev: CryptodevQtest, alg: int, key: bytes, iv: bytes, data: bytes
 
 
 @pytest.mark.parametrize("key_len", [16, 24, 32])
-@pytest.mark.parametrize(("alg", "name"), [(qv.CRYPTO_AES_CBC, "cbc"), (qv.CRYPTO_AES_CTR, "ctr"),
-                                           (qv.CRYPTO_AES_ECB, "ecb")])
+@pytest.mark.parametrize(("alg", "name"), [(cq.CRYPTO_AES_CBC, "cbc"), (cq.CRYPTO_AES_CTR, "ctr"),
+                                           (cq.CRYPTO_AES_ECB, "ecb")])
 def test_aes_modes_match_cryptography_at_every_key_size(device: CryptodevQtest, alg: int, name: str,
                                                         key_len: int) -> None:
     rng = random.Random(f"{name}{key_len}")
@@ -60,9 +60,9 @@ def test_aes_modes_match_cryptography_at_every_key_size(device: CryptodevQtest, 
         key, data = rng.randbytes(key_len), rng.randbytes(size)
         iv = b"" if name == "ecb" else rng.randbytes(16)
         mode = {"cbc": modes.CBC, "ctr": modes.CTR}[name](iv) if iv else modes.ECB()
-        sealed = run_cipher(device, alg, key, iv, data, qv.ENCRYPT)
+        sealed = run_cipher(device, alg, key, iv, data, cq.ENCRYPT)
         assert sealed == software(mode, key, data, decrypt=False), (name, key_len, size)
-        assert run_cipher(device, alg, key, iv, sealed, qv.DECRYPT) == data
+        assert run_cipher(device, alg, key, iv, sealed, cq.DECRYPT) == data
 
 
 @pytest.mark.parametrize("key_len", [32, 48, 64])
@@ -70,20 +70,20 @@ def test_aes_xts_matches_cryptography_and_round_trips(device: CryptodevQtest, ke
     rng = random.Random(key_len)
     for size in SIZES:
         key, tweak, data = rng.randbytes(key_len), rng.randbytes(16), rng.randbytes(size)
-        sealed = run_cipher(device, qv.CRYPTO_AES_XTS, key, tweak, data, qv.ENCRYPT)
+        sealed = run_cipher(device, cq.CRYPTO_AES_XTS, key, tweak, data, cq.ENCRYPT)
         if key_len != 48:  # OpenSSL has no XTS-AES-192 to compare with
             assert sealed == software(modes.XTS(tweak), key, data, decrypt=False)
-        assert run_cipher(device, qv.CRYPTO_AES_XTS, key, tweak, sealed, qv.DECRYPT) == data
+        assert run_cipher(device, cq.CRYPTO_AES_XTS, key, tweak, sealed, cq.DECRYPT) == data
 
 
 def test_null_cipher_copies(device: CryptodevQtest) -> None:
     data = bytes(range(200))
-    assert run_cipher(device, qv.CRYPTO_NULL, b"", b"", data, qv.ENCRYPT) == data
+    assert run_cipher(device, cq.CRYPTO_NULL, b"", b"", data, cq.ENCRYPT) == data
 
 
 @pytest.mark.parametrize(("alg", "key_len"), [
-    (qv.CRYPTO_AES_CBC, 8), (qv.CRYPTO_AES_ECB, 64), (qv.CRYPTO_AES_XTS, 16), (qv.CRYPTO_AES_XTS, 24),
-    (qv.CRYPTO_NULL, 16),
+    (cq.CRYPTO_AES_CBC, 8), (cq.CRYPTO_AES_ECB, 64), (cq.CRYPTO_AES_XTS, 16), (cq.CRYPTO_AES_XTS, 24),
+    (cq.CRYPTO_NULL, 16),
 ])
 def test_a_key_size_the_mode_refuses_is_not_supported(device: CryptodevQtest, alg: int,
                                                       key_len: int) -> None:
@@ -126,8 +126,8 @@ def _multipart(dev: CryptodevQtest, session: int, parts: list[bytes], digest_len
     """UPDATE for every part but the last (the first with RESET), FINAL with the last."""
     for i, part in enumerate(parts[:-1]):
         dev.crypt(session, part, out_len=0 if part else digest_len,
-                  flags=qv.F_UPDATE | (qv.F_RESET if i == 0 else 0))
-    return dev.crypt(session, parts[-1], out_len=digest_len, flags=qv.F_FINAL)
+                  flags=cq.F_UPDATE | (cq.F_RESET if i == 0 else 0))
+    return dev.crypt(session, parts[-1], out_len=digest_len, flags=cq.F_FINAL)
 
 
 @pytest.mark.parametrize(("hash_alg", "hmac_alg", "algorithm"), HASHES,
@@ -154,15 +154,15 @@ def test_multipart_hashing_split_anywhere_gives_the_one_shot_digest(
 
 def test_a_copied_hash_state_continues_independently(device: CryptodevQtest) -> None:
     key = bytes(range(32))
-    first = device.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=key)
-    second = device.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=key)
-    device.crypt(first, b"common prefix ", out_len=0, flags=qv.F_UPDATE | qv.F_RESET)
+    first = device.create_session(mac=cq.CRYPTO_SHA2_256_HMAC, mac_key=key)
+    second = device.create_session(mac=cq.CRYPTO_SHA2_256_HMAC, mac_key=key)
+    device.crypt(first, b"common prefix ", out_len=0, flags=cq.F_UPDATE | cq.F_RESET)
     device.copy_hash(second, first)
-    one = device.crypt(first, b"then one", out_len=32, flags=qv.F_FINAL)
-    two = device.crypt(second, b"then two", out_len=32, flags=qv.F_FINAL)
+    one = device.crypt(first, b"then one", out_len=32, flags=cq.F_FINAL)
+    two = device.crypt(second, b"then two", out_len=32, flags=cq.F_FINAL)
     assert one == _digest(hashes.SHA256, key, b"common prefix then one")
     assert two == _digest(hashes.SHA256, key, b"common prefix then two")
-    other = device.create_session(mac=qv.CRYPTO_SHA1_HMAC, mac_key=key)
+    other = device.create_session(mac=cq.CRYPTO_SHA1_HMAC, mac_key=key)
     with pytest.raises(DeviceError) as refused:
         device.copy_hash(other, first)
     assert refused.value.status == Status.BADREQ
@@ -173,11 +173,11 @@ def test_a_copied_hmac_state_finishes_with_the_destinations_own_key(device: Cryp
     # hash only; the outer one is the destination's key's. On 5f8df50 the
     # destination took the source's key whole.
     source_key, own_key, block = b"k" * 20, b"o" * 20, 64
-    source = device.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=source_key)
-    destination = device.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=own_key)
-    device.crypt(source, b"prefix ", out_len=0, flags=qv.F_UPDATE | qv.F_RESET)
+    source = device.create_session(mac=cq.CRYPTO_SHA2_256_HMAC, mac_key=source_key)
+    destination = device.create_session(mac=cq.CRYPTO_SHA2_256_HMAC, mac_key=own_key)
+    device.crypt(source, b"prefix ", out_len=0, flags=cq.F_UPDATE | cq.F_RESET)
     device.copy_hash(destination, source)
-    got = device.crypt(destination, b"suffix", out_len=32, flags=qv.F_FINAL)
+    got = device.crypt(destination, b"suffix", out_len=32, flags=cq.F_FINAL)
     inner = hashes.Hash(hashes.SHA256())
     inner.update(bytes(b ^ 0x36 for b in source_key.ljust(block, b"\0")) + b"prefix suffix")
     outer = hashes.Hash(hashes.SHA256())
@@ -186,7 +186,7 @@ def test_a_copied_hmac_state_finishes_with_the_destinations_own_key(device: Cryp
 
 
 def test_flags_on_a_cipher_session_are_refused(device: CryptodevQtest) -> None:
-    session = device.create_session(cipher=qv.CRYPTO_AES_CBC, key=bytes(16))
+    session = device.create_session(cipher=cq.CRYPTO_AES_CBC, key=bytes(16))
     with pytest.raises(DeviceError) as refused:
-        device.crypt(session, bytes(16), iv=bytes(16), flags=qv.F_UPDATE)
+        device.crypt(session, bytes(16), iv=bytes(16), flags=cq.F_UPDATE)
     assert refused.value.status == Status.BADREQ

@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import cryptodev_qtest as cq
 import pytest
-import qtest_virtio as qv
 from chain_fuzz import fuzz
-from qtest_virtio import DESC_INDIRECT, DESC_WRITE, REQ, CryptodevQtest, Desc, DeviceError, Status, link
+from cryptodev_qtest import REQ, CryptodevQtest, DeviceError, Status
 from vectors import CBC_AES256
+from virtqueue import DESC_INDIRECT, DESC_WRITE, Desc, link
 from vmlab import Lab, qmp
 
 SOAK_SECONDS = float(os.environ.get("CRYPTOCHAT_SOAK_SECONDS", "10"))
@@ -35,17 +36,17 @@ RUNNERS = {"main-loop": ("", []), "iothread": (",iothread=io0", ["-object", "iot
 @pytest.fixture(params=RUNNERS)
 def device(lab: Lab, request: pytest.FixtureRequest) -> Iterator[CryptodevQtest]:
     props, extra = RUNNERS[request.param]
-    with qv.running(lab.qemu, f"backend=builtin,num-queues=2{props}", extra) as dev:
+    with cq.running(lab.qemu, f"backend=builtin,num-queues=2{props}", extra) as dev:
         yield dev
         assert dev.qt.alive(), dev.qt.stderr
 
 
-@pytest.mark.parametrize("mac", [qv.CRYPTO_SHA2_256_HMAC, qv.CRYPTO_SHA2_256], ids=["hmac", "hash"])
-@pytest.mark.parametrize("op", [qv.DECRYPT, 2, 0xFFFFFFFF])
+@pytest.mark.parametrize("mac", [cq.CRYPTO_SHA2_256_HMAC, cq.CRYPTO_SHA2_256], ids=["hmac", "hash"])
+@pytest.mark.parametrize("op", [cq.DECRYPT, 2, 0xFFFFFFFF])
 def test_a_hash_session_refuses_every_direction_but_encrypt(device: CryptodevQtest, mac: int,
                                                               op: int) -> None:
     # cryptodev-linux reads COP_DECRYPT on a hash as "hash dst": a NULL dst oopses the host.
-    key = KEY if mac == qv.CRYPTO_SHA2_256_HMAC else b""
+    key = KEY if mac == cq.CRYPTO_SHA2_256_HMAC else b""
     session = device.create_session(mac=mac, mac_key=key)
     with pytest.raises(DeviceError) as refused:
         device.crypt(session, bytes(64), op=op, out_len=32)
@@ -54,7 +55,7 @@ def test_a_hash_session_refuses_every_direction_but_encrypt(device: CryptodevQte
 
 
 def test_a_cipher_session_refuses_an_unknown_direction(device: CryptodevQtest) -> None:
-    session = device.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY)
+    session = device.create_session(cipher=cq.CRYPTO_AES_CBC, key=KEY)
     with pytest.raises(DeviceError) as refused:
         device.crypt(session, bytes(64), op=2, iv=bytes(16))
     assert refused.value.status == Status.BADREQ
@@ -75,11 +76,11 @@ def test_qmp_answers_within_a_second_while_the_guest_keeps_the_ring_full(
     socket_path = tmp_path / "qmp.sock"
     size = 4 * 1024 * 1024
     props, extra = RUNNERS[runner]
-    with qv.running(lab.qemu, f"backend=builtin,max-data-len={size}{props}",
+    with cq.running(lab.qemu, f"backend=builtin,max-data-len={size}{props}",
                     ["-qmp", f"unix:{socket_path},server=on,wait=off", *extra]) as dev:
-        session = dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY)
+        session = dev.create_session(cipher=cq.CRYPTO_AES_CBC, key=KEY)
         # Every slot of the ring names one shared indirect table: a 4 MiB in-place encryption.
-        header = REQ.pack(qv.Opcode.CRYPT, session, 0, 0, 0, 0, qv.ENCRYPT, 16, size, 0)
+        header = REQ.pack(cq.Opcode.CRYPT, session, 0, 0, 0, 0, cq.ENCRYPT, 16, size, 0)
         data = dev.buffer(size)
         table = b"".join(d.pack() for d in link([
             (dev.buffer(header), len(header), 0), (dev.buffer(bytes(16)), 16, 0), (data, size, 0),

@@ -12,12 +12,13 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import cryptodev_qtest as cq
 import pytest
-import qtest_virtio as qv
+from cryptodev_qtest import CryptodevQtest, Status
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from qtest_virtio import CryptodevQtest, Qtest, Status
+from qtest import Qtest, qemu_command
 from vmlab import Lab, qmp
 
 KEY = bytes(range(32))
@@ -43,13 +44,12 @@ class Host:
                  extra: Sequence[str], incoming: bool) -> None:
         self.qmp_path = directory / f"{name}.qmp"
         self.migration = directory / f"{name}.migration"
-        command = qv.qemu_command(lab.qemu, device or "", [
+        command = qemu_command(lab.qemu, [
             *extra, "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
             *(["-incoming", f"unix:{self.migration}"] if incoming else []),
+            # None: a QEMU without our device.
+            *(["-device", f"virtio-cryptodev-pci,{device}"] if device is not None else []),
         ])
-        if device is None:  # a QEMU without our device
-            at = command.index("-device")
-            del command[at:at + 2]
         self.qt = Qtest(command)
         self.qt.command("endianness")
         self.qmp("migrate-set-capabilities",
@@ -113,17 +113,17 @@ def sha256(data: bytes) -> bytes:
 
 
 def crypt_header(session: int, length: int, *, iv_len: int = 16) -> bytes:
-    return qv.REQ.pack(qv.Opcode.CRYPT, session, 0, 0, 0, 0, qv.ENCRYPT, iv_len, length, 0)
+    return cq.REQ.pack(cq.Opcode.CRYPT, session, 0, 0, 0, 0, cq.ENCRYPT, iv_len, length, 0)
 
 
 class Sessions:
     """One session of each kind, and a known answer from each, through `dev`."""
 
     def __init__(self, dev: CryptodevQtest) -> None:
-        self.cbc = dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY)
-        self.hmac = dev.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=MAC_KEY)
-        self.hash = dev.create_session(mac=qv.CRYPTO_SHA2_256)
-        self.gcm = dev.create_session(cipher=qv.CRYPTO_AES_GCM, key=KEY)
+        self.cbc = dev.create_session(cipher=cq.CRYPTO_AES_CBC, key=KEY)
+        self.hmac = dev.create_session(mac=cq.CRYPTO_SHA2_256_HMAC, mac_key=MAC_KEY)
+        self.hash = dev.create_session(mac=cq.CRYPTO_SHA2_256)
+        self.gcm = dev.create_session(cipher=cq.CRYPTO_AES_GCM, key=KEY)
 
     def check(self, dev: CryptodevQtest, data: bytes) -> list[str]:
         wrong = []
@@ -133,13 +133,13 @@ class Sessions:
             wrong.append("HMAC-SHA256")
         if dev.crypt(self.hash, data, out_len=32) != sha256(data):
             wrong.append("SHA-256")
-        reply = dev.auth_crypt(self.gcm, qv.AuthMode.AEAD, data, iv=IV[:12], auth=b"header")
+        reply = dev.auth_crypt(self.gcm, cq.AuthMode.AEAD, data, iv=IV[:12], auth=b"header")
         if reply.status != Status.OK or reply.output != AESGCM(KEY).encrypt(IV[:12], data, b"header"):
             wrong.append("AES-GCM")
         return wrong
 
 
-def in_flight(dev: CryptodevQtest, session: int, seed: int) -> list[tuple[qv.Posted, bytes]]:
+def in_flight(dev: CryptodevQtest, session: int, seed: int) -> list[tuple[cq.Posted, bytes]]:
     """IN_FLIGHT requests on the ring, each with its known answer."""
     posted = []
     for i in range(IN_FLIGHT):
@@ -148,7 +148,7 @@ def in_flight(dev: CryptodevQtest, session: int, seed: int) -> list[tuple[qv.Pos
     return posted
 
 
-def mismatches(dev: CryptodevQtest, posted: list[tuple[qv.Posted, bytes]]) -> int:
+def mismatches(dev: CryptodevQtest, posted: list[tuple[cq.Posted, bytes]]) -> int:
     replies = dev.collect([p for p, _ in posted])
     return sum(reply.status != Status.OK or reply.output != answer
                for reply, (_, answer) in zip(replies, posted, strict=True))
@@ -179,7 +179,7 @@ def test_sessions_and_requests_in_flight_survive_two_migrations(
     assert mismatches(dev, posted) == 0
     assert sessions.check(dev, data) == []
     # Ids go on from where the source was: a new session never reuses one.
-    assert dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY) == sessions.gcm + 1
+    assert dev.create_session(cipher=cq.CRYPTO_AES_CBC, key=KEY) == sessions.gcm + 1
     assert c.qt.alive() and not dev.broken, c.qt.stderr
 
 
@@ -188,15 +188,15 @@ def test_a_digest_in_progress_refuses_the_migration_by_name_and_the_source_runs_
     device, extra = MODES["main-loop"]
     a = start(lab, tmp_path, hosts, device, extra)
     dev = CryptodevQtest(a.qt)
-    session = dev.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=MAC_KEY)
-    dev.crypt(session, b"first half ", out_len=0, flags=qv.F_UPDATE)
+    session = dev.create_session(mac=cq.CRYPTO_SHA2_256_HMAC, mac_key=MAC_KEY)
+    dev.crypt(session, b"first half ", out_len=0, flags=cq.F_UPDATE)
     b = start(lab, tmp_path, hosts, device, extra, incoming=True)
     status, _ = a.migrate_to(b)
     assert status == "failed"
     assert a.status() == "running"
     assert f"session {session} holds a hmac(sha256) digest in progress" in a.qt.stderr
     # The source's device goes on where it was.
-    assert dev.crypt(session, b"second half", out_len=32, flags=qv.F_FINAL) == hmac_sha256(
+    assert dev.crypt(session, b"second half", out_len=32, flags=cq.F_FINAL) == hmac_sha256(
         b"first half second half")
 
 
@@ -210,7 +210,7 @@ def test_a_destination_that_cannot_take_the_device_refuses_and_the_source_runs_o
     device, extra = MODES["main-loop"]
     a = start(lab, tmp_path, hosts, device, extra)
     dev = CryptodevQtest(a.qt)
-    session = dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY)
+    session = dev.create_session(cipher=cq.CRYPTO_AES_CBC, key=KEY)
     b = start(lab, tmp_path, hosts, destination, extra, incoming=True)
     status, _ = a.migrate_to(b)
     assert status == "failed", what

@@ -1,5 +1,5 @@
 """The QEMU device driven over qtest, no guest OS: our own virtio driver
-(virtio/lab/qtest_virtio.py) builds every descriptor by hand, so it can send
+(virtio/lab/cryptodev_qtest.py) builds every descriptor by hand, so it can send
 what no Linux guest module can: descriptors in the wrong order, zero-length
 and out-of-RAM buffers, loops, heads and indices beyond the ring, bad indirect
 tables. For each, QEMU must stay up and either answer with an error status or
@@ -13,12 +13,14 @@ import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import cryptodev_qtest as cq
 import pytest
-import qtest_virtio as qv
+from cryptodev_qtest import REQ, RESP, CryptodevQtest, Status
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from qtest_virtio import DESC_INDIRECT, DESC_NEXT, DESC_WRITE, REQ, RESP, CryptodevQtest, Desc, Status, link
+from qtest import RAM_SIZE, QtestError
 from vectors import CBC_AES256, HMAC_SHA256_CASE2
+from virtqueue import AVAIL_RING, DESC_INDIRECT, DESC_NEXT, DESC_WRITE, Desc, Used, link
 from vmlab import Lab
 
 KEY = bytes(range(32))
@@ -39,7 +41,7 @@ def sw_hmac_sha256(key: bytes, data: bytes) -> bytes:
 
 @pytest.fixture
 def device(lab: Lab) -> Iterator[CryptodevQtest]:
-    with qv.running(lab.qemu, "backend=builtin") as dev:
+    with cq.running(lab.qemu, "backend=builtin") as dev:
         yield dev
         # Every test ends with QEMU still answering and exiting cleanly.
         assert dev.qt.alive(), dev.qt.stderr
@@ -81,73 +83,73 @@ def test_random_data_matches_cryptography_at_every_key_and_size(device: Cryptode
     limit = device.config().max_data_len
     for key_len in (16, 24, 32):
         key = rng.randbytes(key_len)
-        session = device.create_session(cipher=qv.CRYPTO_AES_CBC, key=key)
+        session = device.create_session(cipher=cq.CRYPTO_AES_CBC, key=key)
         for size in (16, 32, 4096, 65536, limit):
             iv, data = rng.randbytes(16), rng.randbytes(size)
             sealed = device.crypt(session, data, iv=iv)
             assert sealed == sw_aes_cbc(key, iv, data), (key_len, size)
-            assert device.crypt(session, sealed, op=qv.DECRYPT, iv=iv) == data
+            assert device.crypt(session, sealed, op=cq.DECRYPT, iv=iv) == data
         device.destroy_session(session)
     mac_key = rng.randbytes(64)
-    session = device.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=mac_key)
+    session = device.create_session(mac=cq.CRYPTO_SHA2_256_HMAC, mac_key=mac_key)
     for size in (0, 1, 63, 64, 65, 65536):
         data = rng.randbytes(size)
         assert device.crypt(session, data, out_len=32) == sw_hmac_sha256(mac_key, data), size
 
 
 def test_cipher_and_mac_session_macs_the_plaintext(device: CryptodevQtest) -> None:
-    session = device.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY, mac=qv.CRYPTO_SHA2_256_HMAC,
+    session = device.create_session(cipher=cq.CRYPTO_AES_CBC, key=KEY, mac=cq.CRYPTO_SHA2_256_HMAC,
                                     mac_key=KEY)
     data = bytes(range(256)) * 4
     sealed = device.crypt(session, data, iv=IV, out_len=len(data) + 32)
     assert sealed == sw_aes_cbc(KEY, IV, data) + sw_hmac_sha256(KEY, data)
-    opened = device.crypt(session, sealed[:-32], op=qv.DECRYPT, iv=IV, out_len=len(data) + 32)
+    opened = device.crypt(session, sealed[:-32], op=cq.DECRYPT, iv=IV, out_len=len(data) + 32)
     assert opened == data + sw_hmac_sha256(KEY, data)
 
 
 def test_config_space_mirrors_the_limit_properties(lab: Lab) -> None:
-    with qv.running(lab.qemu, "backend=builtin,max-data-len=8192,max-sessions=3,num-queues=3") as dev:
-        assert dev.config() == qv.Config(max_data_len=8192, max_sessions=3, max_key_len=512,
+    with cq.running(lab.qemu, "backend=builtin,max-data-len=8192,max-sessions=3,num-queues=3") as dev:
+        assert dev.config() == cq.Config(max_data_len=8192, max_sessions=3, max_key_len=512,
                                          num_queues=3)
-        sessions = [dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY) for _ in range(3)]
-        with pytest.raises(qv.DeviceError) as full:
-            dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY)
+        sessions = [dev.create_session(cipher=cq.CRYPTO_AES_CBC, key=KEY) for _ in range(3)]
+        with pytest.raises(cq.DeviceError) as full:
+            dev.create_session(cipher=cq.CRYPTO_AES_CBC, key=KEY)
         assert full.value.status == Status.NOSPACE
         data = bytes(8192)
         assert dev.crypt(sessions[0], data, iv=IV) == sw_aes_cbc(KEY, IV, data)
-        with pytest.raises(qv.DeviceError) as big:
+        with pytest.raises(cq.DeviceError) as big:
             dev.crypt(sessions[0], bytes(8208), iv=IV)
         assert big.value.status == Status.BADREQ
 
 
 def test_every_request_queue_answers_alike_and_a_reset_clears_them_all(lab: Lab) -> None:
     # A guest may drive any queue, with or without F_MQ: each answers the same, in order.
-    with qv.running(lab.qemu, "backend=builtin,num-queues=3") as dev:
+    with cq.running(lab.qemu, "backend=builtin,num-queues=3") as dev:
         vector = CBC_AES256
         for queue in (2, 1, 0):
             dev.init(queue=queue)
             assert dev.aes_cbc(vector["key"], vector["iv"], vector["plaintext"]) == vector["ciphertext"]
-            session = dev.create_session(mac=qv.CRYPTO_SHA2_256_HMAC, mac_key=KEY)
+            session = dev.create_session(mac=cq.CRYPTO_SHA2_256_HMAC, mac_key=KEY)
             assert dev.crypt(session, b"abc", out_len=32) == sw_hmac_sha256(KEY, b"abc")
         # A broken chain on queue 1 breaks the device; a reset brings back every queue.
         dev.init(queue=1)
-        assert dev.submit([qv.Desc(0, 0, 0, 0)], wait=2.0) is None and dev.broken
+        assert dev.submit([Desc(0, 0, 0, 0)], wait=2.0) is None and dev.broken
         works_again(dev)
         assert dev.qt.alive(), dev.qt.stderr
 
 
 def test_reset_destroys_every_session(device: CryptodevQtest) -> None:
-    session = device.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY)
+    session = device.create_session(cipher=cq.CRYPTO_AES_CBC, key=KEY)
     device.init()
-    with pytest.raises(qv.DeviceError) as gone:
+    with pytest.raises(cq.DeviceError) as gone:
         device.crypt(session, bytes(16), iv=IV)
     assert gone.value.status == Status.NOSESSION
 
 
 def test_nothing_is_processed_before_driver_ok(device: CryptodevQtest) -> None:
     device.init()
-    device.set_status(qv.S_ACKNOWLEDGE | qv.S_DRIVER | qv.S_FEATURES_OK)
-    header = REQ.pack(qv.Opcode.CREATE_SESSION, 0, qv.CRYPTO_AES_CBC, 0, 32, 0, 0, 0, 0, 0)
+    device.set_status(cq.S_ACKNOWLEDGE | cq.S_DRIVER | cq.S_FEATURES_OK)
+    header = REQ.pack(cq.Opcode.CREATE_SESSION, 0, cq.CRYPTO_AES_CBC, 0, 32, 0, 0, 0, 0, 0)
     chain = link([(device.buffer(header + KEY), 72, 0), (device.buffer(16), 16, DESC_WRITE)])
     assert device.submit(chain, wait=0.3) is None
     works_again(device)
@@ -162,10 +164,10 @@ def test_a_two_entry_queue_carries_long_chains_indirectly(device: CryptodevQtest
 
 
 def test_output_lands_only_in_the_writable_buffers(device: CryptodevQtest) -> None:
-    session = device.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY)
+    session = device.create_session(cipher=cq.CRYPTO_AES_CBC, key=KEY)
     canary = b"\xa5" * 64
     for room in (64, 32):  # exactly the output, then too little of it
-        header = REQ.pack(qv.Opcode.CRYPT, session, 0, 0, 0, 0, qv.ENCRYPT, 16, 64, 0)
+        header = REQ.pack(cq.Opcode.CRYPT, session, 0, 0, 0, 0, cq.ENCRYPT, 16, 64, 0)
         area = device.buffer(canary + bytes(room) + canary)
         resp = device.buffer(canary + bytes(16) + canary)
         chain = link([(device.buffer(header), 40, 0), (device.buffer(IV + bytes(64)), 80, 0),
@@ -186,7 +188,7 @@ Built = tuple[list[Desc], dict[str, Any]]
 
 
 def _crypt_parts(dev: CryptodevQtest, session: int, size: int = 16) -> list[tuple[int, int, int]]:
-    header = REQ.pack(qv.Opcode.CRYPT, session, 0, 0, 0, 0, qv.ENCRYPT, 16, size, 0)
+    header = REQ.pack(cq.Opcode.CRYPT, session, 0, 0, 0, 0, cq.ENCRYPT, 16, size, 0)
     return [(dev.buffer(header), 40, 0), (dev.buffer(IV + bytes(size)), 16 + size, 0),
             (dev.buffer(size), size, DESC_WRITE), (dev.buffer(16), 16, DESC_WRITE)]
 
@@ -212,22 +214,22 @@ def zero_length_writable(dev: CryptodevQtest, s: int) -> Built:
 
 def header_outside_ram(dev: CryptodevQtest, s: int) -> Built:
     _, p, o, r = _crypt_parts(dev, s)
-    return link([(qv.RAM_SIZE * 2, 40, 0), p, o, r]), {}
+    return link([(RAM_SIZE * 2, 40, 0), p, o, r]), {}
 
 
 def response_outside_ram(dev: CryptodevQtest, s: int) -> Built:
     h, p, o, _ = _crypt_parts(dev, s)
-    return link([h, p, o, (qv.RAM_SIZE * 2, 16, DESC_WRITE)]), {}
+    return link([h, p, o, (RAM_SIZE * 2, 16, DESC_WRITE)]), {}
 
 
 def payload_across_the_end_of_ram(dev: CryptodevQtest, s: int) -> Built:
     h, _, o, r = _crypt_parts(dev, s)
-    return link([h, (qv.RAM_SIZE - 16, 64, 0), o, r]), {}
+    return link([h, (RAM_SIZE - 16, 64, 0), o, r]), {}
 
 
 def output_across_the_end_of_ram(dev: CryptodevQtest, s: int) -> Built:
     h, p, _, r = _crypt_parts(dev, s)
-    return link([h, p, (qv.RAM_SIZE - 8, 16, DESC_WRITE), r]), {}
+    return link([h, p, (RAM_SIZE - 8, 16, DESC_WRITE), r]), {}
 
 
 def address_at_the_top_of_the_address_space(dev: CryptodevQtest, s: int) -> Built:
@@ -237,7 +239,7 @@ def address_at_the_top_of_the_address_space(dev: CryptodevQtest, s: int) -> Buil
 
 def length_of_4_gib(dev: CryptodevQtest, s: int) -> Built:
     h, _, o, r = _crypt_parts(dev, s)
-    return link([h, (qv.BUFFERS, 0xFFFF_FFFF, 0), o, r]), {}
+    return link([h, (cq.BUFFERS, 0xFFFF_FFFF, 0), o, r]), {}
 
 
 def response_in_the_devices_notify_register(dev: CryptodevQtest, s: int) -> Built:
@@ -273,7 +275,7 @@ def head_beyond_the_queue(dev: CryptodevQtest, s: int) -> Built:
 
 
 def avail_index_far_ahead_over_garbage(dev: CryptodevQtest, s: int) -> Built:
-    dev.qt.memset(qv.AVAIL_RING + 4, 2 * dev.queue_size, 0xFF)  # every slot names head 0xffff
+    dev.qt.memset(AVAIL_RING + 4, 2 * dev.queue_size, 0xFF)  # every slot names head 0xffff
     return link(_crypt_parts(dev, s)), {"avail_step": 1000, "head": 0xFFFF}
 
 
@@ -296,7 +298,7 @@ def indirect_table_far_longer_than_written(dev: CryptodevQtest, s: int) -> Built
 
 
 def indirect_table_outside_ram(dev: CryptodevQtest, s: int) -> Built:
-    return [Desc(qv.RAM_SIZE * 2, 64, DESC_INDIRECT)], {}
+    return [Desc(RAM_SIZE * 2, 64, DESC_INDIRECT)], {}
 
 
 def indirect_table_with_a_loop(dev: CryptodevQtest, s: int) -> Built:
@@ -327,8 +329,8 @@ def header_of_8_bytes(dev: CryptodevQtest, s: int) -> Built:
 def ring_full_of_garbage(dev: CryptodevQtest, s: int) -> Built:
     rng = random.Random(5)
     n = dev.queue_size
-    dev.qt.write(qv.AVAIL_RING + 4, b"".join(rng.randrange(n).to_bytes(2, "little") for _ in range(n)))
-    chain = [Desc(rng.randrange(qv.RAM_SIZE), rng.randrange(1, 4096), rng.randrange(8), rng.randrange(n))
+    dev.qt.write(AVAIL_RING + 4, b"".join(rng.randrange(n).to_bytes(2, "little") for _ in range(n)))
+    chain = [Desc(rng.randrange(RAM_SIZE), rng.randrange(1, 4096), rng.randrange(8), rng.randrange(n))
              for _ in range(n)]
     return chain, {"avail_step": n, "head": rng.randrange(n)}
 
@@ -369,7 +371,7 @@ CASES: list[tuple[Callable[[CryptodevQtest, int], Built], str]] = [
 @pytest.mark.parametrize(("build", "outcome"), CASES, ids=[build.__name__ for build, _ in CASES])
 def test_malformed_chain_is_survived_and_the_device_recovers_after_reset(
         device: CryptodevQtest, build: Callable[[CryptodevQtest, int], Built], outcome: str) -> None:
-    session = device.create_session(cipher=qv.CRYPTO_AES_CBC, key=KEY)
+    session = device.create_session(cipher=cq.CRYPTO_AES_CBC, key=KEY)
     chain, options = build(device, session)
     writable = sum(d.length for d in chain if d.flags & DESC_WRITE and not d.flags & DESC_INDIRECT)
     used = device.submit(chain, wait=2.0, **options)
@@ -391,7 +393,7 @@ def test_malformed_chain_is_survived_and_the_device_recovers_after_reset(
 def test_short_header_gets_a_bad_request_status(device: CryptodevQtest) -> None:
     resp = device.buffer(16)
     used = device.submit(link([(device.buffer(8), 8, 0), (resp, 16, DESC_WRITE)]))
-    assert used == qv.Used(0, 16)
+    assert used == Used(0, 16)
     assert RESP.unpack(device.qt.read(resp, 16))[0] == Status.BADREQ
     assert not device.broken
 
@@ -406,20 +408,20 @@ def test_rings_outside_ram_do_not_take_qemu_down(device: CryptodevQtest) -> None
 
 
 def test_devcrypto_backend_without_its_node_refuses_to_start(lab: Lab) -> None:
-    with pytest.raises(qv.QtestError) as refused:
-        qv.CryptodevQtest.start(lab.qemu, "backend=devcrypto,devcrypto-path=/nonexistent/crypto")
+    with pytest.raises(QtestError) as refused:
+        cq.CryptodevQtest.start(lab.qemu, "backend=devcrypto,devcrypto-path=/nonexistent/crypto")
     assert "Could not open '/nonexistent/crypto'" in str(refused.value)
 
 
 @pytest.mark.parametrize("queues", [0, 65])
 def test_a_queue_count_outside_one_to_sixty_four_refuses_to_start(lab: Lab, queues: int) -> None:
-    with pytest.raises(qv.QtestError) as refused:
-        qv.CryptodevQtest.start(lab.qemu, f"backend=builtin,num-queues={queues}")
+    with pytest.raises(QtestError) as refused:
+        cq.CryptodevQtest.start(lab.qemu, f"backend=builtin,num-queues={queues}")
     assert "'num-queues' must be in [1, 64]" in str(refused.value)
 
 
 def test_auto_backend_falls_back_to_builtin_without_a_node(lab: Lab) -> None:
-    with qv.running(lab.qemu, "backend=auto,devcrypto-path=/nonexistent/crypto") as dev:
+    with cq.running(lab.qemu, "backend=auto,devcrypto-path=/nonexistent/crypto") as dev:
         assert "virtio-cryptodev: builtin backend" in dev.qt.stderr
         v = HMAC_SHA256_CASE2
         assert dev.hmac_sha256(v["key"], v["data"]) == v["mac"]

@@ -1,6 +1,6 @@
 """A seeded, time-bounded fuzzer for the device's trust boundary: the descriptor
 chains and request headers a guest puts on the ring, driven over qtest
-(qtest_virtio.py) so that anything a hostile guest could write is reachable.
+(cryptodev_qtest.py) so that anything a hostile guest could write is reachable.
 
 Each case starts from a well-formed request for one of several sessions (AES-CBC,
 HMAC-SHA256, AES-CBC + HMAC-SHA256 as CRYPT or as an encrypt-then-MAC AUTH_CRYPT,
@@ -19,33 +19,28 @@ import dataclasses
 import random
 import time
 
-from cryptography.hazmat.primitives import hashes, hmac
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from qtest_virtio import (
+from cryptodev_qtest import (
     AUTH,
     CRYPTO_AES_CBC,
     CRYPTO_AES_GCM,
     CRYPTO_SHA2_256,
     CRYPTO_SHA2_256_HMAC,
     DECRYPT,
-    DESC_INDIRECT,
-    DESC_NEXT,
-    DESC_WRITE,
     ENCRYPT,
-    RAM_SIZE,
     REQ,
     RESP,
     S_DRIVER_OK,
     AuthMode,
     CryptodevQtest,
-    Desc,
     DeviceError,
     Opcode,
-    QtestError,
     Status,
-    link,
 )
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from qtest import RAM_SIZE, QtestError
+from virtqueue import DESC_INDIRECT, DESC_NEXT, DESC_WRITE, Desc, link
 
 __all__ = ["FuzzStats", "fuzz"]
 

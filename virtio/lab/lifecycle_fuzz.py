@@ -18,12 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from qtest_virtio import (
+from cryptodev_qtest import (
     CRYPTO_AES_CBC,
-    DESC_WRITE,
     ENCRYPT,
-    F_VERSION_1,
     REQ,
     RESP,
     S_ACKNOWLEDGE,
@@ -32,12 +29,11 @@ from qtest_virtio import (
     S_FEATURES_OK,
     CryptodevQtest,
     Opcode,
-    Qtest,
-    QtestError,
     Status,
-    link,
-    qemu_command,
 )
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from qtest import Qtest, QtestError, qemu_command
+from virtqueue import DESC_WRITE, F_VERSION_1, link
 from vmlab import qmp
 
 __all__ = ["POISON", "LifecycleResult", "fuzz"]
@@ -333,7 +329,8 @@ def fuzz(qemu: Path, device: str, extra: Sequence[str], seed: int, seconds: floa
     rng = random.Random(seed)
     result = LifecycleResult()
     qmp_path = directory / f"lifecycle-{seed}.qmp"
-    command = [*POISON, *qemu_command(qemu, device, [*extra, "-qmp", f"unix:{qmp_path},server=on,wait=off"])]
+    command = [*POISON, *qemu_command(qemu, [*extra, "-device", f"virtio-cryptodev-pci,{device}",
+                                             "-qmp", f"unix:{qmp_path},server=on,wait=off"])]
     qt = Qtest(command, timeout=QTEST_TIMEOUT)
     try:
         qt.command("endianness")

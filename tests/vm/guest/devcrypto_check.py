@@ -3,7 +3,7 @@ driver, served by the outer QEMU): the only real provider of the
 cryptodev-linux ABI on a machine without cryptodev-linux.
 
 (a) Our QEMU again, under the qtest accelerator, with the device's devcrypto
-    backend on /dev/crypto, driven by virtio/lab/qtest_virtio.py; results
+    backend on /dev/crypto, driven by virtio/lab/cryptodev_qtest.py; results
     against `cryptography`, and the work seen arriving at the outer device.
 (b) The cryptodev engine on /dev/crypto against the software engine.
 Prints one line per check and exits non-zero on any failure. Needs
@@ -16,12 +16,13 @@ import random
 import sys
 from pathlib import Path
 
-import qtest_virtio as qv
+import cryptodev_qtest as cq
 from chain_fuzz import fuzz
 from checklist import Checklist
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from qtest import QtestError
 from vectors import CBC_AES256, HMAC_SHA256_CASE2
 from vmlab import Lab
 
@@ -52,48 +53,48 @@ def sw_hmac(key: bytes, data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
     return mac.finalize()
 
 
-def authenticated(dev: qv.CryptodevQtest, rng: random.Random, both: int, key: bytes, mac_key: bytes) -> None:
+def authenticated(dev: cq.CryptodevQtest, rng: random.Random, both: int, key: bytes, mac_key: bytes) -> None:
     """AUTH_CRYPT through the node: one CIOCAUTHCRYPT there per request here, in every mode."""
     aad, prefix, iv, data = rng.randbytes(20), rng.randbytes(26), rng.randbytes(16), rng.randbytes(4096)
-    gcm = dev.create_session(cipher=qv.CRYPTO_AES_GCM, key=key)
-    reply = dev.auth_crypt(gcm, qv.AuthMode.AEAD, data, iv=iv[:12], auth=aad)
-    check(reply.status == qv.Status.OK and reply.output == AESGCM(key).encrypt(iv[:12], data, aad),
+    gcm = dev.create_session(cipher=cq.CRYPTO_AES_GCM, key=key)
+    reply = dev.auth_crypt(gcm, cq.AuthMode.AEAD, data, iv=iv[:12], auth=aad)
+    check(reply.status == cq.Status.OK and reply.output == AESGCM(key).encrypt(iv[:12], data, aad),
           "inner QEMU: AES-GCM through the node")
-    reply = dev.auth_crypt(gcm, qv.AuthMode.AEAD, reply.output[:-16], op=qv.DECRYPT, iv=iv[:12], auth=aad,
+    reply = dev.auth_crypt(gcm, cq.AuthMode.AEAD, reply.output[:-16], op=cq.DECRYPT, iv=iv[:12], auth=aad,
                            tag=bytes(16))
-    check(reply.status == qv.Status.BADMSG, f"inner QEMU: a forged GCM tag is BADMSG ({reply.status})")
+    check(reply.status == cq.Status.BADMSG, f"inner QEMU: a forged GCM tag is BADMSG ({reply.status})")
     dev.destroy_session(gcm)
 
     cipher_text = sw_aes_cbc(key, iv, data)
-    reply = dev.auth_crypt(both, qv.AuthMode.ETM, data, iv=iv, auth=prefix, tag_len=32)
-    check(reply.status == qv.Status.OK
+    reply = dev.auth_crypt(both, cq.AuthMode.ETM, data, iv=iv, auth=prefix, tag_len=32)
+    check(reply.status == cq.Status.OK
           and reply.output == cipher_text + sw_hmac(mac_key, prefix + cipher_text, hashes.SHA256()),
           "inner QEMU: encrypt-then-MAC (ETM) through the node")
     record = data[:100] + sw_hmac(mac_key, aad + data[:100], hashes.SHA256())
     pad = 16 - len(record) % 16
     record += bytes([pad - 1]) * pad
-    reply = dev.auth_crypt(both, qv.AuthMode.TLS, data[:100], iv=iv, auth=aad, tag_len=32,
+    reply = dev.auth_crypt(both, cq.AuthMode.TLS, data[:100], iv=iv, auth=aad, tag_len=32,
                            out_len=len(record))
-    check(reply.status == qv.Status.OK and reply.output == sw_aes_cbc(key, iv, record),
+    check(reply.status == cq.Status.OK and reply.output == sw_aes_cbc(key, iv, record),
           "inner QEMU: a TLS record through the node")
-    reply = dev.auth_crypt(both, qv.AuthMode.TLS, reply.output, op=qv.DECRYPT, iv=iv, auth=aad, tag_len=32)
-    check(reply.status == qv.Status.OK and reply.result_len == 100 and reply.output[:100] == data[:100],
+    reply = dev.auth_crypt(both, cq.AuthMode.TLS, reply.output, op=cq.DECRYPT, iv=iv, auth=aad, tag_len=32)
+    check(reply.status == cq.Status.OK and reply.result_len == 100 and reply.output[:100] == data[:100],
           "inner QEMU: the TLS record opens through the node")
 
-    ctr = dev.create_session(cipher=qv.CRYPTO_AES_CTR, key=key, mac=qv.CRYPTO_SHA1_HMAC, mac_key=mac_key)
+    ctr = dev.create_session(cipher=cq.CRYPTO_AES_CTR, key=key, mac=cq.CRYPTO_SHA1_HMAC, mac_key=mac_key)
     encryptor = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
     payload = encryptor.update(data[:29]) + encryptor.finalize()
-    reply = dev.auth_crypt(ctr, qv.AuthMode.SRTP, data[:29], iv=iv, auth=prefix[:12] + aad[:4], data_off=12,
+    reply = dev.auth_crypt(ctr, cq.AuthMode.SRTP, data[:29], iv=iv, auth=prefix[:12] + aad[:4], data_off=12,
                            tag_len=10)
     tag = sw_hmac(mac_key, prefix[:12] + payload + aad[:4], hashes.SHA1())[:10]
-    check(reply.status == qv.Status.OK and reply.output == payload + tag, "inner QEMU: SRTP through the node")
+    check(reply.status == cq.Status.OK and reply.output == payload + tag, "inner QEMU: SRTP through the node")
     dev.destroy_session(ctr)
 
 
 def qtest_devcrypto(qemu: Path) -> None:
     rng = random.Random(int.from_bytes(os.urandom(4), "little"))
     before = requests()
-    with qv.running(qemu, f"backend=devcrypto,devcrypto-path={NODE},max-data-len=2097152") as dev:
+    with cq.running(qemu, f"backend=devcrypto,devcrypto-path={NODE},max-data-len=2097152") as dev:
         check("virtio-cryptodev: devcrypto backend" in dev.qt.stderr, "inner QEMU: devcrypto backend")
         v = CBC_AES256
         one = requests()
@@ -108,16 +109,16 @@ def qtest_devcrypto(qemu: Path) -> None:
 
         for key_len in (16, 24, 32):
             key = rng.randbytes(key_len)
-            session = dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=key)
+            session = dev.create_session(cipher=cq.CRYPTO_AES_CBC, key=key)
             for size in (16, 4096, 65536, 1024 * 1024):
                 iv, data = rng.randbytes(16), rng.randbytes(size)
                 sealed = dev.crypt(session, data, iv=iv)
                 check(sealed == sw_aes_cbc(key, iv, data), f"inner QEMU: AES-{key_len * 8}-CBC {size} B")
-                check(dev.crypt(session, sealed, op=qv.DECRYPT, iv=iv) == data,
+                check(dev.crypt(session, sealed, op=cq.DECRYPT, iv=iv) == data,
                       f"inner QEMU: AES-{key_len * 8}-CBC {size} B round trip")
             dev.destroy_session(session)
-        for alg, mac_id, digest in ((hashes.SHA256(), qv.CRYPTO_SHA2_256_HMAC, 32),
-                                    (hashes.SHA1(), qv.CRYPTO_SHA1_HMAC, 20)):
+        for alg, mac_id, digest in ((hashes.SHA256(), cq.CRYPTO_SHA2_256_HMAC, 32),
+                                    (hashes.SHA1(), cq.CRYPTO_SHA1_HMAC, 20)):
             key = rng.randbytes(rng.choice((20, 32, 64, 100)))
             session = dev.create_session(mac=mac_id, mac_key=key)
             for size in (0, 1, 64, 65536):
@@ -126,7 +127,7 @@ def qtest_devcrypto(qemu: Path) -> None:
                       f"inner QEMU: HMAC-{alg.name} {size} B")
             dev.destroy_session(session)
         key, mac_key, iv, data = rng.randbytes(32), rng.randbytes(32), rng.randbytes(16), rng.randbytes(4096)
-        both = dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=key, mac=qv.CRYPTO_SHA2_256_HMAC,
+        both = dev.create_session(cipher=cq.CRYPTO_AES_CBC, key=key, mac=cq.CRYPTO_SHA2_256_HMAC,
                                   mac_key=mac_key)
         check(dev.crypt(both, data, iv=iv, out_len=len(data) + 32)
               == sw_aes_cbc(key, iv, data) + sw_hmac(mac_key, data, hashes.SHA256()),
@@ -137,24 +138,24 @@ def qtest_devcrypto(qemu: Path) -> None:
         # on a hash as "hash dst", NULL here: a host oops. Our node is as strict as a
         # host must be (EINVAL, which would come back as NOTSUPP), so BADREQ proves
         # the inner device refused it before the node was asked.
-        for mac_id, mac_key in ((qv.CRYPTO_SHA2_256_HMAC, key), (qv.CRYPTO_SHA2_256, b"")):
+        for mac_id, mac_key in ((cq.CRYPTO_SHA2_256_HMAC, key), (cq.CRYPTO_SHA2_256, b"")):
             hashing = dev.create_session(mac=mac_id, mac_key=mac_key)
             try:
-                dev.crypt(hashing, data, op=qv.DECRYPT, out_len=32)
+                dev.crypt(hashing, data, op=cq.DECRYPT, out_len=32)
                 check(False, f"inner QEMU: hash {mac_id} with DECRYPT never reaches the node")
-            except qv.DeviceError as exc:
-                check(exc.status == qv.Status.BADREQ,
+            except cq.DeviceError as exc:
+                check(exc.status == cq.Status.BADREQ,
                       f"inner QEMU: hash {mac_id} with DECRYPT never reaches the node ({exc})")
             dev.destroy_session(hashing)
 
         # The inner device allows 2 MiB, the outer node 1 MiB: the host side's
         # refusal comes back as an error status, and the device goes on working.
-        session = dev.create_session(cipher=qv.CRYPTO_AES_CBC, key=key)
+        session = dev.create_session(cipher=cq.CRYPTO_AES_CBC, key=key)
         try:
             dev.crypt(session, bytes(1536 * 1024), iv=iv)
             check(False, "inner QEMU: a request the host node refuses gets an error status")
-        except qv.DeviceError as exc:
-            check(exc.status in (qv.Status.NOTSUPP, qv.Status.BACKEND),
+        except cq.DeviceError as exc:
+            check(exc.status in (cq.Status.NOTSUPP, cq.Status.BACKEND),
                   f"inner QEMU: a request the host node refuses gets an error status ({exc})")
         check(dev.crypt(session, data, iv=iv) == sw_aes_cbc(key, iv, data),
               "inner QEMU: works after the host's refusal")
@@ -164,8 +165,8 @@ def qtest_devcrypto(qemu: Path) -> None:
         try:
             dev.crypt(session, data, iv=iv)
             check(False, "inner QEMU: sessions are gone after reset")
-        except qv.DeviceError as exc:
-            check(exc.status == qv.Status.NOSESSION, "inner QEMU: sessions are gone after reset")
+        except cq.DeviceError as exc:
+            check(exc.status == cq.Status.NOSESSION, "inner QEMU: sessions are gone after reset")
         check(not dev.broken and dev.qt.alive(), "inner QEMU: still up")
     grown = requests() - before
     # Every inner session, operation and teardown above is one outer request
@@ -173,24 +174,24 @@ def qtest_devcrypto(qemu: Path) -> None:
     check(grown >= 57, f"the outer device served the inner device's work ({grown} requests)")
 
     # The chain fuzzer with this backend: the node must never see a malformed request.
-    with qv.running(qemu, f"backend=devcrypto,devcrypto-path={NODE}") as dev:
+    with cq.running(qemu, f"backend=devcrypto,devcrypto-path={NODE}") as dev:
         stats = fuzz(dev, FUZZ_SEED, FUZZ_SECONDS)
         print(f"     chain fuzzer on devcrypto, seed {FUZZ_SEED}: {stats.line()}")
         check(stats.wrong == 0 and stats.checked > 0 and dev.qt.alive(),
               "inner QEMU: fuzzed chains left it up and well-formed requests right")
 
-    with qv.running(qemu, "backend=auto") as dev:
+    with cq.running(qemu, "backend=auto") as dev:
         check("virtio-cryptodev: devcrypto backend" in dev.qt.stderr,
               "backend=auto picks /dev/crypto when it opens")
         check(dev.hmac_sha256(h["key"], h["data"]) == h["mac"], "backend=auto: RFC 4231 case 2")
-    with qv.running(qemu, "backend=auto,devcrypto-path=/dev/nonexistent") as dev:
+    with cq.running(qemu, "backend=auto,devcrypto-path=/dev/nonexistent") as dev:
         check("virtio-cryptodev: builtin backend" in dev.qt.stderr,
               "backend=auto falls back to builtin without the node")
         check(dev.hmac_sha256(h["key"], h["data"]) == h["mac"], "builtin fallback: RFC 4231 case 2")
     try:
-        qv.CryptodevQtest.start(qemu, "backend=devcrypto,devcrypto-path=/dev/nonexistent").qt.close()
+        cq.CryptodevQtest.start(qemu, "backend=devcrypto,devcrypto-path=/dev/nonexistent").qt.close()
         check(False, "backend=devcrypto with a missing node refuses to start")
-    except qv.QtestError as exc:
+    except QtestError as exc:
         check("Could not open '/dev/nonexistent'" in str(exc),
               f"backend=devcrypto with a missing node refuses to start: {str(exc).splitlines()[-1]}")
 

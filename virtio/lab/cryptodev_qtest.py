@@ -1,59 +1,90 @@
-"""A virtio driver for our device over QEMU's qtest protocol: no guest OS.
+"""Our virtio-cryptodev device driven over qtest, with no guest OS: the
+device's requests and a virtio-pci modern driver that sends them.
 
-QEMU runs with ``-accel qtest -qtest stdio``; this module speaks the line
-protocol on its stdin/stdout (``outl``/``inl`` on 0xcf8/0xcfc for PCI
-configuration, ``readl``/``writel``/``b64write``/``b64read`` for memory), finds
-the virtio-cryptodev PCI function, assigns its BARs, walks the virtio
-capabilities and drives one split virtqueue laid out by hand in guest RAM.
-
-Two layers: :class:`Qtest` is the protocol over a process (every reply has a
-deadline; a dead or silent QEMU raises); :class:`CryptodevQtest` is the
-virtio-pci modern driver with well-formed requests (``create_session``,
-``destroy_session``, ``crypt``) and a raw :meth:`CryptodevQtest.submit` that
-puts any descriptors the caller builds on the ring, for hostile tests.
-qtest has no interrupts here: processing a notify is synchronous, and the
-driver polls the used ring (or the device status, for a broken device).
+The request and response structs (:data:`REQ`, :data:`AUTH`, :data:`RESP`),
+:class:`Opcode`, :class:`AuthMode` and :class:`Status` are the wire format of
+virtio/include/virtio_cryptodev.h; the algorithm ids are cryptodev-linux's.
+:class:`CryptodevQtest` finds the PCI function (configuration mechanism #1 on
+0xcf8/0xcfc), assigns its BARs, walks the virtio capabilities and drives one
+split virtqueue (virtqueue.py) in guest RAM through a :class:`qtest.Qtest`
+QEMU. It builds well-formed requests (``create_session``, ``destroy_session``,
+``crypt``, ``auth_crypt``, ``copy_hash``) and has a raw
+:meth:`CryptodevQtest.submit` that puts any descriptors the caller builds on
+the ring, for hostile tests. qtest has no interrupts here: processing a notify
+is synchronous, and the driver polls the used ring (or the device status, for
+a broken device).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import enum
-import os
-import selectors
 import struct
-import subprocess
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from qtest import RAM_SIZE, Qtest, QtestError, QtestTimeout, qemu_command
+from virtqueue import (
+    AVAIL_RING,
+    DESC_INDIRECT,
+    DESC_TABLE,
+    DESC_WRITE,
+    F_INDIRECT_DESC,
+    F_VERSION_1,
+    USED_RING,
+    Desc,
+    Used,
+    link,
+)
+
 __all__ = [
+    "AUTH",
+    "BUFFERS",
+    "CRYPTO_AES_CBC",
+    "CRYPTO_AES_CTR",
+    "CRYPTO_AES_ECB",
+    "CRYPTO_AES_GCM",
+    "CRYPTO_AES_XTS",
+    "CRYPTO_MD5",
+    "CRYPTO_MD5_HMAC",
+    "CRYPTO_NULL",
+    "CRYPTO_SHA1",
+    "CRYPTO_SHA1_HMAC",
+    "CRYPTO_SHA2_224",
+    "CRYPTO_SHA2_224_HMAC",
+    "CRYPTO_SHA2_256",
+    "CRYPTO_SHA2_256_HMAC",
+    "CRYPTO_SHA2_384",
+    "CRYPTO_SHA2_384_HMAC",
+    "CRYPTO_SHA2_512",
+    "CRYPTO_SHA2_512_HMAC",
+    "DECRYPT",
     "DEVICE_ID",
-    "RAM_SIZE",
+    "ENCRYPT",
+    "F_FINAL",
+    "F_RESET",
+    "F_UPDATE",
+    "REQ",
+    "RESP",
+    "S_ACKNOWLEDGE",
+    "S_DRIVER",
+    "S_DRIVER_OK",
+    "S_FEATURES_OK",
     "VENDOR_ID",
+    "AuthMode",
     "Config",
     "CryptodevQtest",
-    "Desc",
     "DeviceError",
     "Opcode",
     "Posted",
-    "Qtest",
-    "QtestError",
-    "QtestTimeout",
     "Reply",
     "Status",
-    "Used",
-    "link",
-    "qemu_command",
     "running",
 ]
 
-FIRMWARE_DIRS = ("/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe/qemu")
-RAM_SIZE = 64 * 1024 * 1024
 VENDOR_ID = 0x1AF4
 DEVICE_ID = 0x1040 + 63  # VIRTIO_ID_CRYPTODEV
 
@@ -80,35 +111,19 @@ ENCRYPT, DECRYPT = 0, 1
 # CRYPT flags: multi-part hashing (virtio/include/virtio_cryptodev.h).
 F_UPDATE, F_FINAL, F_RESET = 1, 2, 4
 
-# Virtio status bits and features.
+# Virtio status bits.
 S_ACKNOWLEDGE, S_DRIVER, S_DRIVER_OK, S_FEATURES_OK = 1, 2, 4, 8
 S_NEEDS_RESET, S_FAILED = 0x40, 0x80
-F_INDIRECT_DESC = 1 << 28
-F_VERSION_1 = 1 << 32
 
-# Descriptor flags.
-DESC_NEXT, DESC_WRITE, DESC_INDIRECT = 1, 2, 4
-
-# Guest RAM layout: the rings low, data buffers above them.
-DESC_TABLE = 0x10000
-AVAIL_RING = 0x18000
-USED_RING = 0x20000
+# Data buffers, above the rings (virtqueue.py).
 BUFFERS = 0x100000
 BUFFERS_END = RAM_SIZE - 0x100000
+# The BARs are assigned from here up, far above RAM.
 MMIO_BASE = 0xE0000000
 
 REQ = struct.Struct("<10I")
 AUTH = struct.Struct("<4I")  # AUTH_CRYPT's header: mode, auth_len, data_off, tag_len
 RESP = struct.Struct("<4I")
-DESC = struct.Struct("<QIHH")
-
-
-class QtestError(RuntimeError):
-    """QEMU refused a command, died, or its answer made no sense."""
-
-
-class QtestTimeout(QtestError):
-    """QEMU did not answer in time; it has been killed."""
 
 
 class Opcode(enum.IntEnum):
@@ -146,27 +161,6 @@ class DeviceError(RuntimeError):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Desc:
-    """One split-ring descriptor, exactly as it goes into the table."""
-
-    addr: int
-    length: int
-    flags: int = 0
-    next: int = 0
-
-    def pack(self) -> bytes:
-        return DESC.pack(self.addr, self.length, self.flags, self.next)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Used:
-    """One used-ring entry: the head the device returned and the length it wrote."""
-
-    id: int
-    length: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class Reply:
     """The device's answer to one well-formed request."""
 
@@ -194,187 +188,6 @@ class Config:
     max_sessions: int
     max_key_len: int
     num_queues: int
-
-
-def link(parts: Sequence[tuple[int, int, int]], first: int = 0) -> list[Desc]:
-    """A chain of (address, length, flags) parts in consecutive table slots
-    from `first`, each but the last pointing at the next."""
-    last = len(parts) - 1
-    return [
-        Desc(addr, length, flags | (DESC_NEXT if i < last else 0), first + i + 1 if i < last else 0)
-        for i, (addr, length, flags) in enumerate(parts)
-    ]
-
-
-def qemu_command(qemu: Path, device: str = "", extra: Sequence[str] = ()) -> list[str]:
-    """The command line of a qtest QEMU with one virtio-cryptodev function."""
-    firmware = [arg for path in FIRMWARE_DIRS if Path(path).is_dir() for arg in ("-L", path)]
-    props = f",{device}" if device else ""
-    return [
-        str(qemu), "-machine", "q35", "-accel", "qtest", "-qtest", "stdio", "-qtest-log", "/dev/null",
-        "-display", "none",
-        "-nodefaults", "-m", f"{RAM_SIZE // (1024 * 1024)}M", *firmware,
-        "-device", f"virtio-cryptodev-pci{props}", *extra,
-    ]
-
-
-class Qtest:
-    """QEMU's qtest line protocol over the process's stdin and stdout."""
-
-    def __init__(self, command: Sequence[str], timeout: float = 30.0) -> None:
-        self.timeout = timeout
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        assert self.process.stdout is not None and self.process.stderr is not None
-        self._stdout = self.process.stdout.fileno()
-        os.set_blocking(self._stdout, False)
-        self._buffer = b""
-        self._stderr: list[bytes] = []
-        self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
-        self._stderr_reader.start()
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._stdout, selectors.EVENT_READ)
-
-    def _drain_stderr(self) -> None:
-        assert self.process.stderr is not None
-        for chunk in iter(lambda: self.process.stderr.read1(65536), b""):  # type: ignore[union-attr,attr-defined]
-            self._stderr.append(chunk)
-
-    @property
-    def stderr(self) -> str:
-        """What QEMU printed on stderr so far."""
-        return b"".join(self._stderr).decode(errors="replace")
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def _readline(self, deadline: float) -> str:
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.kill()
-                raise QtestTimeout(f"QEMU did not answer within {self.timeout} s")
-            if not self._selector.select(left):
-                continue
-            chunk = os.read(self._stdout, 1 << 20)
-            if not chunk:
-                self.process.wait(5)
-                self._stderr_reader.join(5)
-                raise QtestError(f"QEMU exited ({self.process.returncode}): {self.stderr.strip()}")
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line.decode()
-
-    def command(self, line: str) -> str:
-        """Sends one command; returns what follows ``OK`` in the reply."""
-        assert self.process.stdin is not None
-        if not self.alive():
-            raise QtestError(f"QEMU exited ({self.process.returncode}): {self.stderr.strip()}")
-        try:
-            self.process.stdin.write(line.encode() + b"\n")
-            self.process.stdin.flush()
-        except BrokenPipeError:
-            raise QtestError(f"QEMU went away: {self.stderr.strip()}") from None
-        deadline = time.monotonic() + self.timeout
-        while True:
-            reply = self._readline(deadline)
-            if reply.startswith("IRQ "):
-                continue  # only with irq_intercept, which this driver does not use
-            if reply == "OK" or reply.startswith("OK "):
-                return reply[3:]
-            raise QtestError(f"{line.split(maxsplit=1)[0]}: {reply}")
-
-    def pipeline(self, lines: Sequence[str]) -> None:
-        """Sends commands that answer ``OK`` in one write, then reads every answer:
-        QEMU runs them back to back, with no turn of its main loop between two."""
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.write("".join(f"{line}\n" for line in lines).encode())
-            self.process.stdin.flush()
-        except BrokenPipeError:
-            raise QtestError(f"QEMU went away: {self.stderr.strip()}") from None
-        deadline = time.monotonic() + self.timeout
-        for line in lines:
-            reply = self._readline(deadline)
-            if reply != "OK" and not reply.startswith("OK "):
-                raise QtestError(f"{line.split(maxsplit=1)[0]}: {reply}")
-
-    def _value(self, line: str) -> int:
-        return int(self.command(line), 16)
-
-    def outl(self, port: int, value: int) -> None:
-        self.command(f"outl {port:#x} {value:#x}")
-
-    def inb(self, port: int) -> int:
-        return self._value(f"inb {port:#x}")
-
-    def inw(self, port: int) -> int:
-        return self._value(f"inw {port:#x}")
-
-    def inl(self, port: int) -> int:
-        return self._value(f"inl {port:#x}")
-
-    def outb(self, port: int, value: int) -> None:
-        self.command(f"outb {port:#x} {value:#x}")
-
-    def outw(self, port: int, value: int) -> None:
-        self.command(f"outw {port:#x} {value:#x}")
-
-    def readb(self, addr: int) -> int:
-        return self._value(f"readb {addr:#x}")
-
-    def readw(self, addr: int) -> int:
-        return self._value(f"readw {addr:#x}")
-
-    def readl(self, addr: int) -> int:
-        return self._value(f"readl {addr:#x}")
-
-    def writeb(self, addr: int, value: int) -> None:
-        self.command(f"writeb {addr:#x} {value:#x}")
-
-    def writew(self, addr: int, value: int) -> None:
-        self.command(f"writew {addr:#x} {value:#x}")
-
-    def writel(self, addr: int, value: int) -> None:
-        self.command(f"writel {addr:#x} {value:#x}")
-
-    def write(self, addr: int, data: bytes) -> None:
-        if data:
-            self.command(f"b64write {addr:#x} {len(data):#x} {base64.b64encode(data).decode()}")
-
-    def read(self, addr: int, length: int) -> bytes:
-        if not length:
-            return b""
-        data = base64.b64decode(self.command(f"b64read {addr:#x} {length:#x}"))
-        if len(data) != length:
-            raise QtestError(f"b64read returned {len(data)} bytes, not {length}")
-        return data
-
-    def memset(self, addr: int, length: int, value: int = 0) -> None:
-        self.command(f"memset {addr:#x} {length:#x} {value:#x}")
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
-        self.process.wait()
-
-    def close(self, timeout: float = 10.0) -> int:
-        """Stops QEMU (SIGTERM, as libqtest does) and returns its exit status."""
-        if self.alive():
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._stderr_reader.join(5)
-        self._selector.close()
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-        return self.process.returncode
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -408,7 +221,8 @@ class CryptodevQtest:
     @classmethod
     def start(cls, qemu: Path, device: str = "", extra: Sequence[str] = (),
               timeout: float = 30.0) -> CryptodevQtest:
-        qt = Qtest(qemu_command(qemu, device, extra), timeout)
+        props = f",{device}" if device else ""
+        qt = Qtest(qemu_command(qemu, ["-device", f"virtio-cryptodev-pci{props}", *extra]), timeout)
         try:
             qt.command("endianness")  # QEMU started and answers
             return cls(qt)
