@@ -11,7 +11,8 @@ help:
 	@echo "make demo-local  the chat demo on loopback only (no VMs)"
 	@echo "make test      install, then run every test (lint, unit, VM)"
 	@echo "make lab       build QEMU with our device and the guest module"
-	@echo "make test-vm   the VM tests alone"
+	@echo "make test-vm   the VM tests alone (PROFILE=debian12|debian13)"
+	@echo "make test-matrix  every VM test on both lab profiles"
 	@echo "make shell     a guest with the device and the module loaded"
 	@echo "make bench     the chat benchmark (channel, relay vs plain TCP and TLS 1.3) and the load harness (1 vs 3 servers on Redis)"
 	@echo "make load      the load harness alone: 10, 100 and 1,000 members, 1 vs 3 servers on Redis"
@@ -24,4 +25,4 @@ include mk/lab.mk
 
 demo: demo-vms
 
-test: lint test-py test-vm
+test: lint test-py test-vm test-vm-debian13

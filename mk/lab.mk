@@ -1,12 +1,32 @@
 # The VM lab: QEMU built from Debian's source with our device, the guest module, VM tests.
 # virtme-ng (vng) comes from the venv's [lab] extra; the guests run $(VPY) too.
 
-.PHONY: lab test-vm shell demo-vms bench-vm lint-kernel
+# PROFILE: the pair of QEMU and guest kernel (virtio/lab/build-lab.sh):
+# debian12 (QEMU 7.2, kernel 6.1; the default) or debian13 (QEMU 10.0, kernel 6.12).
+PROFILE ?= debian12
+export PROFILE
+
+.PHONY: lab test-vm test-vm-debian13 test-matrix shell demo-vms bench-vm lint-kernel
 lab: install-lab
 	./virtio/lab/build-lab.sh
 
 test-vm: install-test lab
-	$(VPY) -m pytest -q tests/vm
+	CRYPTOCHAT_LAB_ENV=build/lab-$(PROFILE).env $(VPY) -m pytest -q tests/vm
+
+# What `make test` runs on the second profile: the device's ABI and hardening
+# over qtest, migration, the driver's hardening and datapath in a guest, the
+# OpenSSL engine, and the two-VM chat.
+DEBIAN13_TESTS := tests/vm/test_device_qtest.py tests/vm/test_device_hardening.py \
+	tests/vm/test_device_migration.py tests/vm/test_driver_hardening.py tests/vm/test_datapath.py \
+	tests/vm/test_openssl_engine.py tests/vm/test_two_vm_chat.py
+test-vm-debian13: install-test
+	$(MAKE) lab PROFILE=debian13
+	CRYPTOCHAT_LAB_ENV=build/lab-debian13.env $(VPY) -m pytest -q $(DEBIAN13_TESTS)
+
+# Every VM test on every profile.
+test-matrix: install-test
+	$(MAKE) test-vm PROFILE=debian12
+	$(MAKE) test-vm PROFILE=debian13
 
 shell: install-lab lab
 	$(VPY) virtio/lab/shell.py

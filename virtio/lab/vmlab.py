@@ -51,7 +51,11 @@ class Lab:
     openssl_engine: Path  # OpenSSL's devcrypto engine, built from Debian's source
 
     @classmethod
-    def load(cls, env_file: Path = REPO / "build" / "lab.env") -> Lab:
+    def load(cls, env_file: Path | None = None) -> Lab:
+        """The lab `make lab` built: CRYPTOCHAT_LAB_ENV names a profile's
+        (build/lab-PROFILE.env), else the profile built last (build/lab.env)."""
+        if env_file is None:
+            env_file = Path(os.environ.get("CRYPTOCHAT_LAB_ENV", REPO / "build" / "lab.env"))
         if not env_file.exists():
             raise FileNotFoundError(f"{env_file} is missing: run `make lab` first")
         values = dict(
