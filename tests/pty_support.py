@@ -23,15 +23,17 @@ CTRL_C, CTRL_D = "\x03", "\x04"
 class Terminal:
     """One ``cryptochat`` process on a pty of COLUMNS x ROWS, and the screen it has drawn so far."""
 
-    def __init__(self, args: list[str], shell: bool = False, rows: int = ROWS) -> None:
-        self.screen = pyte.Screen(COLUMNS, rows)
+    def __init__(
+        self, args: list[str], shell: bool = False, rows: int = ROWS, columns: int = COLUMNS
+    ) -> None:
+        self.screen = pyte.Screen(columns, rows)
         self._stream = pyte.ByteStream(self.screen)
-        env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8", "COLUMNS": str(COLUMNS)}
+        env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8", "COLUMNS": str(columns)}
         command = [sys.executable, "-m", "cryptochat", *args]
         if shell:  # args is a shell pipeline around the command: {cryptochat} stands for it
             line = " ".join(args).replace("{cryptochat}", " ".join(command[:3]))
             command = ["/bin/sh", "-c", line]
-        self.child = pexpect.spawn(command[0], command[1:], dimensions=(rows, COLUMNS), env=env)
+        self.child = pexpect.spawn(command[0], command[1:], dimensions=(rows, columns), env=env)
 
     def _pump(self, wait: float) -> None:
         with contextlib.suppress(pexpect.TIMEOUT, pexpect.EOF):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import random
 import re
+import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pty_support import CTRL_C, CTRL_D, ROWS, Terminal
+from pty_support import COLUMNS, CTRL_C, CTRL_D, ROWS, Terminal
 
 from cryptochat.client.terminal import name_style
 
@@ -19,8 +21,8 @@ Room = tuple[Terminal, str]
 _started: list[Terminal] = []
 
 
-def start(args: list[str], shell: bool = False, rows: int = ROWS) -> Terminal:
-    terminal = Terminal(args, shell=shell, rows=rows)
+def start(args: list[str], shell: bool = False, rows: int = ROWS, columns: int = COLUMNS) -> Terminal:
+    terminal = Terminal(args, shell=shell, rows=rows, columns=columns)
     _started.append(terminal)
     return terminal
 
@@ -62,7 +64,7 @@ def test_own_lines_show_time_and_name_like_everyone_elses(key_file: str, operato
 def test_the_toolbar_shows_name_members_engine_and_state(key_file: str, operator: Room) -> None:
     _, port = operator
     alice = join(key_file, port, "alice")
-    alice.wait_for(r"^ alice │ 2 in the room │ software │ connected")
+    alice.wait_for(r"^ alice │ connected │ 2 in the room │ software")
     alice.wait_for(r"/help for commands")
 
 
@@ -173,7 +175,7 @@ def test_the_operators_ctrl_d_asks_before_closing_the_room(key_file: str, operat
     server.type("y")
     assert server.exit_status() == 0
     alice.wait_for("the server said goodbye: the server is shutting down; reconnecting in")
-    alice.wait_for(r"^ alice │ \d+ in the room │ software │ reconnecting in \d+ s")
+    alice.wait_for(r"^ alice │ reconnecting in \d+ s │ software")
 
 
 def test_the_operators_quit_reason_reaches_everyone(key_file: str, operator: Room) -> None:
@@ -247,12 +249,13 @@ def test_names_that_look_alike_are_told_apart(key_file: str, operator: Room) -> 
     mallory = start(["connect", "127.0.0.1", port, "--key-file", key_file, "--name", "b\u043eb"])
     mallory.wait_for("the name b\u043eb is taken; you are b\u043eb-2")
     mallory.type("/nick BOB\r")
-    mallory.wait_for(r"the server says: the name BOB is taken \(too much like bob\)")
+    mallory.wait_for(r"the server says: the name BOB is taken \(too much like bob\) \(kept for editing\)")
+    mallory.type(CTRL_C)  # clear the refused line the editor kept
     mallory.type("/nick bob\u200b\r")
     mallory.wait_for(r"name not changed: a name must not contain U\+200B \(ZERO WIDTH SPACE\)")
 
 
-def test_with_stdout_piped_the_terminal_console_still_takes_commands(
+def test_with_stdout_piped_the_pipe_console_says_so_and_the_screen_stays_clean(
     key_file: str, operator: Room, tmp_path: os.PathLike[str]
 ) -> None:
     server, port = operator
@@ -262,16 +265,54 @@ def test_with_stdout_piped_the_terminal_console_still_takes_commands(
          "|", "tee", log],
         shell=True,
     )
-    tee.wait_for("connected to")
+    tee.wait_for("^stdout is not a terminal, so this is the pipe console: each line is sent as it is")
+    server.wait_for("teeuser joined")
     tee.type("typed through tee\r")
-    server.wait_for("teeuser: typed through tee")
-    tee.type("/quit\r")
+    server.wait_for(f"^{TIME}teeuser: typed through tee$")
+    server.type("seen by tee\r")
+    tee.wait_for("^op: seen by tee$")
+    assert "│" not in tee.text  # no toolbar drawn over what tee writes
+    tee.type(CTRL_D)
     assert tee.exit_status() == 0
     server.wait_for(r"teeuser left \(bye\)")
-    assert "teeuser: /quit" not in server.text
     with open(log, encoding="utf-8") as f:
-        transcript = f.read()
-    assert re.search(f"^{TIME}teeuser: typed through tee$", transcript, re.MULTILINE)
+        assert f.read().splitlines() == ["op: seen by tee"]  # the pipe console's format
+
+
+def test_at_a_terminal_with_both_outputs_redirected_stderr_says_which_console(
+    key_file: str, operator: Room, tmp_path: os.PathLike[str]
+) -> None:
+    _, port = operator
+    out, err = os.path.join(tmp_path, "out"), os.path.join(tmp_path, "err")
+    alice = start(
+        ["{cryptochat}", "connect", "127.0.0.1", port, "--key-file", key_file, "--name", "alice",
+         ">" + out, "2>" + err],
+        shell=True,
+    )
+    alice.type(CTRL_D)
+    assert alice.exit_status() == 0
+    with open(err, encoding="utf-8") as f:
+        said = f.read().splitlines()
+    assert (
+        "stdout is not a terminal, so this is the pipe console: each line is sent as it is, /commands "
+        "included; Ctrl-D leaves"
+    ) in said
+
+
+def test_with_only_stderr_redirected_the_terminal_console_is_chosen(
+    key_file: str, operator: Room, tmp_path: os.PathLike[str]
+) -> None:
+    server, port = operator
+    err = os.path.join(tmp_path, "err")
+    alice = start(
+        ["{cryptochat}", "connect", "127.0.0.1", port, "--key-file", key_file, "--name", "alice",
+         "2>" + err],
+        shell=True,
+    )
+    alice.wait_for(f"connected to 127.0.0.1:{port} as alice")
+    alice.type("/quit\r")
+    assert alice.exit_status() == 0
+    assert "alice: /quit" not in server.text
 
 
 def test_the_operators_log_goes_to_stderr_when_it_is_redirected(
@@ -296,7 +337,7 @@ def test_the_operators_log_goes_to_stderr_when_it_is_redirected(
     assert second.exit_status() == 1
     server.wait_for("refused second: the room is full")
     with open(second_log, encoding="utf-8") as f:
-        refusal = "cryptochat: the server refused us: the room is full (1 clients)"
+        refusal = "cryptochat: the server refused us: the room is full (1 client)"
         assert f.read().splitlines()[1:] == [refusal]
     server.type("/quit\r")
     assert server.exit_status() == 0
@@ -304,7 +345,7 @@ def test_the_operators_log_goes_to_stderr_when_it_is_redirected(
         lines = f.read().splitlines()
     assert lines[0].startswith("engine: ")
     assert lines[1].startswith("listening on 127.0.0.1:")
-    assert "refused second: the room is full (1 clients)" in lines
+    assert "refused second: the room is full (1 client)" in lines
     assert lines[-1] == "shutting down"
 
 
@@ -318,24 +359,47 @@ def test_a_newcomer_sees_recent_lines_marked_as_earlier(key_file: str, operator:
     alice.wait_for(r"^\[earlier\] \* op lights the fire$")
 
 
-def test_a_long_line_wraps_under_its_text_and_pageup_scrolls_back(key_file: str, operator: Room) -> None:
+def test_a_long_line_wraps_between_words_with_its_continuation_under_the_text(
+    key_file: str, operator: Room
+) -> None:
     server, port = operator
     alice = join(key_file, port, "alice")
-    server.paste("w" * 150)
+    words = [f"hundredth{i:02d}" for i in range(30)]
+    server.paste(" ".join(words))
     server.type("\r")
-    screen = alice.wait_for(f"^{TIME}op: w+$")
-    lines = screen.splitlines()
-    first = next(i for i, line in enumerate(lines) if line.endswith("op: " + "w" * 88))
-    assert lines[first + 1] == " " * 12 + "w" * 62  # under the text, past "[HH:MM] op: "
-    for i in range(40):
+    lines = alice.wait_for("hundredth29$").splitlines()
+    first = next(i for i, line in enumerate(lines) if "op: hundredth00" in line)
+    last = next(i for i, line in enumerate(lines) if line.endswith("hundredth29"))
+    assert lines[first].startswith("[") and lines[first].index("op: ") == 8
+    rows = [lines[first][12:], *lines[first + 1:last + 1]]
+    for row in rows[1:]:
+        assert re.match(r"^ {12}hundredth", row), row  # under the text, not one column further
+    assert [word for row in rows for word in row.split()] == words  # no word cut in two
+
+
+def _last_filler(text: str) -> int:
+    return int(re.findall(f"^{TIME}op: filler (\\d+)$", text, re.MULTILINE)[-1])
+
+
+def test_pageup_and_pagedown_move_the_view_a_page_at_once(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    for i in range(60):
         server.type(f"filler {i}\r")
-    alice.wait_for(f"^{TIME}op: filler 39$")
-    assert "filler 0" not in alice.text
+    alice.wait_for(f"^{TIME}op: filler 59$")
     alice.type("\x1b[5~")  # PageUp
-    alice.wait_for(r"scrolled back \d+ lines \(PageDown\)")
-    alice.wait_for(f"^{TIME}op: filler 1\\d$")
-    alice.type("\x1b[6~\x1b[6~")  # PageDown, back to the newest
-    alice.wait_for(f"^{TIME}op: filler 39$")
+    screen = alice.wait_for(r"scrolled back \d+ lines")
+    back = int(re.search(r"scrolled back (\d+) lines", screen).group(1))  # type: ignore[union-attr]
+    assert _last_filler(screen) == 59 - back  # the view moved with the first PageUp
+    alice.type("\x1b[5~")
+    screen = alice.wait_until(lambda text: f"scrolled back {2 * back} lines" in text, "a second page")
+    assert _last_filler(screen) == 59 - 2 * back
+    alice.type("\x1b[6~")  # PageDown
+    screen = alice.wait_until(lambda text: f"scrolled back {back} lines" in text, "a page forward")
+    assert _last_filler(screen) == 59 - back
+    alice.type("\x1b[6~")
+    screen = alice.wait_until(lambda text: "scrolled back" not in text, "the newest")
+    assert _last_filler(screen) == 59
 
 
 USAGE = Path(__file__).resolve().parents[1] / "docs" / "usage.md"
@@ -383,17 +447,209 @@ def _colour_of(terminal: Terminal, pattern: str) -> str:
     raise AssertionError(f"no line matches {pattern!r}")
 
 
-def test_a_name_has_the_same_colour_on_every_screen_and_names_differ(key_file: str, operator: Room) -> None:
-    assert name_style("alice") != name_style("bob")
+def test_a_name_has_the_same_colour_on_every_screen_and_yours_is_yours_alone(
+    key_file: str, operator: Room
+) -> None:
     server, port = operator
+    twin = next(n for n in (f"twin{i}" for i in range(1000)) if name_style(n) == name_style("alice"))
     alice = join(key_file, port, "alice")
-    bob = join(key_file, port, "bob")
+    bob = join(key_file, port, twin)
     alice.type("colour check\r")
     bob.wait_for(f"^{TIME}alice: colour check$")
     server.wait_for(f"^{TIME}alice: colour check$")
     alice.wait_for(f"^{TIME}alice: colour check$")
-    bob.type("me too\r")
-    alice.wait_for(f"^{TIME}bob: me too$")
-    seen = {_colour_of(t, rf"^{TIME}(alice): colour check$") for t in (alice, bob, server)}
+    seen = {_colour_of(t, rf"^{TIME}(alice): colour check$") for t in (bob, server)}
     assert len(seen) == 1 and seen != {"default"}
-    assert _colour_of(alice, rf"^{TIME}(bob): me too$") not in seen | {"default"}
+    own = _colour_of(alice, rf"^{TIME}(alice): colour check$")
+    bob.type("same hash\r")
+    alice.wait_for(f"^{TIME}{twin}: same hash$")
+    others = {_colour_of(alice, rf"^{TIME}({twin}): same hash$")}
+    for name in ("bob", "dave", "heidi", "oscar"):
+        bob.type(f"/nick {name}\r")
+        bob.type(f"I am {name}\r")
+        alice.wait_for(f"^{TIME}{name}: I am {name}$")
+        others.add(_colour_of(alice, rf"^{TIME}({name}): I am {name}$"))
+    assert len(others) == 5  # five names, five colours
+    assert own not in others  # nobody else has your colour on your screen
+
+
+
+def test_the_operators_log_has_joins_renames_and_leaves_when_stderr_is_redirected(
+    key_file: str, tmp_path: os.PathLike[str]
+) -> None:
+    log = os.path.join(tmp_path, "op.log")
+    server = start(
+        ["{cryptochat}", "serve", "--host", "127.0.0.1", "--port", "0", "--key-file", key_file,
+         "2>" + log],
+        shell=True,
+    )
+    port = re.search(r"listening on 127\.0\.0\.1:(\d+)", server.wait_for("listening on"))
+    assert port is not None
+    alice = join(key_file, port.group(1), "alice")
+    alice.type("/nick alison\r")
+    server.wait_for("alice is now known as alison")
+    alice.type("/quit\r")
+    server.wait_for(r"alison left \(bye\)")
+    with open(log, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    assert [
+        line for line in lines if "alice" in line or "alison" in line
+    ] == ["alice joined", "alice is now known as alison", "alison left (bye)"]
+
+
+def test_a_hangup_of_the_operators_terminal_closes_the_room_cleanly(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    server.child.kill(signal.SIGHUP)
+    assert server.exit_status() == 0
+    alice.wait_for("the server said goodbye: the server is shutting down; reconnecting in")
+
+
+def test_a_hangup_of_a_clients_terminal_is_a_goodbye(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    alice.child.kill(signal.SIGHUP)
+    server.wait_for(r"alice left \(bye\)")
+
+
+def test_a_name_that_does_not_resolve_gets_the_resolvers_message(key_file: str) -> None:
+    try:
+        socket.getaddrinfo("no-such-host.invalid", 5555)
+    except socket.gaierror as exc:
+        why = exc.strerror
+    else:
+        pytest.skip("this resolver answers for .invalid")
+    alice = start(["connect", "no-such-host.invalid", "5555", "--key-file", key_file])
+    assert alice.exit_status() == 1
+    alice.wait_for(f"^cryptochat: cannot reach the server at no-such-host.invalid:5555: {why}$")
+
+
+def test_the_toolbar_puts_the_state_first_and_drops_the_count_while_disconnected(
+    key_file: str, operator: Room
+) -> None:
+    server, port = operator
+    alice = start(["connect", "127.0.0.1", port, "--key-file", key_file, "--name", "alice"], columns=40)
+    alice.wait_for(r"^ alice │ connected │ 2 in the room")
+    server.type("/quit\r")
+    assert server.exit_status() == 0
+    screen = alice.wait_for(r"^ alice │ reconnecting in \d s")
+    assert "in the room" not in screen
+
+
+def test_a_line_typed_during_an_outage_is_shown_waiting_at_once(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    server.type("/quit\r")
+    assert server.exit_status() == 0
+    alice.wait_for("the server said goodbye")
+    alice.type("said in the gap\r")  # within the first half second of the outage
+    alice.wait_for(f"^{TIME}-- not connected: 1 waiting, sent on reconnection: said in the gap$")
+    alice.type("/me waits\r")
+    alice.wait_for(f"^{TIME}-- not connected: 2 waiting, sent on reconnection: \\* alice waits$")
+
+
+def test_a_line_the_server_refuses_stays_in_the_editor(key_file: str, operator: Room) -> None:
+    _, port = operator
+    alice = join(key_file, port, "alice")
+    alice.type("/nick op\r")
+    alice.wait_for("the server says: the name op is taken")
+    alice.wait_until(lambda _: alice.input_line() == "/nick op", "the refused line back in the editor")
+
+
+def test_ctrl_z_suspends_and_the_console_comes_back_on_fg(key_file: str, operator: Room) -> None:
+    server, port = operator
+    shell = start(
+        ["set -m;", "{cryptochat}", "connect", "127.0.0.1", port, "--key-file", key_file, "--name", "alice",
+         "; echo STOPPED; read x; fg"],
+        shell=True,
+    )
+    shell.wait_for("connected to")
+    shell.type("\x1a")  # Ctrl-Z
+    shell.wait_for("STOPPED")
+    shell.type("\r")  # the shell's fg
+    shell.wait_for(r"^ alice │")
+    shell.type("back again\r")
+    server.wait_for(f"^{TIME}alice: back again$")
+
+
+def test_a_refused_invisible_character_is_shown_in_the_editor(key_file: str, operator: Room) -> None:
+    _, port = operator
+    alice = join(key_file, port, "alice")
+    alice.paste("abc\u202edef")
+    alice.type("\r")
+    alice.wait_for(r"not sent: it contains U\+202E \(RIGHT-TO-LEFT OVERRIDE\)")
+    alice.wait_until(lambda _: alice.input_line() == "abc<U+202E>def", "the override shown where it is")
+
+
+def test_invalid_utf8_on_piped_stdin_is_sent_with_a_warning(key_file: str, operator: Room) -> None:
+    server, port = operator
+    piped = start(
+        ["printf 'fine\\n\\377bad\\n' |", "{cryptochat}", "connect", "127.0.0.1", port,
+         "--key-file", key_file, "--name", "bot"],
+        shell=True,
+    )
+    piped.wait_for(
+        "^cryptochat: line 2 of the input is not valid UTF-8: sent with U\\+FFFD in place of the bad bytes$"
+    )
+    server.wait_for(f"^{TIME}bot: \ufffdbad$")
+    assert piped.exit_status() == 0
+
+
+def test_a_full_room_names_its_limit_in_good_english(key_file: str) -> None:
+    server = start(
+        ["serve", "--host", "127.0.0.1", "--port", "0", "--key-file", key_file, "--max-clients", "1"]
+    )
+    port = re.search(r"listening on 127\.0\.0\.1:(\d+)", server.wait_for("listening on"))
+    assert port is not None
+    join(key_file, port.group(1), "first")
+    second = start(["connect", "127.0.0.1", port.group(1), "--key-file", key_file, "--name", "second"])
+    assert second.exit_status() == 1
+    second.wait_for(r"^cryptochat: the server refused us: the room is full \(1 client\)$")
+    server.wait_for(r"refused second: the room is full \(1 client\)$")
+
+
+def test_without_reconnection_the_end_says_so_plainly(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = start(
+        ["connect", "127.0.0.1", port, "--key-file", key_file, "--name", "alice", "--reconnect-attempts", "0"]
+    )
+    alice.wait_for("connected to")
+    server.type("/quit\r")
+    assert alice.exit_status() == 1
+    assert (
+        "cryptochat: the server said goodbye: the server is shutting down; not reconnecting "
+        "(--reconnect-attempts 0)"
+    ) in alice.text.replace("\n", "")  # one line, wrapped by the terminal
+
+
+def test_usage_errors_point_to_the_commands_own_help_and_help_shows_ranges(
+    tmp_path: os.PathLike[str],
+) -> None:
+    keygen = start(["keygen", os.path.join(tmp_path, "a"), "b"])
+    assert keygen.exit_status() == 2
+    keygen.wait_for(r"^cryptochat: unrecognized arguments: b \(see: cryptochat keygen --help\)$")
+    assert not os.path.exists(os.path.join(tmp_path, "a"))
+    helped = start(["serve", "--help"], rows=80)
+    helped.wait_for("--history N")
+    assert helped.exit_status() == 0
+    flat = " ".join(helped.text.split())
+    assert "(0 to 10000; default: 50)" in flat
+    assert "(at least 1; default: 1000)" in flat
+
+
+def test_a_log_file_marks_where_each_session_starts_and_ends(
+    key_file: str, operator: Room, tmp_path: os.PathLike[str]
+) -> None:
+    _, port = operator
+    log = os.path.join(tmp_path, "chat.log")
+    alice = start(
+        ["connect", "127.0.0.1", port, "--key-file", key_file, "--name", "alice", "--log", log]
+    )
+    alice.wait_for("connected to")
+    alice.type("/quit off to lunch\r")
+    assert alice.exit_status() == 0
+    with open(log, encoding="utf-8") as f:
+        lines = [line[20:] for line in f.read().splitlines()]  # after "YYYY-MM-DD HH:MM:SS "
+    assert lines[0] == f"-- log started: cryptochat connect 127.0.0.1:{port} as alice"
+    assert lines[-2] == "-- you left (off to lunch)"
+    assert lines[-1] == "-- log ended"

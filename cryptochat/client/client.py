@@ -13,6 +13,7 @@ import contextlib
 import math
 import os
 import random
+import socket
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -151,7 +152,8 @@ class ChatClient:
     def _show_status(self, state: str | None = None) -> None:
         if state is not None:
             self._state = state
-        self._console.status(Status(self._name, len(self._members), self._state))
+        members = len(self._members) if self._state == "connected" else None
+        self._console.status(Status(self._name, members, self._state))
 
     # ----------------------------------------------------------------- input side
 
@@ -169,7 +171,7 @@ class ChatClient:
                 await self._has_room.wait()
             self._outbox.append((message, encode(message)))
             if self._ever_welcomed and not self._welcomed:  # before the first connection, just wait
-                self._console.notice(f"not connected: {len(self._outbox)} waiting, sent on reconnection")
+                self._console.pending(self._as_shown(message), len(self._outbox))
             self._wake.set()
         self._input_done = True
         self._wake.set()
@@ -189,11 +191,14 @@ class ChatClient:
                         raise _Fatal(str(lost)) from None
                     raise _Fatal(f"cannot reach the server at {self._address()}: {lost}") from None
                 failures = 1 if self._welcomed else failures + 1
+                self._welcomed = False  # from now on, a line typed waits for the next connection
                 if self._input_done and (not self._outbox or self._stop.is_set()):
                     self._console.notice(f"{lost}; nothing left to send")
                     return 0
-                if failures > self.config.reconnect_attempts:
-                    tries = self.config.reconnect_attempts
+                tries = self.config.reconnect_attempts
+                if tries == 0:
+                    raise _Fatal(f"{lost}; not reconnecting (--reconnect-attempts 0)") from None
+                if failures > tries:
                     raise _Fatal(
                         f"{lost}; gave up after {tries} reconnection attempt{'s' if tries != 1 else ''}"
                     ) from None
@@ -312,6 +317,20 @@ class ChatClient:
             self._show_own(message)
         self._has_room.set()
 
+    def _as_shown(self, message: Message) -> str:
+        """A line waiting to be sent, as the operator typed it to be seen."""
+        match message:
+            case Emote(text=text):
+                return f"* {self._name} {text}"
+            case Whisper(to=to, text=text):
+                return f"→ {to} (private): {text}"
+            case Say(text=text):
+                return text
+            case Nick(name=name):
+                return f"/nick {name}"
+            case _:
+                return "/who"
+
     def _show_own(self, message: Message) -> None:
         match message:
             case Say(text=text):
@@ -336,7 +355,7 @@ class ChatClient:
                 self._welcomed = self._ever_welcomed = True
                 self._show_status("connected")
             case Error(reason=reason):
-                console.error(f"the server says: {reason}")
+                console.refused(f"the server says: {reason}")
             case Bye(reason=reason):
                 if not self._welcomed:
                     raise _Fatal(f"the server refused us: {reason}")
@@ -373,6 +392,9 @@ async def _drained(writer: asyncio.StreamWriter) -> None:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
+    if isinstance(exc, socket.gaierror):
+        # The resolver's own numbers (EAI_NONAME is -2) mean nothing to os.strerror.
+        return exc.strerror or str(exc)
     if isinstance(exc, OSError) and exc.errno:
         # Not exc.strerror: asyncio puts "Connect call failed ('127.0.0.1', 5601)" there.
         return os.strerror(exc.errno)

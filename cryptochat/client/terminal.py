@@ -1,44 +1,55 @@
 """The terminal console: a full-screen prompt_toolkit application.
 
 Every line is ``[HH:MM] NAME: TEXT``, the operator's own included, each name in a colour of its own that
-stays the same from run to run; notices are dimmed; a wrapped line continues under its text. A toolbar at
-the bottom shows the name, the member count, the engine and the connection state. PageUp and PageDown
-scroll back. Ctrl-C clears a half-typed line and quits only on an empty one; Ctrl-D on an empty line quits
-(for the operator of a room, after a confirmation, since it closes the room for everyone).
+stays the same from run to run (the operator's own in the terminal's colour, which no other name has);
+notices are dimmed; a long line wraps between words and continues under its text. A toolbar at the bottom
+shows the name, the connection state, the member count and the engine. PageUp and PageDown scroll back.
+Ctrl-C clears a half-typed line and quits only on an empty one; Ctrl-D on an empty line quits (for the
+operator of a room, after a confirmation, since it closes the room for everyone); Ctrl-Z suspends.
 
-When stdout is not a terminal (``cryptochat connect … | tee log``) the screen is drawn on stderr and the
-plain transcript goes to stdout. When stderr is not a terminal (``2>op.log``), log lines and errors are
-written there as well as shown.
+It runs only when stdin and stdout are terminals. When stderr is not one (``2>op.log``), log lines and
+errors are written there as well as shown.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import re
 import sys
 import time
 import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TextIO
 
 from prompt_toolkit.application import Application
-from prompt_toolkit.data_structures import Point
+from prompt_toolkit.document import Document
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import HSplit, Layout, Window
-from prompt_toolkit.layout.controls import FormattedTextControl
+from prompt_toolkit.layout.controls import FormattedTextControl, UIContent, UIControl
 from prompt_toolkit.layout.dimension import Dimension
-from prompt_toolkit.output import Output, create_output
+from prompt_toolkit.layout.processors import Processor, Transformation, TransformationInput
+from prompt_toolkit.layout.utils import explode_text_fragments
+from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
 from prompt_toolkit.utils import get_cwidth
 from prompt_toolkit.widgets import TextArea
 
-from .commands import Command, Help, Quit, SendText, check_command, help_text, parse_line
+from .commands import (
+    ChangeNick,
+    Command,
+    Help,
+    Quit,
+    SendPrivate,
+    SendText,
+    check_command,
+    help_text,
+    parse_line,
+)
 from .console import ERROR_PREFIX, Console, Status
 
 __all__ = ["PASTE_CONFIRM_LINES", "TerminalConsole"]
@@ -47,16 +58,21 @@ PASTE_CONFIRM_LINES = 3
 """A paste of more lines than this is sent only after a confirmation."""
 SCROLLBACK = 10_000
 """Lines kept for PageUp."""
-_CONTEXT = 300
-"""Lines laid out on each side of the one in view: more than any screen shows."""
 
-# Twelve colours that read on dark and light backgrounds alike; a name's CRC picks one, so it is the same
-# in every run and on every participant's screen.
+# Colours of the 256-colour palette that read on dark and light backgrounds alike and that people tell
+# apart; a name's CRC picks one, so it is the same in every run and on every participant's screen. None is
+# the terminal's own foreground: that one is the operator's own name's, and nobody else's.
 _PALETTE = (
-    "ansired", "ansigreen", "ansiyellow", "ansiblue", "ansimagenta", "ansicyan",
-    "ansibrightred", "ansibrightgreen", "ansibrightyellow", "ansibrightblue", "ansibrightmagenta",
-    "ansibrightcyan",
+    "#d70000", "#ff5f5f", "#d7005f", "#ff5faf", "#af005f", "#d75f00", "#ff8700", "#af5f00",
+    "#d7875f", "#af8700", "#d7af00", "#878700", "#5f8700", "#00af00", "#5faf00", "#00875f",
+    "#87af5f", "#00af5f", "#00af87", "#008787", "#00afaf", "#5fafaf", "#0087af", "#005fd7",
+    "#0087ff", "#5f87d7", "#5f5fff", "#8700d7", "#af5fff", "#af00af", "#875faf", "#d75fd7",
 )
+_OWN_NAME = "bold"
+
+# What no line may hold (control characters, bidirectional overrides and isolates) and a terminal would
+# not show: the editor shows each as <U+XXXX> so that it can be found and removed.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 _STYLE = Style.from_dict(
     {
@@ -68,6 +84,7 @@ _STYLE = Style.from_dict(
         "toolbar": "reverse",
         "toolbar.question": "reverse bold ansiyellow",
         "prompt": "bold",
+        "invisible": "reverse",
     }
 )
 
@@ -75,6 +92,93 @@ _STYLE = Style.from_dict(
 def name_style(name: str) -> str:
     """The colour of ``name``: the same for everyone, every time."""
     return "fg:" + _PALETTE[zlib.crc32(name.encode("utf-8")) % len(_PALETTE)]
+
+
+def wrap(fragments: StyleAndTextTuples, indent: int, width: int) -> list[StyleAndTextTuples]:
+    """Lay a line out in rows of ``width`` columns, breaking between words where it can.
+
+    Continuation rows start ``indent`` columns in (at most half the width); the spaces a break falls on are
+    dropped, so the continuation starts exactly there. A word longer than a row is cut where the row ends.
+    """
+    indent = min(indent, width // 2)
+    rows: list[StyleAndTextTuples] = [[]]
+    column = 0
+    spaces: StyleAndTextTuples = []  # the spaces since the last word, placed only if a word follows them
+
+    def new_row() -> None:
+        nonlocal column
+        rows.append([("", " " * indent)] if indent else [])
+        column = indent
+        spaces.clear()
+
+    for word in _words(fragments):
+        if word[0][1] == " ":
+            spaces.extend(word)
+            continue
+        size = sum(get_cwidth(char) for _, char in word)
+        if column + len(spaces) + size > width and column > indent and size <= width - indent:
+            new_row()
+        elif column + len(spaces) >= width:
+            new_row()  # a long word follows a row already full of spaces
+        rows[-1].extend(spaces)
+        column += len(spaces)
+        spaces.clear()
+        for style, char in word:
+            char_width = get_cwidth(char)
+            if column + char_width > width and column > indent:
+                new_row()
+            rows[-1].append((style, char))
+            column += char_width
+    return rows
+
+
+def _words(fragments: StyleAndTextTuples) -> list[list[tuple[str, str]]]:
+    """The line's characters with their styles, in runs of spaces and runs of anything else."""
+    words: list[list[tuple[str, str]]] = []
+    for style, text, *_ in explode_text_fragments(fragments):
+        if words and (words[-1][0][1] == " ") == (text == " "):
+            words[-1].append((style, text))
+        else:
+            words.append([(style, text)])
+    return words
+
+
+class _ShowInvisible(Processor):
+    """Shows each character no line may hold as ``<U+XXXX>``, reversed, in the editor."""
+
+    def apply_transformation(self, transformation_input: TransformationInput) -> Transformation:
+        fragments = explode_text_fragments(transformation_input.fragments)
+        if not any(_INVISIBLE.match(fragment[1]) for fragment in fragments):
+            return Transformation(fragments)
+        shown: StyleAndTextTuples = []
+        to_display: list[int] = []  # source position -> display position
+        for style, char, *_ in fragments:
+            to_display.append(sum(len(text) for _, text, *_ in shown))
+            if _INVISIBLE.match(char):
+                shown.append((style + " class:invisible", f"<U+{ord(char):04X}>"))
+            else:
+                shown.append((style, char))
+        end = sum(len(text) for _, text, *_ in shown)
+        to_display += [end, end + 1]  # the cursor may stand after the last character
+
+        def source_to_display(position: int) -> int:
+            return to_display[min(position, len(to_display) - 1)]
+
+        def display_to_source(position: int) -> int:
+            return max((i for i, shown_at in enumerate(to_display) if shown_at <= position), default=0)
+
+        return Transformation(shown, source_to_display=source_to_display, display_to_source=display_to_source)
+
+
+class _Scrollback(UIControl):
+    """The chat lines, word-wrapped to the window, ending with the line in view at the bottom."""
+
+    def __init__(self, rows: Callable[[int, int], list[StyleAndTextTuples]]) -> None:
+        self._rows = rows
+
+    def create_content(self, width: int, height: int | None) -> UIContent:
+        rows = self._rows(width, height or 1)
+        return UIContent(get_line=lambda i: rows[i], line_count=len(rows), show_cursor=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,20 +208,17 @@ class TerminalConsole(Console):
         self._paste_to_confirm: str | None = None
         self._commands: asyncio.Queue[Command] = asyncio.Queue()
         self._ended = False  # the screen is gone: notices and errors go to stderr
-        self._transcript: TextIO | None = None if sys.stdout.isatty() else sys.stdout
         self._log_to_stderr = not sys.stderr.isatty()
+        self._refusable: str | None = None  # the last line the server may refuse, to give back if it does
         self._input = TextArea(
             prompt=[("class:prompt", "> ")],
             multiline=True,
             wrap_lines=True,
             height=Dimension(min=1, max=8),
             dont_extend_height=True,
+            input_processors=[_ShowInvisible()],
         )
-        self._output_window = Window(
-            FormattedTextControl(self._fragments, get_cursor_position=self._cursor, show_cursor=False),
-            wrap_lines=True,
-            get_line_prefix=self._continuation,
-        )
+        self._output_window = Window(_Scrollback(self._rows))
         toolbar = Window(FormattedTextControl(self._toolbar), height=1, style="class:toolbar")
         self._app: Application[None] = Application(
             layout=Layout(HSplit([self._output_window, toolbar, self._input]), focused_element=self._input),
@@ -125,7 +226,7 @@ class TerminalConsole(Console):
             style=_STYLE,
             full_screen=True,
             input=app_input,
-            output=app_output or create_output(always_prefer_tty=True),
+            output=app_output,
         )
         self.notice("/help for commands; PageUp and PageDown scroll")
 
@@ -161,12 +262,23 @@ class TerminalConsole(Console):
         to_stderr = self._log_to_stderr or self._ended
         self._add([("class:notice", f"-- {text}")], text, stderr=text if to_stderr else None)
 
+    def refused(self, text: str) -> None:
+        line, self._refusable = self._refusable, None
+        if line is None or self._input.text or self._ended:
+            self.error(text)
+            return
+        self._input.buffer.set_document(Document(line), bypass_readonly=True)
+        self.error(f"{text} (kept for editing)")
+
+    def pending(self, text: str, waiting: int) -> None:
+        self.notice(f"not connected: {waiting} waiting, sent on reconnection: {text}")
+
     def status(self, status: Status) -> None:
         self._status = status
         self._app.invalidate()
 
     def _name_style(self, name: str, own: bool) -> str:
-        return name_style(name) + (" bold" if own else "")
+        return _OWN_NAME if own else name_style(name)
 
     def _add(
         self, fragments: StyleAndTextTuples, text: str, stderr: str | None = None, stamp: str | None = None
@@ -177,51 +289,34 @@ class TerminalConsole(Console):
         self._lines.append(_Line([*prefix, *fragments], get_cwidth(plain) - get_cwidth(text)))
         if self._scroll:
             self._scroll += 1  # keep the view where the reader scrolled it
-        if self._transcript is not None:
-            try:
-                print(plain, file=self._transcript, flush=True)
-            except OSError:  # the reader of the pipe went away (| head): the chat goes on without it
-                self._transcript = None
         if stderr is not None:
             print(stderr, file=sys.stderr, flush=True)  # noqa: T201 - the log
         self._app.invalidate()
 
     # ----------------------------------------------------------------- layout callbacks
 
-    def _focus(self) -> tuple[int, int]:
-        """The line to keep in view (the newest, or as far back as scrolled) and the first one rendered."""
-        focus = max(0, len(self._lines) - 1 - self._scroll)
-        return focus, max(0, focus - _CONTEXT)
-
-    def _fragments(self) -> StyleAndTextTuples:
-        # Only the lines around the one in view: laying out the whole scrollback on every message
-        # would cost a fifth of a second once it is full.
-        focus, first = self._focus()
-        out: StyleAndTextTuples = []
-        for i, line in enumerate(itertools.islice(self._lines, first, focus + _CONTEXT)):
-            if i:
-                out.append(("", "\n"))
-            out.extend(line.fragments)
-        return out
-
-    def _cursor(self) -> Point:
-        # The window scrolls to keep this "cursor" in view.
-        focus, first = self._focus()
-        return Point(0, focus - first)
-
-    def _continuation(self, lineno: int, wrap_count: int) -> StyleAndTextTuples:
-        index = self._focus()[1] + lineno
-        if wrap_count == 0 or index >= len(self._lines):
-            return []
-        return [("", " " * min(self._lines[index].indent, 40))]
+    def _rows(self, width: int, height: int) -> list[StyleAndTextTuples]:
+        """The rows that fill the view: the line in view at the bottom, the lines before it above."""
+        rows: list[StyleAndTextTuples] = []
+        index = len(self._lines) - 1 - self._scroll
+        # Only as many lines as fill the view are laid out: the scrollback may hold 10,000.
+        while index >= 0 and len(rows) < height:
+            line = self._lines[index]
+            rows[:0] = wrap(line.fragments, line.indent, width)
+            index -= 1
+        return rows[-height:]
 
     def _toolbar(self) -> StyleAndTextTuples:
         if self._question is not None:
             return [("class:toolbar.question", f" {self._question} ")]
         s = self._status
-        parts = [s.name, f"{s.members} in the room", self._engine, s.state]
+        # Most important first, since a narrow terminal cuts the end: the state before the count.
+        parts = [s.name, s.state]
         if self._scroll:
             parts.append(f"scrolled back {self._scroll} lines (PageDown)")
+        if s.members is not None:
+            parts.append(f"{s.members} in the room")
+        parts.append(self._engine)
         return [("", " " + " │ ".join(parts) + " ")]
 
     # ----------------------------------------------------------------- keys
@@ -247,6 +342,10 @@ class TerminalConsole(Console):
                 self._ask("Shut the room down for everyone? y: yes, any other key: no", self._quit)
             else:
                 self._quit()
+
+        @kb.add(Keys.ControlZ)
+        def _suspend(event: KeyPressEvent) -> None:
+            event.app.suspend_to_background()
 
         @kb.add(Keys.PageUp)
         def _back(event: KeyPressEvent) -> None:
@@ -296,6 +395,7 @@ class TerminalConsole(Console):
             self._input.buffer.reset()
             return
         commands: list[Command | str]
+        self._refusable = None
         if len(lines) == 1:
             commands = [parse_line(lines[0])]
         else:
@@ -314,6 +414,8 @@ class TerminalConsole(Console):
                 return  # nothing is dropped silently: everything stays in the editor
         self._input.buffer.reset(append_to_history=True)
         self._paste_to_confirm = None
+        if isinstance(commands[0], ChangeNick | SendPrivate):
+            self._refusable = text
         for command in commands:
             assert not isinstance(command, str)
             if isinstance(command, Help):
