@@ -22,7 +22,7 @@ from typing import NoReturn, TextIO
 
 from . import __version__
 from .client.client import ChatClient, ClientConfig, to_message
-from .client.commands import Quit
+from .client.commands import Quit, Reconnect
 from .client.console import ERROR_PREFIX, Console, PipeConsole, Status, room_event, show_room_message
 from .client.terminal import TerminalConsole
 from .client.transcript import TranscriptConsole, open_transcript
@@ -330,6 +330,9 @@ async def _operate(server: ChatServer, console: Console, stop: asyncio.Event, wh
                 why.append(command.reason)
                 stop.set()
             return
+        if isinstance(command, Reconnect):
+            console.error("the room's own console is always connected: nothing to reconnect")
+            continue
         message = to_message(command)
         if isinstance(message, str):
             console.error(message)
@@ -347,7 +350,7 @@ async def _operate(server: ChatServer, console: Console, stop: asyncio.Event, wh
 
 
 def _operator_status(server: ChatServer) -> Status:
-    return Status(server.name, len(server.members), f"listening on port {server.port}")
+    return Status(server.name, len(server.members), f"listening on port {server.port}", tuple(server.members))
 
 
 def _address(host: str, port: int) -> str:

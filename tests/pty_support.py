@@ -20,15 +20,31 @@ PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
 CTRL_C, CTRL_D = "\x03", "\x04"
 
 
+class _Screen(pyte.Screen):  # type: ignore[misc]
+    """A pyte screen that counts the terminal bells it is sent."""
+
+    bells = 0
+
+    def bell(self, *args: object) -> None:
+        self.bells += 1
+
+
 class Terminal:
     """One ``cryptochat`` process on a pty of COLUMNS x ROWS, and the screen it has drawn so far."""
 
     def __init__(
-        self, args: list[str], shell: bool = False, rows: int = ROWS, columns: int = COLUMNS
+        self,
+        args: list[str],
+        shell: bool = False,
+        rows: int = ROWS,
+        columns: int = COLUMNS,
+        env: dict[str, str] | None = None,
     ) -> None:
-        self.screen = pyte.Screen(columns, rows)
+        self.screen = _Screen(columns, rows)
         self._stream = pyte.ByteStream(self.screen)
-        env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8", "COLUMNS": str(columns)}
+        env = {
+            **os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8", "COLUMNS": str(columns), **(env or {})
+        }
         command = [sys.executable, "-m", "cryptochat", *args]
         if shell:  # args is a shell pipeline around the command: {cryptochat} stands for it
             line = " ".join(args).replace("{cryptochat}", " ".join(command[:3]))

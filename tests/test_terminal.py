@@ -7,6 +7,7 @@ import random
 import re
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +22,14 @@ Room = tuple[Terminal, str]
 _started: list[Terminal] = []
 
 
-def start(args: list[str], shell: bool = False, rows: int = ROWS, columns: int = COLUMNS) -> Terminal:
-    terminal = Terminal(args, shell=shell, rows=rows, columns=columns)
+def start(
+    args: list[str],
+    shell: bool = False,
+    rows: int = ROWS,
+    columns: int = COLUMNS,
+    env: dict[str, str] | None = None,
+) -> Terminal:
+    terminal = Terminal(args, shell=shell, rows=rows, columns=columns, env=env)
     _started.append(terminal)
     return terminal
 
@@ -44,8 +51,8 @@ def operator(key_file: str) -> Room:
     return server, port.group(1)
 
 
-def join(key_file: str, port: str, name: str) -> Terminal:
-    client = start(["connect", "127.0.0.1", port, "--key-file", key_file, "--name", name])
+def join(key_file: str, port: str, name: str, rows: int = ROWS) -> Terminal:
+    client = start(["connect", "127.0.0.1", port, "--key-file", key_file, "--name", name], rows=rows)
     client.wait_for(f"connected to 127.0.0.1:{port} as {name}")
     return client
 
@@ -403,13 +410,26 @@ def test_pageup_and_pagedown_move_the_view_a_page_at_once(key_file: str, operato
 
 
 USAGE = Path(__file__).resolve().parents[1] / "docs" / "usage.md"
-SCREEN_BLOCK = re.compile(
-    r"(<!-- screen: captured by tests/test_terminal\.py -->\n```text\n)(.*?)(```)", re.DOTALL
-)
+
+
+def documented(name: str, screen: str) -> None:
+    """docs/usage.md shows ``screen`` as NAME; CRYPTOCHAT_UPDATE_DOCS=1 rewrites it there from this run."""
+    screen = re.sub(r"\[\d\d:\d\d\]", "[14:02]", screen)
+    screen = re.sub(r"127\.0\.0\.1:\d+", "chat.example.org:5555", screen)
+    block = re.compile(
+        rf"(<!-- screen: {re.escape(name)}, captured by tests/test_terminal\.py -->\n```text\n)(.*?)(```)",
+        re.DOTALL,
+    )
+    doc = USAGE.read_text(encoding="utf-8")
+    if os.environ.get("CRYPTOCHAT_UPDATE_DOCS") == "1":
+        doc = block.sub(lambda m: m.group(1) + screen + "\n" + m.group(3), doc)
+        USAGE.write_text(doc, encoding="utf-8")
+    shown = block.search(doc)
+    assert shown is not None, f"docs/usage.md has no captured screen block for {name}"
+    assert shown.group(2) == screen + "\n"
 
 
 def test_the_screen_shown_in_the_usage_guide_is_the_real_one(key_file: str, operator: Room) -> None:
-    """docs/usage.md shows this screen; CRYPTOCHAT_UPDATE_DOCS=1 rewrites it there from this run."""
     server, port = operator
     bob = join(key_file, port, "bob")
     server.type("welcome, both of you\r")
@@ -427,15 +447,7 @@ def test_the_screen_shown_in_the_usage_guide_is_the_real_one(key_file: str, oper
     alice.wait_for(r"bob \(private\): sure")
     alice.type("typing while th")
     screen = alice.wait_until(lambda _: alice.input_line() == "typing while th", "the half-typed line")
-    screen = re.sub(r"\[\d\d:\d\d\]", "[14:02]", screen)
-    screen = re.sub(r"127\.0\.0\.1:\d+", "chat.example.org:5555", screen)
-    doc = USAGE.read_text(encoding="utf-8")
-    if os.environ.get("CRYPTOCHAT_UPDATE_DOCS") == "1":
-        doc = SCREEN_BLOCK.sub(lambda m: m.group(1) + screen + "\n" + m.group(3), doc)
-        USAGE.write_text(doc, encoding="utf-8")
-    shown = SCREEN_BLOCK.search(doc)
-    assert shown is not None, "docs/usage.md has no captured screen block"
-    assert shown.group(2) == screen + "\n"
+    documented("the console", screen)
 
 
 def _colour_of(terminal: Terminal, pattern: str) -> str:
@@ -653,3 +665,146 @@ def test_a_log_file_marks_where_each_session_starts_and_ends(
     assert lines[0] == f"-- log started: cryptochat connect 127.0.0.1:{port} as alice"
     assert lines[-2] == "-- you left (off to lunch)"
     assert lines[-1] == "-- log ended"
+
+
+# ----------------------------------------------------------------- what irssi and weechat users reach for
+
+
+def test_tab_completes_commands_and_names(key_file: str, operator: Room) -> None:
+    _, port = operator
+    alice = join(key_file, port, "alice", rows=6)
+    join(key_file, port, "bob")
+    alice.wait_for("bob joined")
+    alice.type("hi B\t")
+    documented("completion", alice.wait_until(lambda _: alice.input_line() == "hi bob", "a name completed"))
+    alice.type(CTRL_C + "/wh\t")
+    alice.wait_until(lambda _: alice.input_line() == "/who", "/who completed")
+    alice.type(CTRL_C + "b\t")
+    alice.wait_until(lambda _: alice.input_line() == "bob:", "a name completed at the start")
+    alice.type(CTRL_C + "/msg o\t")
+    alice.wait_until(lambda _: alice.input_line() == "/msg op", "a name completed after /msg")
+
+
+def _background(terminal: Terminal, pattern: str) -> str:
+    for y, line in enumerate(terminal.text.splitlines()):
+        found = re.search(pattern, line)
+        if found:
+            return str(terminal.screen.buffer[y][found.start(1)].bg)
+    raise AssertionError(f"no line matches {pattern!r}")
+
+
+def test_a_line_naming_you_or_a_private_one_is_highlighted_and_rings_the_bell(
+    key_file: str, operator: Room
+) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice", rows=8)
+    server.type("nothing for you\r")
+    alice.wait_for(f"^{TIME}op: nothing for you$")
+    quiet = alice.screen.bells
+    server.type("Alice, look here\r")
+    alice.wait_for(f"^{TIME}op: Alice, look here$")
+    alice.wait_until(lambda _: alice.screen.bells == quiet + 1, "the bell")
+    server.type("/msg alice psst\r")
+    alice.wait_for(f"^{TIME}op \\(private\\): psst$")
+    alice.wait_until(lambda _: alice.screen.bells == quiet + 2, "the bell again")
+    assert _background(alice, rf"^{TIME}op: (nothing)") == "default"
+    assert _background(alice, rf"^{TIME}op: (Alice), look here") != "default"
+    assert _background(alice, rf"^{TIME}op \(private\): (psst)") != "default"
+    documented("a mention", alice.text)
+
+
+def test_new_lines_are_counted_while_scrolled_back_and_marked_since_you_last_typed(
+    key_file: str, operator: Room
+) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice", rows=12)
+    alice.type("anyone?\r")
+    alice.wait_for(f"^{TIME}alice: anyone\\?$")
+    for i in range(5):
+        server.type(f"filler {i}\r")
+    alice.wait_for(f"^{TIME}op: filler 4$")
+    lines = alice.text.splitlines()
+    marker = lines.index("──── new since you last typed ────")
+    assert lines[marker - 1].endswith("alice: anyone?")
+    assert lines[marker + 1].endswith("op: filler 0")
+    alice.type("\x1b[<64;10;5M")  # the wheel, up
+    alice.wait_for(r"scrolled back 3 lines")
+    server.type("one more\r")
+    server.type("and another\r")
+    screen = alice.wait_for(r"scrolled back 5 lines \(PageDown\) │ 2 new below")
+    assert _last_filler(screen) == 1  # the view stayed where it was scrolled
+    documented("new lines", screen)
+
+
+def test_clear_empties_the_view(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    server.type("before the clear\r")
+    alice.wait_for(f"^{TIME}op: before the clear$")
+    alice.type("/clear\r")
+    alice.wait_until(lambda text: "before the clear" not in text and "present:" not in text, "a clear view")
+    server.type("after the clear\r")
+    alice.wait_for(f"^{TIME}op: after the clear$")
+    assert alice.text.startswith(alice.text.lstrip("\n"))
+    assert alice.text.splitlines()[0].endswith("op: after the clear")
+
+
+def test_ignore_hides_a_name_until_asked_again(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    alice.type("/ignore OP\r")
+    alice.wait_for("ignoring OP: /ignore OP again to stop")
+    server.type("you cannot hear me\r")
+    server.type("/msg alice nor this\r")
+    server.type("/me waves unseen\r")
+    server.wait_for(f"^{TIME}\\* op waves unseen$")
+    alice.type("/ignore op\r")
+    alice.wait_for("no longer ignoring op")
+    server.type("now you can\r")
+    screen = alice.wait_for(f"^{TIME}op: now you can$")
+    assert "cannot hear" not in screen and "nor this" not in screen and "unseen" not in screen
+
+
+def test_reconnect_tries_again_at_once(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    server.type("/quit\r")
+    assert server.exit_status() == 0
+    alice.wait_for(r"│ reconnecting in [45] s")  # the third wait: 3.2 s or more
+    again = start(["serve", "--host", "127.0.0.1", "--port", port, "--key-file", key_file, "--name", "op"])
+    again.wait_for("listening on")
+    alice.type("/reconnect\r")
+    alice.wait_for("-- reconnecting now", timeout=1.0)
+    alice.wait_for(f"reconnected to 127.0.0.1:{port} as alice", timeout=1.5)
+
+
+def test_the_mouse_wheel_scrolls_the_history(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    for i in range(30):
+        server.type(f"filler {i}\r")
+    alice.wait_for(f"^{TIME}op: filler 29$")
+    alice.type("\x1b[<64;10;5M\x1b[<64;10;5M")  # the wheel turned up twice (SGR mouse reports)
+    screen = alice.wait_for(r"scrolled back 6 lines")
+    assert _last_filler(screen) == 23
+    alice.type("\x1b[<65;10;5M\x1b[<65;10;5M")  # and down
+    alice.wait_until(lambda text: "scrolled back" not in text, "the newest again")
+    assert alice.input_line() == ""
+
+
+def test_a_line_after_midnight_is_preceded_by_the_new_day(key_file: str, operator: Room) -> None:
+    server, port = operator
+    # A time zone in which midnight comes a few seconds from now: POSIX TZ's local time is UTC minus the
+    # offset, so an offset of (seconds past midnight UTC + AHEAD) puts local time AHEAD seconds before it.
+    ahead = 5
+    now = time.time()
+    offset = int(now + ahead) % 86400
+    tz = f"XXX{offset // 3600}:{offset % 3600 // 60:02d}:{offset % 60:02d}"
+    alice = start(["connect", "127.0.0.1", port, "--key-file", key_file, "--name", "alice"], env={"TZ": tz})
+    alice.wait_for(r"^\[23:59\] -- connected to")
+    time.sleep(max(0.0, now + ahead + 0.5 - time.time()))
+    server.type("good morning\r")
+    screen = alice.wait_for(r"^\[00:00\] op: good morning$")
+    day = time.strftime("%A %-d %B %Y", time.gmtime(now + ahead + 1 - offset))
+    lines = screen.splitlines()
+    assert lines[lines.index("[00:00] op: good morning") - 1] == f"──── {day} ────"

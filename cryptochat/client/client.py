@@ -45,7 +45,7 @@ from ..wire.messages import (
     decode,
     encode,
 )
-from .commands import Act, AskWho, ChangeNick, Command, Quit, SendPrivate, SendText, check_command
+from .commands import Act, AskWho, ChangeNick, Command, Quit, Reconnect, SendPrivate, SendText, check_command
 from .console import Console, Status, show_room_message
 
 __all__ = ["ChatClient", "ClientConfig", "to_message"]
@@ -119,6 +119,7 @@ class ChatClient:
         self._has_room = asyncio.Event()
         self._input_done = False
         self._stop = asyncio.Event()
+        self._countdown_over = asyncio.Event()  # stop, or /reconnect: the wait to reconnect ends now
         self._welcomed = False  # the current connection got its Welcome
         self._ever_welcomed = False
 
@@ -130,6 +131,7 @@ class ChatClient:
         """Leave now (a signal): send what is queued if connected, but do not wait to reconnect."""
         self._input_done = True
         self._stop.set()
+        self._countdown_over.set()
         self._wake.set()
 
     async def run(self) -> int:
@@ -152,8 +154,10 @@ class ChatClient:
     def _show_status(self, state: str | None = None) -> None:
         if state is not None:
             self._state = state
-        members = len(self._members) if self._state == "connected" else None
-        self._console.status(Status(self._name, members, self._state))
+        connected = self._state == "connected"
+        members = len(self._members) if connected else None
+        names = tuple(sorted(self._members)) if connected else ()
+        self._console.status(Status(self._name, members, self._state, names))
 
     # ----------------------------------------------------------------- input side
 
@@ -162,6 +166,13 @@ class ChatClient:
             if isinstance(command, Quit):
                 self._quit_reason = command.reason or self._quit_reason
                 break
+            if isinstance(command, Reconnect):
+                if self._state.startswith("reconnecting"):
+                    self._console.notice("reconnecting now")
+                    self._countdown_over.set()
+                else:
+                    self._console.error(f"not waiting to reconnect: {self._state}")
+                continue
             message = to_message(command)
             if isinstance(message, str):
                 self._console.error(message)
@@ -210,13 +221,18 @@ class ChatClient:
                     return 0
 
     async def _count_down(self, delay: float) -> bool:
-        """Wait ``delay`` seconds, the toolbar counting them down; True if :meth:`stop` came first."""
+        """Wait ``delay`` seconds, the toolbar counting them down; True if :meth:`stop` came first.
+
+        ``/reconnect`` ends the wait early.
+        """
         loop = asyncio.get_running_loop()
         end = loop.time() + delay
-        while (left := end - loop.time()) > 0 and not self._stop.is_set():
+        if not self._stop.is_set():
+            self._countdown_over.clear()
+        while (left := end - loop.time()) > 0 and not self._countdown_over.is_set():
             self._show_status(f"reconnecting in {math.ceil(left)} s")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), min(left, 1.0))
+                await asyncio.wait_for(self._countdown_over.wait(), min(left, 1.0))
         self._show_status("connecting")
         return self._stop.is_set()
 

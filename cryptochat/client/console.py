@@ -52,6 +52,8 @@ class Status:
     """How many are in the room, or None while that is not known (not connected)."""
     state: str
     """What the connection is doing: connected, reconnecting in 2.0 s, listening on port 5555…"""
+    names: tuple[str, ...] = ()
+    """Who is in the room, for completion."""
 
 
 class Console(ABC):

@@ -40,9 +40,12 @@ from prompt_toolkit.utils import get_cwidth
 from prompt_toolkit.widgets import TextArea
 
 from .commands import (
+    COMMANDS,
     ChangeNick,
+    Clear,
     Command,
     Help,
+    Ignore,
     Quit,
     SendPrivate,
     SendText,
@@ -58,6 +61,8 @@ PASTE_CONFIRM_LINES = 3
 """A paste of more lines than this is sent only after a confirmation."""
 SCROLLBACK = 10_000
 """Lines kept for PageUp."""
+_WHEEL_LINES = 3
+"""Lines one turn of the mouse wheel scrolls."""
 
 # Colours of the 256-colour palette that read on dark and light backgrounds alike and that people tell
 # apart; a name's CRC picks one, so it is the same in every run and on every participant's screen. None is
@@ -85,6 +90,8 @@ _STYLE = Style.from_dict(
         "toolbar.question": "reverse bold ansiyellow",
         "prompt": "bold",
         "invisible": "reverse",
+        "mention": "bg:ansiyellow fg:ansiblack",
+        "marker": "ansibrightblack",
     }
 )
 
@@ -181,6 +188,29 @@ class _Scrollback(UIControl):
         return UIContent(get_line=lambda i: rows[i], line_count=len(rows), show_cursor=False)
 
 
+def _wheel(report: str) -> int | None:
+    """From a mouse report: 1 for the wheel turned up, -1 down, 0 for anything else; None if not a report."""
+    sgr = re.fullmatch(r"\x1b\[<(\d+);\d+;\d+[mM]", report)
+    if sgr is not None:
+        button = int(sgr.group(1))
+    elif len(report) == 6 and report.startswith("\x1b[M"):
+        button = ord(report[3]) - 32
+    else:
+        return None
+    return {64: 1, 65: -1}.get(button, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Completion:
+    """What Tab last did: the candidates for the word that began at ``start``, and the one shown."""
+
+    start: int
+    candidates: tuple[str, ...]
+    index: int
+    shown: str
+    """The text before the cursor once it was completed: Tab again there means the next candidate."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Line:
     fragments: StyleAndTextTuples
@@ -202,7 +232,13 @@ class TerminalConsole(Console):
         self._status = status
         self._operator = operator
         self._lines: deque[_Line] = deque(maxlen=SCROLLBACK)
+        self._added = 0  # lines ever added: the number of the next one, however many the deque dropped
+        self._read: int | None = None  # the number of the first line that came after you last typed
+        self._day: tuple[int, int] | None = None  # the date of the last line, to mark a new day
         self._scroll = 0  # lines scrolled back from the newest
+        self._unseen = 0  # lines that came while scrolled back
+        self._ignored: set[str] = set()  # case-folded names whose lines are not shown
+        self._completion: _Completion | None = None
         self._question: str | None = None  # a confirmation being asked, shown in the toolbar
         self._on_yes: Callable[[], None] | None = None
         self._paste_to_confirm: str | None = None
@@ -218,6 +254,7 @@ class TerminalConsole(Console):
             dont_extend_height=True,
             input_processors=[_ShowInvisible()],
         )
+        self._input.buffer.on_text_changed += lambda _: self._mark_read()
         self._output_window = Window(_Scrollback(self._rows))
         toolbar = Window(FormattedTextControl(self._toolbar), height=1, style="class:toolbar")
         self._app: Application[None] = Application(
@@ -225,6 +262,7 @@ class TerminalConsole(Console):
             key_bindings=self._key_bindings(),
             style=_STYLE,
             full_screen=True,
+            mouse_support=True,  # for the wheel; Shift and the mouse still select text in most terminals
             input=app_input,
             output=app_output,
         )
@@ -233,19 +271,33 @@ class TerminalConsole(Console):
     # ----------------------------------------------------------------- what the chat shows
 
     def message(self, sender: str, text: str, own: bool = False) -> None:
-        self._add([(self._name_style(sender, own), sender), ("", ": "), ("", text)], text)
+        if self._hidden(sender, own):
+            return
+        said = self._text_style(text, own)
+        self._add([(self._name_style(sender, own), sender), ("", ": "), (said, text)], text, own=own)
 
     def action(self, sender: str, text: str, own: bool = False) -> None:
-        self._add([("", "* "), (self._name_style(sender, own), sender), ("", " "), ("", text)], text)
+        if self._hidden(sender, own):
+            return
+        said = self._text_style(text, own)
+        name = self._name_style(sender, own)
+        self._add([("", "* "), (name, sender), ("", " "), (said, text)], text, own=own)
 
     def private(self, sender: str, text: str, to: str | None = None) -> None:
-        where = " (private)" if to is None else f" → {to} (private)"
         own = to is not None
+        if self._hidden(sender, own):
+            return
+        where = " (private)" if to is None else f" → {to} (private)"
+        said = "" if own else self._mention()  # a private line is always for you
         self._add(
-            [(self._name_style(sender, own), sender), ("class:private", where), ("", ": "), ("", text)], text
+            [(self._name_style(sender, own), sender), ("class:private", where), ("", ": "), (said, text)],
+            text,
+            own=own,
         )
 
     def history(self, sender: str, text: str, action: bool = False) -> None:
+        if self._hidden(sender, own=False):
+            return
         # Dimmed, and "earlier" where the time would be: the room keeps no clock.
         who = [("class:history", "* " if action else ""), (name_style(sender) + " italic", sender)]
         rest = [("class:history", f" {text}" if action else f": {text}")]
@@ -280,17 +332,58 @@ class TerminalConsole(Console):
     def _name_style(self, name: str, own: bool) -> str:
         return _OWN_NAME if own else name_style(name)
 
+    def _hidden(self, sender: str, own: bool) -> bool:
+        return not own and sender.casefold() in self._ignored
+
+    def _text_style(self, text: str, own: bool) -> str:
+        """A line naming you, as a word and in any case, is a mention."""
+        name = re.escape(self._status.name)
+        if own or re.search(rf"(?<!\w){name}(?!\w)", text, re.IGNORECASE) is None:
+            return ""
+        return self._mention()
+
+    def _mention(self) -> str:
+        """Ring the terminal's bell (or set its urgency hint) for a line meant for you; its style."""
+        self._app.output.bell()
+        return "class:mention"
+
     def _add(
-        self, fragments: StyleAndTextTuples, text: str, stderr: str | None = None, stamp: str | None = None
+        self,
+        fragments: StyleAndTextTuples,
+        text: str,
+        stderr: str | None = None,
+        stamp: str | None = None,
+        own: bool = False,
     ) -> None:
         """Show a line; ``stderr`` is its log form, written when stderr is a log or the screen is gone."""
-        prefix: StyleAndTextTuples = [("class:time", stamp or time.strftime("[%H:%M] "))]
+        now = time.localtime()
+        if self._day is not None and (now.tm_year, now.tm_yday) != self._day:
+            day = f"{time.strftime('%A', now)} {now.tm_mday} {time.strftime('%B %Y', now)}"
+            self._append(_Line([("class:marker", f"──── {day} ────")], 0))
+        self._day = (now.tm_year, now.tm_yday)
+        prefix: StyleAndTextTuples = [("class:time", stamp or time.strftime("[%H:%M] ", now))]
         plain = "".join(fragment[1] for fragment in (*prefix, *fragments))
-        self._lines.append(_Line([*prefix, *fragments], get_cwidth(plain) - get_cwidth(text)))
-        if self._scroll:
-            self._scroll += 1  # keep the view where the reader scrolled it
+        self._append(_Line([*prefix, *fragments], get_cwidth(plain) - get_cwidth(text)))
+        if own:
+            self._mark_read()  # what you said yourself you have seen
         if stderr is not None:
             print(stderr, file=sys.stderr, flush=True)  # noqa: T201 - the log
+
+    def _append(self, line: _Line) -> None:
+        self._lines.append(line)
+        self._added += 1
+        if self._scroll:
+            self._scroll += 1  # keep the view where the reader scrolled it
+            self._unseen += 1
+        self._app.invalidate()
+
+    def _mark_read(self) -> None:
+        self._read = self._added
+
+    def _scroll_to(self, back: int) -> None:
+        self._scroll = max(0, min(len(self._lines) - 1, back))
+        if not self._scroll:
+            self._unseen = 0
         self._app.invalidate()
 
     # ----------------------------------------------------------------- layout callbacks
@@ -299,10 +392,13 @@ class TerminalConsole(Console):
         """The rows that fill the view: the line in view at the bottom, the lines before it above."""
         rows: list[StyleAndTextTuples] = []
         index = len(self._lines) - 1 - self._scroll
+        first = self._added - len(self._lines)  # the number of the oldest line kept
         # Only as many lines as fill the view are laid out: the scrollback may hold 10,000.
         while index >= 0 and len(rows) < height:
             line = self._lines[index]
             rows[:0] = wrap(line.fragments, line.indent, width)
+            if first + index == self._read and index > 0:  # the first line since you last typed
+                rows.insert(0, [("class:marker", "──── new since you last typed ────")])
             index -= 1
         return rows[-height:]
 
@@ -314,6 +410,8 @@ class TerminalConsole(Console):
         parts = [s.name, s.state]
         if self._scroll:
             parts.append(f"scrolled back {self._scroll} lines (PageDown)")
+        if self._unseen:
+            parts.append(f"{self._unseen} new below")
         if s.members is not None:
             parts.append(f"{s.members} in the room")
         parts.append(self._engine)
@@ -349,17 +447,25 @@ class TerminalConsole(Console):
 
         @kb.add(Keys.PageUp)
         def _back(event: KeyPressEvent) -> None:
-            self._scroll = min(len(self._lines) - 1, self._scroll + self._page())
+            self._scroll_to(self._scroll + self._page())
 
         @kb.add(Keys.PageDown)
         def _forward(event: KeyPressEvent) -> None:
-            self._scroll = max(0, self._scroll - self._page())
+            self._scroll_to(self._scroll - self._page())
+
+        @kb.add(Keys.Tab)
+        def _complete(event: KeyPressEvent) -> None:
+            self._complete()
 
         @kb.add(Keys.Vt100MouseEvent)
-        def _not_a_mouse(event: KeyPressEvent) -> None:
-            # Mouse reporting is never turned on, so this is typed text that merely looks like a report
-            # (Esc then "[31m"); prompt_toolkit's own handler would fail to unpack it.
-            event.current_buffer.insert_text(event.data.lstrip("\x1b"))
+        def _mouse(event: KeyPressEvent) -> None:
+            # The wheel scrolls; clicks do nothing. Typed text that merely looks like a report (Esc then
+            # "[31m") is text: prompt_toolkit's own handler would fail to unpack it.
+            wheel = _wheel(event.data)
+            if wheel is None:
+                event.current_buffer.insert_text(event.data.lstrip("\x1b"))
+            elif wheel:
+                self._scroll_to(self._scroll + wheel * _WHEEL_LINES)
 
         # Last, so that while a question is asked it takes every key before the bindings above.
         @kb.add(Keys.Any, filter=asking, eager=True)
@@ -421,8 +527,50 @@ class TerminalConsole(Console):
             if isinstance(command, Help):
                 for line in help_text(command.topic):
                     self.notice(line)
+            elif isinstance(command, Clear):
+                self._lines.clear()
+                self._scroll_to(0)
+            elif isinstance(command, Ignore):
+                self._ignore(command.name)
             else:
                 self._commands.put_nowait(command)
+
+    def _ignore(self, name: str) -> None:
+        key = name.casefold()
+        if key in self._ignored:
+            self._ignored.discard(key)
+            self.notice(f"no longer ignoring {name}")
+        else:
+            self._ignored.add(key)
+            self.notice(f"ignoring {name}: /ignore {name} again to stop")
+
+    def _complete(self) -> None:
+        """Tab: complete the word before the cursor, a command or a name; Tab again for the next one."""
+        buffer = self._input.buffer
+        before = buffer.document.text_before_cursor
+        done = self._completion
+        if done is not None and before == done.shown:
+            done = _Completion(done.start, done.candidates, (done.index + 1) % len(done.candidates), "")
+        else:
+            start = len(before) - len(before.rsplit(" ", 1)[-1])
+            word = before[start:]
+            if start == 0 and word.startswith("/"):
+                candidates = [f"/{command} " for command in COMMANDS if command.startswith(word[1:].lower())]
+            else:
+                # At the start of a line a name is an address (irssi's "bob: "), elsewhere a word.
+                end = ": " if start == 0 else " "
+                names = sorted(
+                    (n for n in self._status.names if n != self._status.name), key=str.casefold
+                )
+                candidates = [n + end for n in names if n.casefold().startswith(word.casefold())]
+            if not candidates:
+                return
+            done = _Completion(start, tuple(candidates), 0, "")
+        buffer.delete_before_cursor(len(before) - done.start)
+        buffer.insert_text(done.candidates[done.index])
+        self._completion = _Completion(
+            done.start, done.candidates, done.index, buffer.document.text_before_cursor
+        )
 
     # ----------------------------------------------------------------- input
 
