@@ -104,10 +104,11 @@ def name_style(name: str) -> str:
 def wrap(fragments: StyleAndTextTuples, indent: int, width: int) -> list[StyleAndTextTuples]:
     """Lay a line out in rows of ``width`` columns, breaking between words where it can.
 
-    Continuation rows start ``indent`` columns in (at most half the width); the spaces a break falls on are
-    dropped, so the continuation starts exactly there. A word longer than a row is cut where the row ends.
+    Continuation rows start ``indent`` columns in (at most about half the width); the spaces a break falls
+    on are dropped, so the continuation starts exactly there. A word longer than a row is cut where the row
+    ends.
     """
-    indent = min(indent, width // 2)
+    indent = max(0, min(indent, (width - 2) // 2))  # a continuation always has room for a wide character
     rows: list[StyleAndTextTuples] = [[]]
     column = 0
     spaces: StyleAndTextTuples = []  # the spaces since the last word, placed only if a word follows them
@@ -326,6 +327,8 @@ class TerminalConsole(Console):
         self.notice(f"not connected: {waiting} waiting, sent on reconnection: {text}")
 
     def status(self, status: Status) -> None:
+        if status.name != self._status.name:
+            self._refusable = None  # the /nick went through: there is nothing to give back
         self._status = status
         self._app.invalidate()
 
