@@ -88,6 +88,12 @@ class Terminal:
     def type(self, keys: str) -> None:
         self.child.send(keys.encode("utf-8"))
 
+    def resize(self, rows: int, columns: int) -> None:
+        """Resize the terminal, as a window manager would: the pty's size (SIGWINCH) and the screen's."""
+        self._pump(0.05)  # what was drawn at the old size is read at the old size
+        self.screen.resize(rows, columns)
+        self.child.setwinsize(rows, columns)
+
     def paste(self, text: str) -> None:
         self.type(PASTE_START + text + PASTE_END)
 

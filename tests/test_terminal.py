@@ -388,6 +388,19 @@ def _last_filler(text: str) -> int:
     return int(re.findall(f"^{TIME}op: filler (\\d+)$", text, re.MULTILINE)[-1])
 
 
+def test_resizing_down_to_8_by_3_and_back_redraws_the_wrapped_view(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    server.type("a line long enough to wrap on a small screen 漢字 👋🏽\r")
+    alice.wait_for("op: a line long enough")
+    for rows, columns in [(3, 8), (5, 20), (ROWS, COLUMNS)]:
+        alice.resize(rows, columns)
+        alice.type("\x0c")  # Ctrl-L: pyte keeps what a smaller screen left behind; a redraw clears it
+        alice.wait_until(lambda text: "│" in text, f"the toolbar at {columns}x{rows}")
+    alice.wait_for(f"^{TIME}op: a line long enough to wrap on a small screen 漢字 👋🏽$")
+    assert alice.child.isalive() and "Traceback" not in alice.text
+
+
 def test_pageup_and_pagedown_move_the_view_a_page_at_once(key_file: str, operator: Room) -> None:
     server, port = operator
     alice = join(key_file, port, "alice", rows=12)
