@@ -23,8 +23,8 @@ from typing import NoReturn, TextIO
 
 from . import __version__
 from .client.client import ChatClient, ClientConfig, to_message
-from .client.commands import Quit
-from .client.console import ERROR_PREFIX, Console, PipeConsole, Status, show_room_message
+from .client.commands import Quit, Reconnect
+from .client.console import ERROR_PREFIX, Console, PipeConsole, Status, room_event, show_room_message
 from .client.terminal import TerminalConsole
 from .client.transcript import TranscriptConsole, open_transcript
 from .engines import ENGINE_NAMES, Engine, open_engine
@@ -99,30 +99,32 @@ def load_key(path: str) -> bytes:
     return key
 
 
-def _number(kind: type[int] | type[float], low: float, high: float | None = None) -> Callable[[str], float]:
+class _Number:
     """An argparse type: a number of ``kind`` in ``[low, high]``, with a one-line error otherwise."""
 
-    def parse(text: str) -> float:
+    def __init__(self, kind: type[int] | type[float], low: float, high: float | None = None) -> None:
+        self._kind, self._low, self._high = kind, low, high
+        self.__name__ = kind.__name__  # argparse names the type in some messages
+
+    @property
+    def bounds(self) -> str:
+        """The allowed range, as --help shows it."""
+        return f"{self._low:g} to {self._high:g}" if self._high is not None else f"at least {self._low:g}"
+
+    def __call__(self, text: str) -> float:
         try:
-            value = kind(text)
+            value = self._kind(text)
         except ValueError:
-            noun = "a whole number" if kind is int else "a number"
+            noun = "a whole number" if self._kind is int else "a number"
             raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
-        if math.isnan(value) or value < low or (high is not None and value > high):
-            bounds = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+        if math.isnan(value) or value < self._low or (self._high is not None and value > self._high):
+            bounds = f"from {self.bounds}" if self._high is not None else self.bounds
             raise argparse.ArgumentTypeError(f"{text} is out of range: must be {bounds}")
         return value
 
-    parse.__name__ = kind.__name__  # argparse names the type in some messages
-    return parse
 
-
-def _port(text: str) -> int:
-    return int(_number(int, 0, 65535)(text))
-
-
-def _remote_port(text: str) -> int:
-    return int(_number(int, 1, 65535)(text))
+_port = _Number(int, 0, 65535)
+_remote_port = _Number(int, 1, 65535)
 
 
 def _cluster_url(text: str) -> str:
@@ -168,12 +170,13 @@ class _HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
+        notes = [action.type.bounds] if isinstance(action.type, _Number) else []
+        has_default = action.default not in (None, argparse.SUPPRESS) and "default" not in text
         if action.required and action.option_strings:
-            return f"{text} (required)"
-        has_default = action.default not in (None, argparse.SUPPRESS)
-        if action.option_strings and has_default and "default" not in text:
-            return f"{text} (default: %(default)s)"
-        return text
+            notes.append("required")
+        elif action.option_strings and has_default:
+            notes.append("default: %(default)s")
+        return f"{text} ({'; '.join(notes)})" if notes else text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -182,9 +185,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(
-            name, help=text, description=text, formatter_class=_HelpFormatter
-        )
+        command_parser = sub.add_parser(name, help=text, description=text, formatter_class=_HelpFormatter)
+        # So that a usage error points to this command's --help, which describes what went wrong.
+        command_parser.set_defaults(usage=command_parser)
+        return command_parser
 
     keygen = command("keygen", "write a new random key file (mode 0600); never overwrites")
     keygen.add_argument("file", metavar="FILE", help="where to write the key")
@@ -208,43 +212,43 @@ def _parser() -> argparse.ArgumentParser:
     common_options(serve)
     serve.add_argument("--host", default=_SERVER_DEFAULTS.host, help="address to listen on")
     serve.add_argument(
-        "--port", type=_port, default=_SERVER_DEFAULTS.port, help="port to listen on (0: any free port)"
+        "--port", type=_port, default=_SERVER_DEFAULTS.port, help="port to listen on, 0 for any free port"
     )
     serve.add_argument("--name", type=_name, default=_SERVER_DEFAULTS.name, help="the operator's name")
     serve.add_argument(
-        "--max-clients", type=_number(int, 1), default=_SERVER_DEFAULTS.max_clients, metavar="N",
+        "--max-clients", type=_Number(int, 1), default=_SERVER_DEFAULTS.max_clients, metavar="N",
         help="clients allowed in the room at once",
     )
     serve.add_argument(
-        "--handshake-timeout", type=_number(float, 0.1, 3600), default=_SERVER_DEFAULTS.handshake_timeout,
+        "--handshake-timeout", type=_Number(float, 0.1, 3600), default=_SERVER_DEFAULTS.handshake_timeout,
         metavar="SECONDS", help="time a new connection has to complete its handshake and say hello",
     )
     serve.add_argument(
-        "--max-handshakes", type=_number(int, 1), default=_SERVER_DEFAULTS.max_handshakes, metavar="N",
+        "--max-handshakes", type=_Number(int, 1), default=_SERVER_DEFAULTS.max_handshakes, metavar="N",
         help="connections in their handshake at once (random early drop from a quarter of this up)",
     )
     serve.add_argument(
-        "--handshakes-per-source", type=_number(int, 1), default=_SERVER_DEFAULTS.handshakes_per_source,
+        "--handshakes-per-source", type=_Number(int, 1), default=_SERVER_DEFAULTS.handshakes_per_source,
         metavar="N", help="connections from one address in their handshake at once",
     )
     serve.add_argument(
-        "--slow-timeout", type=_number(float, 0.1, 3600), default=_SERVER_DEFAULTS.slow_timeout,
+        "--slow-timeout", type=_Number(float, 0.1, 3600), default=_SERVER_DEFAULTS.slow_timeout,
         metavar="SECONDS", help="time something sent to a member may wait unread before it is cut",
     )
     serve.add_argument(
-        "--send-buffer", type=_number(int, 1), default=_SERVER_DEFAULTS.send_buffer, metavar="BYTES",
+        "--send-buffer", type=_Number(int, 1), default=_SERVER_DEFAULTS.send_buffer, metavar="BYTES",
         help="bytes that may wait for one member before it is cut as too slow",
     )
     serve.add_argument(
-        "--rate", type=_number(float, 0.1), default=_SERVER_DEFAULTS.rate, metavar="PER_SECOND",
+        "--rate", type=_Number(float, 0.1), default=_SERVER_DEFAULTS.rate, metavar="PER_SECOND",
         help="messages per second one member may send, sustained",
     )
     serve.add_argument(
-        "--burst", type=_number(int, 1), default=_SERVER_DEFAULTS.burst, metavar="N",
+        "--burst", type=_Number(int, 1), default=_SERVER_DEFAULTS.burst, metavar="N",
         help="messages one member may send at once above the rate",
     )
     serve.add_argument(
-        "--history", type=_number(int, 0, 10_000), default=_SERVER_DEFAULTS.history, metavar="N",
+        "--history", type=_Number(int, 0, 10_000), default=_SERVER_DEFAULTS.history, metavar="N",
         help="recent lines kept in memory and replayed to whoever joins (0: keep none)",
     )
     serve.add_argument(
@@ -256,7 +260,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the room's name in the cluster (with --cluster); servers with the same one share the room",
     )
     serve.add_argument(
-        "--lease", type=_number(float, 0.1, 3600), default=DEFAULT_LEASE, metavar="SECONDS",
+        "--lease", type=_Number(float, 0.1, 3600), default=DEFAULT_LEASE, metavar="SECONDS",
         help="in a cluster: how long a server's lease lasts; one missing this long means its members left",
     )
 
@@ -269,7 +273,7 @@ def _parser() -> argparse.ArgumentParser:
         help="your name in the room (default: your user name, here %(default)s)",
     )
     connect.add_argument(
-        "--reconnect-attempts", type=_number(int, 0, 1000), default=_CLIENT_DEFAULTS.reconnect_attempts,
+        "--reconnect-attempts", type=_Number(int, 0, 1000), default=_CLIENT_DEFAULTS.reconnect_attempts,
         metavar="N", help="consecutive failed reconnections before giving up (0: never reconnect)",
     )
     return parser
@@ -290,22 +294,31 @@ def _raise_fd_limit() -> None:
 
 def _on_signals(handler: Callable[[], None]) -> None:
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP too: a closed terminal or a dropped ssh session is a leave, not a crash, for everyone else.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, handler)
 
 
 def _interactive() -> bool:
-    """Whether a person is at the keyboard: stdin is a terminal, and so is stdout or stderr to draw on."""
-    return sys.stdin.isatty() and (sys.stdout.isatty() or sys.stderr.isatty())
+    """Whether a person is at a screen: stdin and stdout are terminals (stderr may be a log)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def _open_console(
     engine: Engine, status: Status, transcript: TextIO | None, operator: bool = False
 ) -> Console:
-    """The terminal console whenever stdin is a terminal (stdout may be piped), the pipe console otherwise."""
-    console: Console = (
-        TerminalConsole(engine.name, status, operator=operator) if _interactive() else PipeConsole()
-    )
+    """The terminal console when stdin and stdout are terminals, the pipe console otherwise."""
+    if _interactive():
+        console: Console = TerminalConsole(engine.name, status, operator=operator)
+    else:
+        if sys.stdin.isatty():  # someone is typing, and would otherwise expect /commands to work
+            print(  # noqa: T201 - stderr is where the pipe console's notices go
+                "stdout is not a terminal, so this is the pipe console: each line is sent as it is, "
+                "/commands included; Ctrl-D leaves",
+                file=sys.stderr,
+                flush=True,
+            )
+        console = PipeConsole()
     return console if transcript is None else TranscriptConsole(console, transcript)
 
 
@@ -318,6 +331,9 @@ async def _operate(server: ChatServer, console: Console, stop: asyncio.Event, wh
                 why.append(command.reason)
                 stop.set()
             return
+        if isinstance(command, Reconnect):
+            console.error("the room's own console is always connected: nothing to reconnect")
+            continue
         message = to_message(command)
         if isinstance(message, str):
             console.error(message)
@@ -335,7 +351,7 @@ async def _operate(server: ChatServer, console: Console, stop: asyncio.Event, wh
 
 
 def _operator_status(server: ChatServer) -> Status:
-    return Status(server.name, len(server.members), f"listening on port {server.port}")
+    return Status(server.name, len(server.members), f"listening on port {server.port}", tuple(server.members))
 
 
 def _address(host: str, port: int) -> str:
@@ -390,8 +406,11 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcrip
     room = None if args.cluster is None else _on_redis(args, psk, engine, config, console.log)
 
     def show(message: Message) -> None:
+        event = room_event(message)
         if isinstance(message, Error):
-            console.error(message.reason)
+            console.refused(message.reason)
+        elif event is not None:
+            console.log(event)  # the operator's log records who came, went and was renamed
         else:
             show_room_message(console, message)
         console.status(_operator_status(server))
@@ -442,10 +461,11 @@ async def _connect(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = _parser().parse_known_args(argv)
+    if extra:
+        args.usage.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "serve" and (args.cluster is None) != (args.room is None):
-        parser.error("--cluster and --room go together")
+        args.usage.error("--cluster and --room go together")
     try:
         if args.command == "keygen":
             write_key(args.file)
@@ -453,7 +473,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         psk = load_key(args.key_file)
         with contextlib.ExitStack() as cleanup:
-            transcript = cleanup.enter_context(open_transcript(args.log)) if args.log else None
+            if args.command == "serve":
+                session = f"cryptochat serve as {args.name}"
+            else:
+                session = f"cryptochat connect {_address(args.host, args.port)} as {args.name}"
+            transcript = cleanup.enter_context(open_transcript(args.log, session)) if args.log else None
             engine = _open_engine(args)
             cleanup.callback(engine.close)
             run = _serve if args.command == "serve" else _connect

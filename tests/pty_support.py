@@ -20,18 +20,36 @@ PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
 CTRL_C, CTRL_D = "\x03", "\x04"
 
 
+class _Screen(pyte.Screen):  # type: ignore[misc]
+    """A pyte screen that counts the terminal bells it is sent."""
+
+    bells = 0
+
+    def bell(self, *args: object) -> None:
+        self.bells += 1
+
+
 class Terminal:
     """One ``cryptochat`` process on a pty of COLUMNS x ROWS, and the screen it has drawn so far."""
 
-    def __init__(self, args: list[str], shell: bool = False, rows: int = ROWS) -> None:
-        self.screen = pyte.Screen(COLUMNS, rows)
+    def __init__(
+        self,
+        args: list[str],
+        shell: bool = False,
+        rows: int = ROWS,
+        columns: int = COLUMNS,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.screen = _Screen(columns, rows)
         self._stream = pyte.ByteStream(self.screen)
-        env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8", "COLUMNS": str(COLUMNS)}
+        env = {
+            **os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8", "COLUMNS": str(columns), **(env or {})
+        }
         command = [sys.executable, "-m", "cryptochat", *args]
         if shell:  # args is a shell pipeline around the command: {cryptochat} stands for it
             line = " ".join(args).replace("{cryptochat}", " ".join(command[:3]))
             command = ["/bin/sh", "-c", line]
-        self.child = pexpect.spawn(command[0], command[1:], dimensions=(rows, COLUMNS), env=env)
+        self.child = pexpect.spawn(command[0], command[1:], dimensions=(rows, columns), env=env)
 
     def _pump(self, wait: float) -> None:
         with contextlib.suppress(pexpect.TIMEOUT, pexpect.EOF):
@@ -69,6 +87,12 @@ class Terminal:
 
     def type(self, keys: str) -> None:
         self.child.send(keys.encode("utf-8"))
+
+    def resize(self, rows: int, columns: int) -> None:
+        """Resize the terminal, as a window manager would: the pty's size (SIGWINCH) and the screen's."""
+        self._pump(0.05)  # what was drawn at the old size is read at the old size
+        self.screen.resize(rows, columns)
+        self.child.setwinsize(rows, columns)
 
     def paste(self, text: str) -> None:
         self.type(PASTE_START + text + PASTE_END)

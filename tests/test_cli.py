@@ -334,11 +334,11 @@ def test_help_gives_every_option_a_meaning_and_its_default(command: str) -> None
             ("--max-handshakes N", "256"), ("--burst N", "2000"),
         ]
         for option, default in defaults:
-            assert re.search(rf"{option} [^-]+\(default: {re.escape(default)}\)", text), option
+            assert re.search(rf"{option} [^-]+(\(|; )default: {re.escape(default)}\)", text), option
     else:
         assert "HOST the server's address or host name" in text
         assert "PORT the server's port" in text
-        assert re.search(r"--reconnect-attempts N [^-]+\(default: 10\)", text)
+        assert re.search(r"--reconnect-attempts N [^-]+\(0 to 1000; default: 10\)", text)
     assert "--key-file FILE the pre-shared key (from cryptochat keygen) (required)" in text
     assert "(default: None)" not in text
 
@@ -388,8 +388,8 @@ def test_a_connection_refused_because_the_room_is_full_is_logged(key_file: str) 
         assert await first.wait_for("connected to", stream="stderr")
         second = await spawn("second", connect(port, key_file, "second"))
         assert await second.finish() == 1
-        assert second.stderr[-1] == "cryptochat: the server refused us: the room is full (1 clients)"
-        assert await server.wait_for("refused second: the room is full (1 clients)", stream="stderr")
+        assert second.stderr[-1] == "cryptochat: the server refused us: the room is full (1 client)"
+        assert await server.wait_for("refused second: the room is full (1 client)", stream="stderr")
         await first.end_input()
         assert await first.finish() == 0
         server.process.send_signal(signal.SIGTERM)
@@ -454,9 +454,11 @@ def test_log_appends_a_timestamped_transcript_on_both_ends(key_file: str, tmp_pa
     with open(client_log, encoding="utf-8") as f:
         client_lines = f.read().splitlines()
     assert stat.S_IMODE(os.stat(server_log).st_mode) == 0o600
-    assert re.fullmatch(stamp + r"-- listening on 127\.0\.0\.1:\d+ as server", server_lines[0])
+    assert re.fullmatch(stamp + "-- log started: cryptochat serve as server", server_lines[0])
+    assert re.fullmatch(stamp + r"-- listening on 127\.0\.0\.1:\d+ as server", server_lines[1])
     assert any(re.fullmatch(stamp + "dave: hi server", line) for line in server_lines)
-    assert server_lines[-1].endswith(" -- shutting down")
+    assert server_lines[-2].endswith(" -- shutting down")
+    assert server_lines[-1].endswith(" -- log ended")
     assert client_lines[0] == "an earlier session"
     assert any(re.fullmatch(stamp + "server: hello dave", line) for line in client_lines)
     assert any(re.fullmatch(stamp + "dave: hi server", line) for line in client_lines)  # own lines too

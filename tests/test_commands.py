@@ -8,8 +8,11 @@ from cryptochat.client.commands import (
     Act,
     AskWho,
     ChangeNick,
+    Clear,
     Help,
+    Ignore,
     Quit,
+    Reconnect,
     SendPrivate,
     SendText,
     check_command,
@@ -32,6 +35,9 @@ from cryptochat.client.commands import (
         ("/QUIT gone fishing", Quit("gone fishing")),
         ("/help", Help("")),
         ("/help msg", Help("msg")),
+        ("/Clear", Clear()),
+        ("/ignore  Bob ", Ignore("Bob")),
+        ("/reconnect", Reconnect()),
     ],
 )
 def test_lines_become_commands_whatever_the_case_of_the_command_word(line: str, command: object) -> None:
@@ -46,6 +52,8 @@ def test_lines_become_commands_whatever_the_case_of_the_command_word(line: str, 
         ("/me", "usage: /me ACTION"),
         ("/msg bob", "usage: /msg NAME TEXT"),
         ("/msg", "usage: /msg NAME TEXT"),
+        ("/ignore", "usage: /ignore NAME"),
+        ("/ignore two names", "usage: /ignore NAME"),
     ],
 )
 def test_a_command_used_wrongly_gives_its_usage(line: str, usage: str) -> None:
@@ -61,7 +69,8 @@ def test_an_unknown_command_is_never_sent_as_text() -> None:
 def test_help_lists_every_command_or_explains_one() -> None:
     every = help_text()
     assert [line.split(":")[0] for line in every] == [
-        "/who", "/nick NAME", "/me ACTION", "/msg NAME TEXT", "/quit [REASON]", "/help [COMMAND]", "//TEXT",
+        "/who", "/nick NAME", "/me ACTION", "/msg NAME TEXT", "/ignore NAME", "/clear", "/reconnect",
+        "/quit [REASON]", "/help [COMMAND]", "//TEXT",
     ]
     assert help_text("/MSG") == ["/msg NAME TEXT: a private line that only NAME receives"]
     assert help_text("nope")[0] == "no command /nope"

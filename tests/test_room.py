@@ -94,8 +94,8 @@ def test_a_full_room_refuses_with_a_goodbye() -> None:
     room = Room("server", max_members=1)
     room.handle(1, Hello("alice"))
     assert room.handle(2, Hello("bob")) == [
-        Note("refused bob: the room is full (1 clients)", 2),
-        Deliver((2,), Bye("the room is full (1 clients)")),
+        Note("refused bob: the room is full (1 client)", 2),
+        Deliver((2,), Bye("the room is full (1 client)")),
         Disconnect(2),
     ]
 

@@ -104,7 +104,7 @@ async def test_a_full_room_refuses_the_next_client_with_an_error(engine: Engine)
     await first.connected()
     second = start_client(engine, sut.port, "second")
     assert await asyncio.wait_for(second.task, TIMEOUT) == 1
-    assert second.console.errors == ["the server refused us: the room is full (1 clients)"]
+    assert second.console.errors == ["the server refused us: the room is full (1 client)"]
     assert await first.finish() == 0
     await sut.server.close()
 

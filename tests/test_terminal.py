@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import random
 import re
+import signal
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pty_support import CTRL_C, CTRL_D, ROWS, Terminal
+from pty_support import COLUMNS, CTRL_C, CTRL_D, ROWS, Terminal
 
 from cryptochat.client.terminal import name_style
 
@@ -19,8 +22,14 @@ Room = tuple[Terminal, str]
 _started: list[Terminal] = []
 
 
-def start(args: list[str], shell: bool = False, rows: int = ROWS) -> Terminal:
-    terminal = Terminal(args, shell=shell, rows=rows)
+def start(
+    args: list[str],
+    shell: bool = False,
+    rows: int = ROWS,
+    columns: int = COLUMNS,
+    env: dict[str, str] | None = None,
+) -> Terminal:
+    terminal = Terminal(args, shell=shell, rows=rows, columns=columns, env=env)
     _started.append(terminal)
     return terminal
 
@@ -42,8 +51,8 @@ def operator(key_file: str) -> Room:
     return server, port.group(1)
 
 
-def join(key_file: str, port: str, name: str) -> Terminal:
-    client = start(["connect", "127.0.0.1", port, "--key-file", key_file, "--name", name])
+def join(key_file: str, port: str, name: str, rows: int = ROWS) -> Terminal:
+    client = start(["connect", "127.0.0.1", port, "--key-file", key_file, "--name", name], rows=rows)
     client.wait_for(f"connected to 127.0.0.1:{port} as {name}")
     return client
 
@@ -62,7 +71,7 @@ def test_own_lines_show_time_and_name_like_everyone_elses(key_file: str, operato
 def test_the_toolbar_shows_name_members_engine_and_state(key_file: str, operator: Room) -> None:
     _, port = operator
     alice = join(key_file, port, "alice")
-    alice.wait_for(r"^ alice │ 2 in the room │ software │ connected")
+    alice.wait_for(r"^ alice │ connected │ 2 in the room │ software")
     alice.wait_for(r"/help for commands")
 
 
@@ -173,7 +182,7 @@ def test_the_operators_ctrl_d_asks_before_closing_the_room(key_file: str, operat
     server.type("y")
     assert server.exit_status() == 0
     alice.wait_for("the server said goodbye: the server is shutting down; reconnecting in")
-    alice.wait_for(r"^ alice │ \d+ in the room │ software │ reconnecting in \d+ s")
+    alice.wait_for(r"^ alice │ reconnecting in \d+ s │ software")
 
 
 def test_the_operators_quit_reason_reaches_everyone(key_file: str, operator: Room) -> None:
@@ -241,18 +250,22 @@ def test_no_key_sequence_brings_the_console_down(key_file: str, operator: Room) 
     server.wait_for(r"alice left \(bye\)")
 
 
-def test_names_that_look_alike_are_told_apart(key_file: str, operator: Room) -> None:
+def test_names_that_look_alike_are_told_apart_and_a_refused_one_stays_in_the_editor(
+    key_file: str, operator: Room
+) -> None:
     _, port = operator
     join(key_file, port, "bob")
     mallory = start(["connect", "127.0.0.1", port, "--key-file", key_file, "--name", "b\u043eb"])
     mallory.wait_for("the name b\u043eb is taken; you are b\u043eb-2")
     mallory.type("/nick BOB\r")
-    mallory.wait_for(r"the server says: the name BOB is taken \(too much like bob\)")
+    mallory.wait_for(r"the server says: the name BOB is taken \(too much like bob\) \(kept for editing\)")
+    assert mallory.input_line() == "/nick BOB"  # refused by the server, kept like a local refusal
+    mallory.type(CTRL_C)
     mallory.type("/nick bob\u200b\r")
     mallory.wait_for(r"name not changed: a name must not contain U\+200B \(ZERO WIDTH SPACE\)")
 
 
-def test_with_stdout_piped_the_terminal_console_still_takes_commands(
+def test_with_stdout_piped_the_pipe_console_says_so_and_the_screen_stays_clean(
     key_file: str, operator: Room, tmp_path: os.PathLike[str]
 ) -> None:
     server, port = operator
@@ -262,16 +275,47 @@ def test_with_stdout_piped_the_terminal_console_still_takes_commands(
          "|", "tee", log],
         shell=True,
     )
-    tee.wait_for("connected to")
+    tee.wait_for("^stdout is not a terminal, so this is the pipe console: each line is sent as it is")
+    server.wait_for("teeuser joined")
     tee.type("typed through tee\r")
-    server.wait_for("teeuser: typed through tee")
-    tee.type("/quit\r")
+    server.wait_for(f"^{TIME}teeuser: typed through tee$")
+    server.type("seen by tee\r")
+    tee.wait_for("^op: seen by tee$")
+    assert "│" not in tee.text  # no toolbar drawn over what tee writes
+    tee.type(CTRL_D)
     assert tee.exit_status() == 0
     server.wait_for(r"teeuser left \(bye\)")
-    assert "teeuser: /quit" not in server.text
     with open(log, encoding="utf-8") as f:
-        transcript = f.read()
-    assert re.search(f"^{TIME}teeuser: typed through tee$", transcript, re.MULTILINE)
+        assert f.read().splitlines() == ["op: seen by tee"]  # the pipe console's format
+
+
+def test_with_stdout_redirected_stderr_says_which_console_and_with_only_stderr_it_is_the_terminal(
+    key_file: str, operator: Room, tmp_path: os.PathLike[str]
+) -> None:
+    server, port = operator
+    out, err = os.path.join(tmp_path, "out"), os.path.join(tmp_path, "err")
+    piped = start(
+        ["{cryptochat}", "connect", "127.0.0.1", port, "--key-file", key_file, "--name", "piped",
+         ">" + out, "2>" + err],
+        shell=True,
+    )
+    alice = start(
+        ["{cryptochat}", "connect", "127.0.0.1", port, "--key-file", key_file, "--name", "alice",
+         "2>" + os.path.join(tmp_path, "alice.err")],
+        shell=True,
+    )
+    piped.type(CTRL_D)
+    assert piped.exit_status() == 0
+    with open(err, encoding="utf-8") as f:
+        assert (
+            "stdout is not a terminal, so this is the pipe console: each line is sent as it is, /commands "
+            "included; Ctrl-D leaves"
+        ) in f.read().splitlines()
+    alice.wait_for(f"connected to 127.0.0.1:{port} as alice")  # stderr is a file: still the terminal
+    alice.type("/quit\r")
+    assert alice.exit_status() == 0
+    server.wait_for(r"alice left \(bye\)")
+    assert "alice: /quit" not in server.text
 
 
 def test_the_operators_log_goes_to_stderr_when_it_is_redirected(
@@ -296,7 +340,7 @@ def test_the_operators_log_goes_to_stderr_when_it_is_redirected(
     assert second.exit_status() == 1
     server.wait_for("refused second: the room is full")
     with open(second_log, encoding="utf-8") as f:
-        refusal = "cryptochat: the server refused us: the room is full (1 clients)"
+        refusal = "cryptochat: the server refused us: the room is full (1 client)"
         assert f.read().splitlines()[1:] == [refusal]
     server.type("/quit\r")
     assert server.exit_status() == 0
@@ -304,7 +348,7 @@ def test_the_operators_log_goes_to_stderr_when_it_is_redirected(
         lines = f.read().splitlines()
     assert lines[0].startswith("engine: ")
     assert lines[1].startswith("listening on 127.0.0.1:")
-    assert "refused second: the room is full (1 clients)" in lines
+    assert "refused second: the room is full (1 client)" in lines
     assert lines[-1] == "shutting down"
 
 
@@ -318,34 +362,85 @@ def test_a_newcomer_sees_recent_lines_marked_as_earlier(key_file: str, operator:
     alice.wait_for(r"^\[earlier\] \* op lights the fire$")
 
 
-def test_a_long_line_wraps_under_its_text_and_pageup_scrolls_back(key_file: str, operator: Room) -> None:
+def test_a_long_line_wraps_between_words_with_its_continuation_under_the_text(
+    key_file: str, operator: Room
+) -> None:
     server, port = operator
     alice = join(key_file, port, "alice")
-    server.paste("w" * 150)
+    words = [f"hundredth{i:02d}" for i in range(30)]
+    server.paste(" ".join(words))
     server.type("\r")
-    screen = alice.wait_for(f"^{TIME}op: w+$")
-    lines = screen.splitlines()
-    first = next(i for i, line in enumerate(lines) if line.endswith("op: " + "w" * 88))
-    assert lines[first + 1] == " " * 12 + "w" * 62  # under the text, past "[HH:MM] op: "
-    for i in range(40):
+    lines = alice.wait_for("hundredth29$").splitlines()
+    first = next(i for i, line in enumerate(lines) if "op: hundredth00" in line)
+    last = next(i for i, line in enumerate(lines) if line.endswith("hundredth29"))
+    assert lines[first].startswith("[") and lines[first].index("op: ") == 8
+    rows = [lines[first][12:], *lines[first + 1:last + 1]]
+    for row in rows[1:]:
+        assert re.match(r"^ {12}hundredth", row), row  # under the text, not one column further
+    assert [word for row in rows for word in row.split()] == words  # no word cut in two
+
+
+def _last_filler(text: str) -> int:
+    return int(re.findall(f"^{TIME}op: filler (\\d+)$", text, re.MULTILINE)[-1])
+
+
+def test_resizing_down_to_8_by_3_and_back_redraws_the_wrapped_view(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    server.type("a line long enough to wrap on a small screen 漢字 👋🏽\r")
+    alice.wait_for("op: a line long enough")
+    for rows, columns in [(3, 8), (5, 20), (ROWS, COLUMNS)]:
+        alice.resize(rows, columns)
+        alice.type("\x0c")  # Ctrl-L: pyte keeps what a smaller screen left behind; a redraw clears it
+        alice.wait_until(lambda text: "│" in text, f"the toolbar at {columns}x{rows}")
+    alice.wait_for(f"^{TIME}op: a line long enough to wrap on a small screen 漢字 👋🏽$")
+    assert alice.child.isalive() and "Traceback" not in alice.text
+
+
+def test_pageup_and_pagedown_move_the_view_a_page_at_once(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice", rows=12)
+    for i in range(30):
         server.type(f"filler {i}\r")
-    alice.wait_for(f"^{TIME}op: filler 39$")
-    assert "filler 0" not in alice.text
+    alice.wait_for(f"^{TIME}op: filler 29$")
     alice.type("\x1b[5~")  # PageUp
-    alice.wait_for(r"scrolled back \d+ lines \(PageDown\)")
-    alice.wait_for(f"^{TIME}op: filler 1\\d$")
-    alice.type("\x1b[6~\x1b[6~")  # PageDown, back to the newest
-    alice.wait_for(f"^{TIME}op: filler 39$")
+    screen = alice.wait_for(r"scrolled back \d+ lines")
+    found = re.search(r"scrolled back (\d+) lines", screen)
+    assert found is not None
+    back = int(found.group(1))
+    assert _last_filler(screen) == 29 - back  # the view moved with the first PageUp
+    alice.type("\x1b[5~")
+    screen = alice.wait_until(lambda text: f"scrolled back {2 * back} lines" in text, "a second page")
+    assert _last_filler(screen) == 29 - 2 * back
+    alice.type("\x1b[6~")  # PageDown
+    screen = alice.wait_until(lambda text: f"scrolled back {back} lines" in text, "a page forward")
+    assert _last_filler(screen) == 29 - back
+    alice.type("\x1b[6~")
+    screen = alice.wait_until(lambda text: "scrolled back" not in text, "the newest")
+    assert _last_filler(screen) == 29
 
 
 USAGE = Path(__file__).resolve().parents[1] / "docs" / "usage.md"
-SCREEN_BLOCK = re.compile(
-    r"(<!-- screen: captured by tests/test_terminal\.py -->\n```text\n)(.*?)(```)", re.DOTALL
-)
+
+
+def documented(name: str, screen: str) -> None:
+    """docs/usage.md shows ``screen`` as NAME; CRYPTOCHAT_UPDATE_DOCS=1 rewrites it there from this run."""
+    screen = re.sub(r"\[\d\d:\d\d\]", "[14:02]", screen)
+    screen = re.sub(r"127\.0\.0\.1:\d+", "chat.example.org:5555", screen)
+    block = re.compile(
+        rf"(<!-- screen: {re.escape(name)}, captured by tests/test_terminal\.py -->\n```text\n)(.*?)(```)",
+        re.DOTALL,
+    )
+    doc = USAGE.read_text(encoding="utf-8")
+    if os.environ.get("CRYPTOCHAT_UPDATE_DOCS") == "1":
+        doc = block.sub(lambda m: m.group(1) + screen + "\n" + m.group(3), doc)
+        USAGE.write_text(doc, encoding="utf-8")
+    shown = block.search(doc)
+    assert shown is not None, f"docs/usage.md has no captured screen block for {name}"
+    assert shown.group(2) == screen + "\n"
 
 
 def test_the_screen_shown_in_the_usage_guide_is_the_real_one(key_file: str, operator: Room) -> None:
-    """docs/usage.md shows this screen; CRYPTOCHAT_UPDATE_DOCS=1 rewrites it there from this run."""
     server, port = operator
     bob = join(key_file, port, "bob")
     server.type("welcome, both of you\r")
@@ -363,15 +458,7 @@ def test_the_screen_shown_in_the_usage_guide_is_the_real_one(key_file: str, oper
     alice.wait_for(r"bob \(private\): sure")
     alice.type("typing while th")
     screen = alice.wait_until(lambda _: alice.input_line() == "typing while th", "the half-typed line")
-    screen = re.sub(r"\[\d\d:\d\d\]", "[14:02]", screen)
-    screen = re.sub(r"127\.0\.0\.1:\d+", "chat.example.org:5555", screen)
-    doc = USAGE.read_text(encoding="utf-8")
-    if os.environ.get("CRYPTOCHAT_UPDATE_DOCS") == "1":
-        doc = SCREEN_BLOCK.sub(lambda m: m.group(1) + screen + "\n" + m.group(3), doc)
-        USAGE.write_text(doc, encoding="utf-8")
-    shown = SCREEN_BLOCK.search(doc)
-    assert shown is not None, "docs/usage.md has no captured screen block"
-    assert shown.group(2) == screen + "\n"
+    documented("the console", screen)
 
 
 def _colour_of(terminal: Terminal, pattern: str) -> str:
@@ -383,17 +470,333 @@ def _colour_of(terminal: Terminal, pattern: str) -> str:
     raise AssertionError(f"no line matches {pattern!r}")
 
 
-def test_a_name_has_the_same_colour_on_every_screen_and_names_differ(key_file: str, operator: Room) -> None:
-    assert name_style("alice") != name_style("bob")
+def test_a_name_has_the_same_colour_on_every_screen_and_yours_is_yours_alone(
+    key_file: str, operator: Room
+) -> None:
     server, port = operator
+    twin = next(n for n in (f"twin{i}" for i in range(1000)) if name_style(n) == name_style("alice"))
     alice = join(key_file, port, "alice")
-    bob = join(key_file, port, "bob")
+    bob = join(key_file, port, twin)
     alice.type("colour check\r")
     bob.wait_for(f"^{TIME}alice: colour check$")
     server.wait_for(f"^{TIME}alice: colour check$")
     alice.wait_for(f"^{TIME}alice: colour check$")
-    bob.type("me too\r")
-    alice.wait_for(f"^{TIME}bob: me too$")
-    seen = {_colour_of(t, rf"^{TIME}(alice): colour check$") for t in (alice, bob, server)}
+    seen = {_colour_of(t, rf"^{TIME}(alice): colour check$") for t in (bob, server)}
     assert len(seen) == 1 and seen != {"default"}
-    assert _colour_of(alice, rf"^{TIME}(bob): me too$") not in seen | {"default"}
+    own = _colour_of(alice, rf"^{TIME}(alice): colour check$")
+    bob.type("same hash\r")
+    alice.wait_for(f"^{TIME}{twin}: same hash$")
+    others = {_colour_of(alice, rf"^{TIME}({twin}): same hash$")}
+    for name in ("bob", "dave", "heidi", "oscar"):
+        bob.type(f"/nick {name}\r")
+        bob.type(f"I am {name}\r")
+        alice.wait_for(f"^{TIME}{name}: I am {name}$")
+        others.add(_colour_of(alice, rf"^{TIME}({name}): I am {name}$"))
+    assert len(others) == 5  # five names, five colours
+    assert own not in others  # nobody else has your colour on your screen
+
+
+
+def test_the_operators_log_has_joins_renames_and_leaves_when_stderr_is_redirected(
+    key_file: str, tmp_path: os.PathLike[str]
+) -> None:
+    log = os.path.join(tmp_path, "op.log")
+    server = start(
+        ["{cryptochat}", "serve", "--host", "127.0.0.1", "--port", "0", "--key-file", key_file,
+         "2>" + log],
+        shell=True,
+    )
+    port = re.search(r"listening on 127\.0\.0\.1:(\d+)", server.wait_for("listening on"))
+    assert port is not None
+    alice = join(key_file, port.group(1), "alice")
+    alice.type("/nick alison\r")
+    server.wait_for("alice is now known as alison")
+    alice.type("/quit\r")
+    server.wait_for(r"alison left \(bye\)")
+    with open(log, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    assert [
+        line for line in lines if "alice" in line or "alison" in line
+    ] == ["alice joined", "alice is now known as alison", "alison left (bye)"]
+
+
+def test_a_hangup_is_a_goodbye_from_a_client_and_a_clean_shutdown_from_the_operator(
+    key_file: str, operator: Room
+) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    bob = join(key_file, port, "bob")
+    alice.child.kill(signal.SIGHUP)
+    server.wait_for(r"alice left \(bye\)")
+    server.child.kill(signal.SIGHUP)
+    assert server.exit_status() == 0
+    bob.wait_for("the server said goodbye: the server is shutting down; reconnecting in")
+
+
+def test_a_name_that_does_not_resolve_gets_the_resolvers_message(key_file: str) -> None:
+    try:
+        socket.getaddrinfo("no-such-host.invalid", 5555)
+    except socket.gaierror as exc:
+        why = exc.strerror
+    else:
+        pytest.skip("this resolver answers for .invalid")
+    alice = start(["connect", "no-such-host.invalid", "5555", "--key-file", key_file])
+    assert alice.exit_status() == 1
+    alice.wait_for(f"^cryptochat: cannot reach the server at no-such-host.invalid:5555: {why}$")
+
+
+def test_the_toolbar_puts_the_state_first_and_drops_the_count_while_disconnected(
+    key_file: str, operator: Room
+) -> None:
+    server, port = operator
+    alice = start(["connect", "127.0.0.1", port, "--key-file", key_file, "--name", "alice"], columns=40)
+    alice.wait_for(r"^ alice │ connected │ 2 in the room")
+    server.type("/quit\r")
+    assert server.exit_status() == 0
+    screen = alice.wait_for(r"^ alice │ reconnecting in \d s")
+    assert "in the room" not in screen
+
+
+def test_a_line_typed_during_an_outage_is_shown_waiting_at_once(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    server.type("/quit\r")
+    assert server.exit_status() == 0
+    alice.wait_for("the server said goodbye")
+    alice.type("said in the gap\r")  # within the first half second of the outage
+    alice.wait_for(f"^{TIME}-- not connected: 1 waiting, sent on reconnection: said in the gap$")
+    alice.type("/me waits\r")
+    alice.wait_for(f"^{TIME}-- not connected: 2 waiting, sent on reconnection: \\* alice waits$")
+
+
+def test_ctrl_z_suspends_and_the_console_comes_back_on_fg(key_file: str, operator: Room) -> None:
+    server, port = operator
+    shell = start(
+        ["set -m;", "{cryptochat}", "connect", "127.0.0.1", port, "--key-file", key_file, "--name", "alice",
+         "; echo STOPPED; read x; fg"],
+        shell=True,
+    )
+    shell.wait_for("connected to")
+    shell.type("\x1a")  # Ctrl-Z
+    shell.wait_for("STOPPED")
+    shell.type("\r")  # the shell's fg
+    shell.wait_for(r"^ alice │")
+    shell.type("back again\r")
+    server.wait_for(f"^{TIME}alice: back again$")
+
+
+def test_a_refused_invisible_character_is_shown_in_the_editor(key_file: str, operator: Room) -> None:
+    _, port = operator
+    alice = join(key_file, port, "alice")
+    alice.paste("abc\u202edef")
+    alice.type("\r")
+    alice.wait_for(r"not sent: it contains U\+202E \(RIGHT-TO-LEFT OVERRIDE\)")
+    alice.wait_until(lambda _: alice.input_line() == "abc<U+202E>def", "the override shown where it is")
+
+
+def test_invalid_utf8_on_piped_stdin_is_sent_with_a_warning(key_file: str, operator: Room) -> None:
+    server, port = operator
+    piped = start(
+        ["printf 'fine\\n\\377bad\\n' |", "{cryptochat}", "connect", "127.0.0.1", port,
+         "--key-file", key_file, "--name", "bot"],
+        shell=True,
+    )
+    piped.wait_for(
+        "^cryptochat: line 2 of the input is not valid UTF-8: sent with U\\+FFFD in place of the bad bytes$"
+    )
+    server.wait_for(f"^{TIME}bot: \ufffdbad$")
+    assert piped.exit_status() == 0
+
+
+def test_without_reconnection_the_end_says_so_plainly(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = start(
+        ["connect", "127.0.0.1", port, "--key-file", key_file, "--name", "alice", "--reconnect-attempts", "0"]
+    )
+    alice.wait_for("connected to")
+    server.type("/quit\r")
+    assert alice.exit_status() == 1
+    assert (
+        "cryptochat: the server said goodbye: the server is shutting down; not reconnecting "
+        "(--reconnect-attempts 0)"
+    ) in alice.text.replace("\n", "")  # one line, wrapped by the terminal
+
+
+def test_usage_errors_point_to_the_commands_own_help_and_help_shows_ranges(
+    tmp_path: os.PathLike[str],
+) -> None:
+    keygen = start(["keygen", os.path.join(tmp_path, "a"), "b"])
+    assert keygen.exit_status() == 2
+    keygen.wait_for(r"^cryptochat: unrecognized arguments: b \(see: cryptochat keygen --help\)$")
+    assert not os.path.exists(os.path.join(tmp_path, "a"))
+    helped = start(["serve", "--help"], rows=80)
+    helped.wait_for("--history N")
+    assert helped.exit_status() == 0
+    flat = " ".join(helped.text.split())
+    assert "(0 to 10000; default: 50)" in flat
+    assert "(at least 1; default: 1000)" in flat
+
+
+def test_a_log_file_marks_where_each_session_starts_and_ends(
+    key_file: str, operator: Room, tmp_path: os.PathLike[str]
+) -> None:
+    _, port = operator
+    log = os.path.join(tmp_path, "chat.log")
+    alice = start(
+        ["connect", "127.0.0.1", port, "--key-file", key_file, "--name", "alice", "--log", log]
+    )
+    alice.wait_for("connected to")
+    alice.type("/quit off to lunch\r")
+    assert alice.exit_status() == 0
+    with open(log, encoding="utf-8") as f:
+        lines = [line[20:] for line in f.read().splitlines()]  # after "YYYY-MM-DD HH:MM:SS "
+    assert lines[0] == f"-- log started: cryptochat connect 127.0.0.1:{port} as alice"
+    assert lines[-2] == "-- you left (off to lunch)"
+    assert lines[-1] == "-- log ended"
+
+
+# ----------------------------------------------------------------- what irssi and weechat users reach for
+
+
+def test_tab_completes_commands_and_names(key_file: str, operator: Room) -> None:
+    _, port = operator
+    alice = join(key_file, port, "alice", rows=6)
+    join(key_file, port, "bob")
+    alice.wait_for("bob joined")
+    alice.type("hi B\t")
+    documented("completion", alice.wait_until(lambda _: alice.input_line() == "hi bob", "a name completed"))
+    alice.type(CTRL_C + "/wh\t")
+    alice.wait_until(lambda _: alice.input_line() == "/who", "/who completed")
+    alice.type(CTRL_C + "b\t")
+    alice.wait_until(lambda _: alice.input_line() == "bob:", "a name completed at the start")
+    alice.type(CTRL_C + "/msg o\t")
+    alice.wait_until(lambda _: alice.input_line() == "/msg op", "a name completed after /msg")
+
+
+def _background(terminal: Terminal, pattern: str) -> str:
+    for y, line in enumerate(terminal.text.splitlines()):
+        found = re.search(pattern, line)
+        if found:
+            return str(terminal.screen.buffer[y][found.start(1)].bg)
+    raise AssertionError(f"no line matches {pattern!r}")
+
+
+def test_a_line_naming_you_or_a_private_one_is_highlighted_and_rings_the_bell(
+    key_file: str, operator: Room
+) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice", rows=8)
+    server.type("nothing for you\r")
+    alice.wait_for(f"^{TIME}op: nothing for you$")
+    quiet = alice.screen.bells
+    server.type("Alice, look here\r")
+    alice.wait_for(f"^{TIME}op: Alice, look here$")
+    alice.wait_until(lambda _: alice.screen.bells == quiet + 1, "the bell")
+    server.type("/msg alice psst\r")
+    alice.wait_for(f"^{TIME}op \\(private\\): psst$")
+    alice.wait_until(lambda _: alice.screen.bells == quiet + 2, "the bell again")
+    assert _background(alice, rf"^{TIME}op: (nothing)") == "default"
+    assert _background(alice, rf"^{TIME}op: (Alice), look here") != "default"
+    assert _background(alice, rf"^{TIME}op \(private\): (psst)") != "default"
+    documented("a mention", alice.text)
+
+
+def test_new_lines_are_counted_while_scrolled_back_and_marked_since_you_last_typed(
+    key_file: str, operator: Room
+) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice", rows=12)
+    alice.type("anyone?\r")
+    alice.wait_for(f"^{TIME}alice: anyone\\?$")
+    for i in range(5):
+        server.type(f"filler {i}\r")
+    alice.wait_for(f"^{TIME}op: filler 4$")
+    lines = alice.text.splitlines()
+    marker = lines.index("──── new since you last typed ────")
+    assert lines[marker - 1].endswith("alice: anyone?")
+    assert lines[marker + 1].endswith("op: filler 0")
+    alice.type("\x1b[<64;10;5M")  # the wheel, up
+    alice.wait_for(r"scrolled back 3 lines")
+    server.type("one more\r")
+    server.type("and another\r")
+    screen = alice.wait_for(r"scrolled back 5 lines \(PageDown\) │ 2 new below")
+    assert _last_filler(screen) == 1  # the view stayed where it was scrolled
+    documented("new lines", screen)
+
+
+def test_clear_empties_the_view(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    server.type("before the clear\r")
+    alice.wait_for(f"^{TIME}op: before the clear$")
+    alice.type("/clear\r")
+    alice.wait_until(lambda text: "before the clear" not in text and "present:" not in text, "a clear view")
+    server.type("after the clear\r")
+    alice.wait_for(f"^{TIME}op: after the clear$")
+    assert alice.text.startswith(alice.text.lstrip("\n"))
+    assert alice.text.splitlines()[0].endswith("op: after the clear")
+
+
+def test_ignore_hides_a_name_until_asked_again(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    alice.type("/ignore OP\r")
+    alice.wait_for("ignoring OP: /ignore OP again to stop")
+    server.type("you cannot hear me\r")
+    server.type("/msg alice nor this\r")
+    server.type("/me waves unseen\r")
+    server.wait_for(f"^{TIME}\\* op waves unseen$")
+    alice.type("/ignore op\r")
+    alice.wait_for("no longer ignoring op")
+    server.type("now you can\r")
+    screen = alice.wait_for(f"^{TIME}op: now you can$")
+    assert "cannot hear" not in screen and "nor this" not in screen and "unseen" not in screen
+
+
+def test_reconnect_tries_again_at_once(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    server.type("/quit\r")
+    assert server.exit_status() == 0
+    alice.wait_for(r"│ reconnecting in [45] s")  # the third wait: 3.2 s or more
+    again = start(["serve", "--host", "127.0.0.1", "--port", port, "--key-file", key_file, "--name", "op"])
+    again.wait_for("listening on")
+    alice.type("/reconnect\r")
+    alice.wait_for("-- reconnecting now")
+    # Back before the countdown, which had 2 s or more to go, reaches its last second.
+    screen = alice.wait_until(
+        lambda text: "reconnected to" in text or "reconnecting in 1 s" in text, "the reconnection"
+    )
+    assert f"reconnected to 127.0.0.1:{port} as alice" in screen
+
+
+def test_the_mouse_wheel_scrolls_the_history(key_file: str, operator: Room) -> None:
+    server, port = operator
+    alice = join(key_file, port, "alice")
+    for i in range(30):
+        server.type(f"filler {i}\r")
+    alice.wait_for(f"^{TIME}op: filler 29$")
+    alice.type("\x1b[<64;10;5M\x1b[<64;10;5M")  # the wheel turned up twice (SGR mouse reports)
+    screen = alice.wait_for(r"scrolled back 6 lines")
+    assert _last_filler(screen) == 23
+    alice.type("\x1b[<65;10;5M\x1b[<65;10;5M")  # and down
+    alice.wait_until(lambda text: "scrolled back" not in text, "the newest again")
+    assert alice.input_line() == ""
+
+
+def test_a_line_after_midnight_is_preceded_by_the_new_day(key_file: str, operator: Room) -> None:
+    server, port = operator
+    # A time zone in which midnight comes a few seconds from now: POSIX TZ's local time is UTC minus the
+    # offset, so an offset of (seconds past midnight UTC + AHEAD) puts local time AHEAD seconds before it.
+    ahead = 3
+    now = time.time()
+    offset = int(now + ahead) % 86400
+    tz = f"XXX{offset // 3600}:{offset % 3600 // 60:02d}:{offset % 60:02d}"
+    alice = start(["connect", "127.0.0.1", port, "--key-file", key_file, "--name", "alice"], env={"TZ": tz})
+    alice.wait_for(r"^\[23:59\] -- connected to")
+    time.sleep(max(0.0, now + ahead + 0.5 - time.time()))
+    server.type("good morning\r")
+    screen = alice.wait_for(r"^\[00:00\] op: good morning$")
+    day = time.strftime("%A %-d %B %Y", time.gmtime(now + ahead + 1 - offset))
+    lines = screen.splitlines()
+    assert lines[lines.index("[00:00] op: good morning") - 1] == f"──── {day} ────"

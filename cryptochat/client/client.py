@@ -13,6 +13,7 @@ import contextlib
 import math
 import os
 import random
+import socket
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +45,7 @@ from ..wire.messages import (
     decode,
     encode,
 )
-from .commands import Act, AskWho, ChangeNick, Command, Quit, SendPrivate, SendText, check_command
+from .commands import Act, AskWho, ChangeNick, Command, Quit, Reconnect, SendPrivate, SendText, check_command
 from .console import Console, Status, show_room_message
 
 __all__ = ["ChatClient", "ClientConfig", "to_message"]
@@ -118,6 +119,7 @@ class ChatClient:
         self._has_room = asyncio.Event()
         self._input_done = False
         self._stop = asyncio.Event()
+        self._countdown_over = asyncio.Event()  # stop, or /reconnect: the wait to reconnect ends now
         self._welcomed = False  # the current connection got its Welcome
         self._ever_welcomed = False
 
@@ -129,6 +131,7 @@ class ChatClient:
         """Leave now (a signal): send what is queued if connected, but do not wait to reconnect."""
         self._input_done = True
         self._stop.set()
+        self._countdown_over.set()
         self._wake.set()
 
     async def run(self) -> int:
@@ -151,7 +154,10 @@ class ChatClient:
     def _show_status(self, state: str | None = None) -> None:
         if state is not None:
             self._state = state
-        self._console.status(Status(self._name, len(self._members), self._state))
+        connected = self._state == "connected"
+        members = len(self._members) if connected else None
+        names = tuple(sorted(self._members)) if connected else ()
+        self._console.status(Status(self._name, members, self._state, names))
 
     # ----------------------------------------------------------------- input side
 
@@ -160,6 +166,13 @@ class ChatClient:
             if isinstance(command, Quit):
                 self._quit_reason = command.reason or self._quit_reason
                 break
+            if isinstance(command, Reconnect):
+                if self._state.startswith("reconnecting"):
+                    self._console.notice("reconnecting now")
+                    self._countdown_over.set()
+                else:
+                    self._console.error(f"not waiting to reconnect: {self._state}")
+                continue
             message = to_message(command)
             if isinstance(message, str):
                 self._console.error(message)
@@ -169,7 +182,7 @@ class ChatClient:
                 await self._has_room.wait()
             self._outbox.append((message, encode(message)))
             if self._ever_welcomed and not self._welcomed:  # before the first connection, just wait
-                self._console.notice(f"not connected: {len(self._outbox)} waiting, sent on reconnection")
+                self._console.pending(self._as_shown(message), len(self._outbox))
             self._wake.set()
         self._input_done = True
         self._wake.set()
@@ -189,11 +202,14 @@ class ChatClient:
                         raise _Fatal(str(lost)) from None
                     raise _Fatal(f"cannot reach the server at {self._address()}: {lost}") from None
                 failures = 1 if self._welcomed else failures + 1
+                self._welcomed = False  # from now on, a line typed waits for the next connection
                 if self._input_done and (not self._outbox or self._stop.is_set()):
                     self._console.notice(f"{lost}; nothing left to send")
                     return 0
-                if failures > self.config.reconnect_attempts:
-                    tries = self.config.reconnect_attempts
+                tries = self.config.reconnect_attempts
+                if tries == 0:
+                    raise _Fatal(f"{lost}; not reconnecting (--reconnect-attempts 0)") from None
+                if failures > tries:
                     raise _Fatal(
                         f"{lost}; gave up after {tries} reconnection attempt{'s' if tries != 1 else ''}"
                     ) from None
@@ -205,13 +221,18 @@ class ChatClient:
                     return 0
 
     async def _count_down(self, delay: float) -> bool:
-        """Wait ``delay`` seconds, the toolbar counting them down; True if :meth:`stop` came first."""
+        """Wait ``delay`` seconds, the toolbar counting them down; True if :meth:`stop` came first.
+
+        ``/reconnect`` ends the wait early.
+        """
         loop = asyncio.get_running_loop()
         end = loop.time() + delay
-        while (left := end - loop.time()) > 0 and not self._stop.is_set():
+        if not self._stop.is_set():
+            self._countdown_over.clear()
+        while (left := end - loop.time()) > 0 and not self._countdown_over.is_set():
             self._show_status(f"reconnecting in {math.ceil(left)} s")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), min(left, 1.0))
+                await asyncio.wait_for(self._countdown_over.wait(), min(left, 1.0))
         self._show_status("connecting")
         return self._stop.is_set()
 
@@ -312,6 +333,20 @@ class ChatClient:
             self._show_own(message)
         self._has_room.set()
 
+    def _as_shown(self, message: Message) -> str:
+        """A line waiting to be sent, as the operator typed it to be seen."""
+        match message:
+            case Emote(text=text):
+                return f"* {self._name} {text}"
+            case Whisper(to=to, text=text):
+                return f"→ {to} (private): {text}"
+            case Say(text=text):
+                return text
+            case Nick(name=name):
+                return f"/nick {name}"
+            case _:
+                return "/who"
+
     def _show_own(self, message: Message) -> None:
         match message:
             case Say(text=text):
@@ -336,7 +371,7 @@ class ChatClient:
                 self._welcomed = self._ever_welcomed = True
                 self._show_status("connected")
             case Error(reason=reason):
-                console.error(f"the server says: {reason}")
+                console.refused(f"the server says: {reason}")
             case Bye(reason=reason):
                 if not self._welcomed:
                     raise _Fatal(f"the server refused us: {reason}")
@@ -373,6 +408,9 @@ async def _drained(writer: asyncio.StreamWriter) -> None:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
+    if isinstance(exc, socket.gaierror):
+        # The resolver's own numbers (EAI_NONAME is -2) mean nothing to os.strerror.
+        return exc.strerror or str(exc)
     if isinstance(exc, OSError) and exc.errno:
         # Not exc.strerror: asyncio puts "Connect call failed ('127.0.0.1', 5601)" there.
         return os.strerror(exc.errno)

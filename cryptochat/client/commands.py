@@ -15,9 +15,12 @@ __all__ = [
     "Act",
     "AskWho",
     "ChangeNick",
+    "Clear",
     "Command",
     "Help",
+    "Ignore",
     "Quit",
+    "Reconnect",
     "SendPrivate",
     "SendText",
     "check_command",
@@ -64,19 +67,39 @@ class Help:
 
 
 @dataclass(frozen=True, slots=True)
+class Clear:
+    """``/clear``: empty the view; the console's own business, nothing is sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    """``/ignore NAME``: hide, or show again, NAME's lines; the console's own business, nothing is sent."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """``/reconnect``: while waiting to reconnect, try now."""
+
+
+@dataclass(frozen=True, slots=True)
 class Quit:
     """Leave; ``reason`` is what the others are told (empty: the default)."""
 
     reason: str = ""
 
 
-Command = SendText | Act | SendPrivate | AskWho | ChangeNick | Help | Quit
+Command = SendText | Act | SendPrivate | AskWho | ChangeNick | Help | Clear | Ignore | Reconnect | Quit
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "who": ("/who", "list who is in the room"),
     "nick": ("/nick NAME", "change your name"),
     "me": ("/me ACTION", "say what you are doing, shown as * NAME ACTION"),
     "msg": ("/msg NAME TEXT", "a private line that only NAME receives"),
+    "ignore": ("/ignore NAME", "hide NAME's lines from your screen; /ignore NAME again to stop"),
+    "clear": ("/clear", "empty the view and its scrollback"),
+    "reconnect": ("/reconnect", "while waiting to reconnect, try now"),
     "quit": ("/quit [REASON]", "leave (also Ctrl-D, or Ctrl-C on an empty line)"),
     "help": ("/help [COMMAND]", "this list, or the help of one command"),
 }
@@ -116,6 +139,12 @@ def parse_line(line: str) -> Command | str:
             return Help(rest)
         case "quit":
             return Quit(rest)
+        case "clear":
+            return Clear()
+        case "reconnect":
+            return Reconnect()
+        case "ignore":
+            return Ignore(rest) if rest and " " not in rest else usage
         case "nick":
             return ChangeNick(rest) if rest and " " not in rest else usage
         case "me":

@@ -35,6 +35,7 @@ __all__ = [
     "Console",
     "PipeConsole",
     "Status",
+    "room_event",
     "show_room_message",
 ]
 
@@ -47,9 +48,12 @@ class Status:
     """What the terminal's toolbar shows."""
 
     name: str
-    members: int
+    members: int | None
+    """How many are in the room, or None while that is not known (not connected)."""
     state: str
     """What the connection is doing: connected, reconnecting in 2.0 s, listening on port 5555…"""
+    names: tuple[str, ...] = ()
+    """Who is in the room, for completion."""
 
 
 class Console(ABC):
@@ -73,6 +77,14 @@ class Console(ABC):
     def error(self, text: str) -> None:
         """Show an error line."""
 
+    def refused(self, text: str) -> None:
+        """Show why the room refused the operator's last request (a name taken, nobody by that name)."""
+        self.error(text)
+
+    def pending(self, text: str, waiting: int) -> None:
+        """A line typed while disconnected waits, with ``waiting`` others, to be sent on reconnection."""
+        self.notice(f"not connected: {waiting} waiting, sent on reconnection")
+
     def history(self, sender: str, text: str, action: bool = False) -> None:
         """Show a line (or an action) said before the operator joined, replayed by the server."""
         self.notice(f"earlier: * {sender} {text}" if action else f"earlier: {sender}: {text}")
@@ -89,11 +101,28 @@ class Console(ABC):
         """The operator's commands; ends with :class:`Quit` (end of input counts as ``/quit``)."""
 
 
+def room_event(message: Message) -> str | None:
+    """The line for a join, a leave or a rename: what the operator's log records; None for the rest."""
+    match message:
+        case Join(name=name):
+            return f"{name} joined"
+        case Leave(name=name, reason=reason):
+            return f"{name} left ({reason})"
+        case Renamed(old=old, new=new):
+            return f"{old} is now known as {new}"
+        case _:
+            return None
+
+
 def show_room_message(console: Console, message: Message) -> bool:
     """Show what every participant sees alike: a line, a join, a leave, a rename, who is present.
 
     Returns False for any other message, which is the caller's business.
     """
+    event = room_event(message)
+    if event is not None:
+        console.notice(event)
+        return True
     match message:
         case Text(sender=sender, text=text):
             console.message(sender, text)
@@ -105,12 +134,6 @@ def show_room_message(console: Console, message: Message) -> bool:
             console.history(sender, text)
         case HistoryAction(sender=sender, text=text):
             console.history(sender, text, action=True)
-        case Join(name=name):
-            console.notice(f"{name} joined")
-        case Leave(name=name, reason=reason):
-            console.notice(f"{name} left ({reason})")
-        case Renamed(old=old, new=new):
-            console.notice(f"{old} is now known as {new}")
         case Members(names=names):
             console.notice(f"present ({len(names)}): {', '.join(names)}")
         case _:
@@ -163,13 +186,15 @@ class PipeConsole(Console):
             # os.read, not sys.stdin: a daemon thread blocked inside a buffered reader makes the
             # interpreter abort at exit, and this thread is still blocked when the chat ends first.
             pending = b""
+            number = 0
             while chunk := os.read(fd, 65536):
                 *lines, pending = (pending + chunk).split(b"\n")
                 for raw in lines:
-                    if not hand_over(raw.decode("utf-8", "replace").rstrip("\r")):
+                    number += 1
+                    if not hand_over(_decode(raw, number)):
                         return
             if pending:
-                hand_over(pending.decode("utf-8", "replace").rstrip("\r"))
+                hand_over(_decode(pending, number + 1))
             hand_over(None)
 
         threading.Thread(target=pump, name="stdin", daemon=True).start()
@@ -178,3 +203,18 @@ class PipeConsole(Console):
             if line.strip():
                 yield SendText(line)
         yield Quit()
+
+
+def _decode(raw: bytes, number: int) -> str:
+    """Input line ``number`` as text; bytes that are not UTF-8 become U+FFFD, with a warning on stderr."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", "replace")
+        print(  # noqa: T201 - stderr takes this console's errors
+            f"{ERROR_PREFIX}line {number} of the input is not valid UTF-8: sent with U+FFFD in place of the "
+            "bad bytes",
+            file=sys.stderr,
+            flush=True,
+        )
+    return text.rstrip("\r")

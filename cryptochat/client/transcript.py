@@ -1,30 +1,46 @@
 """``--log FILE``: a console that also appends everything it shows, with date and time, to a file.
 
 The file holds the conversation in clear, like the screen: it is created with mode 0600 and only ever
-appended to, so one file can hold many sessions.
+appended to, so one file can hold many sessions; each starts with a ``-- log started: …`` line and ends
+with ``-- log ended``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TextIO
 
 from ..errors import ConfigError
-from .commands import Command
+from .commands import Command, Quit
 from .console import Console, Status
 
 __all__ = ["TranscriptConsole", "open_transcript"]
 
 
-def open_transcript(path: str) -> TextIO:
-    """Open ``path`` for appending (created 0600); :class:`ConfigError` if that is not possible."""
+def _write(file: TextIO, line: str) -> None:
+    file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+    file.flush()
+
+
+@contextlib.contextmanager
+def open_transcript(path: str, session: str) -> Iterator[TextIO]:
+    """Open ``path`` for appending (created 0600), marking where ``session`` starts and ends in it.
+
+    :class:`ConfigError` if it cannot be opened.
+    """
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     except OSError as exc:
         raise ConfigError(f"cannot open the log file {path}: {exc.strerror}") from None
-    return os.fdopen(fd, "a", encoding="utf-8", errors="replace")
+    with os.fdopen(fd, "a", encoding="utf-8", errors="replace") as file:
+        _write(file, f"-- log started: {session}")
+        try:
+            yield file
+        finally:
+            _write(file, "-- log ended")
 
 
 class TranscriptConsole(Console):
@@ -35,8 +51,7 @@ class TranscriptConsole(Console):
         self._file = file
 
     def _write(self, line: str) -> None:
-        self._file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
-        self._file.flush()
+        _write(self._file, line)
 
     def message(self, sender: str, text: str, own: bool = False) -> None:
         self._write(f"{sender}: {text}")
@@ -62,6 +77,14 @@ class TranscriptConsole(Console):
         self._write(f"! {text}")
         self._inner.error(text)
 
+    def refused(self, text: str) -> None:
+        self._write(f"! {text}")
+        self._inner.refused(text)
+
+    def pending(self, text: str, waiting: int) -> None:
+        self._write(f"-- not connected: {waiting} waiting, sent on reconnection: {text}")
+        self._inner.pending(text, waiting)
+
     def log(self, text: str) -> None:
         self._write(f"-- {text}")
         self._inner.log(text)
@@ -69,5 +92,8 @@ class TranscriptConsole(Console):
     def status(self, status: Status) -> None:
         self._inner.status(status)
 
-    def commands(self) -> AsyncIterator[Command]:
-        return self._inner.commands()
+    async def commands(self) -> AsyncIterator[Command]:
+        async for command in self._inner.commands():
+            if isinstance(command, Quit):
+                self._write(f"-- you left ({command.reason or 'bye'})")
+            yield command

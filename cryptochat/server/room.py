@@ -87,9 +87,10 @@ def check_input(joined: bool, message: Message) -> None:
 
 def refuse_full(member: int, wanted: str, limit: int) -> list[Action]:
     """What refusing ``member``, who asked for the name ``wanted``, from a room of ``limit`` clients does."""
+    noun = "client" if limit == 1 else "clients"
     return [
-        Note(f"refused {wanted}: the room is full ({limit} clients)", member),
-        Deliver((member,), Bye(f"the room is full ({limit} clients)")),
+        Note(f"refused {wanted}: the room is full ({limit} {noun})", member),
+        Deliver((member,), Bye(f"the room is full ({limit} {noun})")),
         Disconnect(member),
     ]
 
