@@ -8,6 +8,7 @@ busybox, the virtio and cryptodev modules, the static checker."""
 from __future__ import annotations
 
 import gzip
+import lzma
 import os
 import shutil
 import subprocess
@@ -25,7 +26,9 @@ INIT = f"""#!/bin/sh
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for m in {" ".join(VIRTIO_MODULES)} virtio_cryptodev; do insmod /lib/$m.ko || echo "insmod $m failed"; done
+for m in {" ".join(VIRTIO_MODULES)} virtio_cryptodev; do
+  [ -e /lib/$m.ko ] && {{ insmod /lib/$m.ko || echo "insmod $m failed"; }}
+done
 i=0
 while [ ! -e /dev/cryptodev0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 /cryptodev_migrate /dev/cryptodev0 4 {SECONDS}
@@ -51,9 +54,15 @@ def initramfs(lab: Lab, directory: Path) -> Path:
     for applet in ("sh", "mount", "insmod", "sleep", "echo", "poweroff", "dmesg", "grep"):
         (root / "bin" / applet).symlink_to("busybox")
     release = lab.kernel.name.removeprefix("vmlinuz-")
-    drivers = Path("/lib/modules") / release / "kernel" / "drivers" / "virtio"
     for module in VIRTIO_MODULES:
-        shutil.copy(drivers / f"{module}.ko", root / "lib")
+        # Built in on some kernels (6.12), a module (xz-compressed on 6.12) on others.
+        found = subprocess.run(["modinfo", "-k", release, "-F", "filename", module],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        target = root / "lib" / f"{module}.ko"
+        if found.endswith(".ko.xz"):
+            target.write_bytes(lzma.decompress(Path(found).read_bytes()))
+        elif found.endswith(".ko"):
+            shutil.copy(found, target)
     shutil.copy(lab.module, root / "lib" / "virtio_cryptodev.ko")
     shutil.copy(lab.guest_bin / "cryptodev_migrate", root / "cryptodev_migrate")
     (root / "init").write_text(INIT)
