@@ -32,8 +32,8 @@ from .server.cluster_config import DEFAULT_LEASE, ClusterConfig, check_cluster_u
 from .server.hosting import RoomHost
 from .server.server import ChatServer, ServerConfig
 from .wire.channel import PSK_SIZE
-from .wire.messages import MAX_REASON_BYTES, Emote, Error, Message, Say, Whisper, check_name
-from .wire.names import normalise_name
+from .wire.messages import MAX_REASON_BYTES, Emote, Error, Message, Say, Whisper
+from .wire.names import check_name, normalise_name
 
 __all__ = ["load_key", "main", "write_key"]
 

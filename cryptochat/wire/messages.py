@@ -7,7 +7,12 @@ encoding an invalid message raises :class:`~cryptochat.errors.LocalProtocolError
 
 Text never contains control characters (Unicode category Cc): a participant must not be able to drive the
 other participants' terminals with escape sequences. Nor does it contain bidirectional overrides or isolates,
-which would reorder what the others see (Trojan Source). A name contains only characters a terminal shows.
+which would reorder what the others see (Trojan Source). A name the server sends is one it accepted by the
+rule of :mod:`.names`; here it is only checked for what would harm a terminal. A name a client asks for is
+any UTF-8 at all, so that the room, not the codec, refuses it and always says why.
+
+Each message class says in ``REVISION`` which revision of the protocol introduced it. A field marked
+optional is the last one: absent on the wire, it means revision 1 (see :mod:`.revisions`).
 """
 
 from __future__ import annotations
@@ -20,11 +25,15 @@ from dataclasses import dataclass, fields
 from typing import ClassVar
 
 from ..errors import LocalProtocolError, RemoteProtocolError
+from .names import MAX_NAME_BYTES
 
 __all__ = [
+    "MAX_ACTION_BYTES",
+    "MAX_ASKED_BYTES",
     "MAX_NAME_BYTES",
     "MAX_REASON_BYTES",
     "MAX_TEXT_BYTES",
+    "REVISION",
     "Bye",
     "Emote",
     "Emoted",
@@ -44,7 +53,7 @@ __all__ = [
     "Welcome",
     "Whisper",
     "Who",
-    "check_name",
+    "check_shown_name",
     "check_text",
     "decode",
     "encode",
@@ -52,8 +61,13 @@ __all__ = [
 
 MAX_TEXT_BYTES = 4096
 """Largest chat line, in bytes of UTF-8."""
-MAX_NAME_BYTES = 32
+MAX_ACTION_BYTES = MAX_TEXT_BYTES - 2
+"""Largest action: its older form, a Text ``* ACTION``, must fit a chat line."""
 MAX_REASON_BYTES = 256
+MAX_ASKED_BYTES = 256
+"""Largest name a client may ask for (Hello, Nick, Whisper): NFKC may shorten it, the room judges it."""
+REVISION = 2
+"""The newest revision of the chat messages, which this implementation speaks (docs/protocol.md)."""
 MAX_MEMBERS = 4096
 
 _U16 = struct.Struct(">H")
@@ -64,6 +78,7 @@ _U16 = struct.Struct(">H")
 # unicodedata per character: every relayed line passes through here.
 _FORBIDDEN_IN_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _describe(char: str) -> str:
@@ -71,24 +86,18 @@ def _describe(char: str) -> str:
     return f"U+{ord(char):04X} ({name})" if name else f"U+{ord(char):04X}"
 
 
-def _unshown(char: str) -> bool:
-    # Other (Cc control, Cf format such as zero-width and bidi controls, Cs, Co private use, Cn unassigned)
-    # and Separator (Zs spaces, Zl, Zp): nothing a reader could see and tell apart.
-    return char == ":" or unicodedata.category(char)[0] in "CZ"
+def check_shown_name(name: str) -> str | None:
+    """Why ``name`` cannot be a name the server sends, or ``None``: what a terminal could not show safely.
 
-
-def check_name(name: str) -> str | None:
-    """Why ``name`` is not a valid participant name, or ``None`` if it is."""
+    The server sends only names its room accepted (:func:`.names.check_name`, a stricter rule); a receiver
+    checks no more than this, so that it does not depend on the server's version of Unicode.
+    """
     size = len(name.encode("utf-8", "surrogatepass"))
     if not 1 <= size <= MAX_NAME_BYTES:
         return f"a name must be 1 to {MAX_NAME_BYTES} bytes of UTF-8"
-    bad = next((c for c in name if _unshown(c)), None)
-    if bad is not None:
-        return (
-            f"a name must not contain {_describe(bad)}: spaces, colons, and invisible, format or "
-            "control characters are refused"
-        )
-    return None
+    if ":" in name:
+        return "a name must not contain a colon"
+    return check_text(name)
 
 
 def check_text(text: str, limit: int = MAX_TEXT_BYTES) -> str | None:
@@ -109,28 +118,34 @@ def check_text(text: str, limit: int = MAX_TEXT_BYTES) -> str | None:
 
 # Field kinds: each message field is a name, free text of some limit, or a list of names.
 _NAME = "name"
+_ASKED = "asked"
 _TEXT = "text"
+_ACTION = "action"
 _REASON = "reason"
 _NAMES = "names"
+_REVISION = "revision"
+_LIMITS = {_TEXT: MAX_TEXT_BYTES, _ACTION: MAX_ACTION_BYTES, _REASON: MAX_REASON_BYTES}
 
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    """Client -> server, first message: the name the client would like."""
+    """Client -> server, first message: the name the client would like, and the newest revision it speaks."""
 
     name: str
+    revision: int = REVISION
     TYPE: ClassVar[int] = 0x01
-    KINDS: ClassVar[tuple[str, ...]] = (_NAME,)
+    KINDS: ClassVar[tuple[str, ...]] = (_ASKED, _REVISION)
 
 
 @dataclass(frozen=True, slots=True)
 class Welcome:
-    """Server -> client: the name given (the asked one, or made unique) and who is present."""
+    """Server -> client: the name given (the asked one, or made unique), who is present, the revision used."""
 
     name: str
     members: tuple[str, ...]
+    revision: int = REVISION
     TYPE: ClassVar[int] = 0x02
-    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _NAMES)
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _NAMES, _REVISION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +203,7 @@ class Nick:
 
     name: str
     TYPE: ClassVar[int] = 0x09
-    KINDS: ClassVar[tuple[str, ...]] = (_NAME,)
+    KINDS: ClassVar[tuple[str, ...]] = (_ASKED,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +238,7 @@ class Emote:
 
     text: str
     TYPE: ClassVar[int] = 0x0D
-    KINDS: ClassVar[tuple[str, ...]] = (_TEXT,)
+    KINDS: ClassVar[tuple[str, ...]] = (_ACTION,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +248,7 @@ class Emoted:
     sender: str
     text: str
     TYPE: ClassVar[int] = 0x0E
-    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _ACTION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +258,7 @@ class Whisper:
     to: str
     text: str
     TYPE: ClassVar[int] = 0x0F
-    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
+    KINDS: ClassVar[tuple[str, ...]] = (_ASKED, _TEXT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +288,7 @@ class HistoryAction:
     sender: str
     text: str
     TYPE: ClassVar[int] = 0x12
-    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _ACTION)
 
 
 Message = (
@@ -291,6 +306,9 @@ _TYPES: dict[int, type[Message]] = {
 
 
 def _check_field(kind: str, value: object) -> str | None:
+    if kind == _REVISION:
+        ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 255
+        return None if ok else "a revision is a number from 1 to 255"
     if kind == _NAMES:
         if not isinstance(value, tuple) or len(value) > MAX_MEMBERS:
             return f"a name list must be a tuple of at most {MAX_MEMBERS} names"
@@ -298,12 +316,18 @@ def _check_field(kind: str, value: object) -> str | None:
     if not isinstance(value, str):
         return "must be a string"
     if kind == _NAME:
-        return check_name(value)
-    return check_text(value, MAX_TEXT_BYTES if kind == _TEXT else MAX_REASON_BYTES)
+        return check_shown_name(value)
+    if kind == _ASKED:
+        size = len(value.encode("utf-8", "surrogatepass"))
+        if size > MAX_ASKED_BYTES:
+            return f"a name asked for must be at most {MAX_ASKED_BYTES} bytes of UTF-8"
+        # Controls and all are the room's to refuse, with a reason; only what UTF-8 cannot carry is not.
+        return "contains a lone surrogate" if _SURROGATE.search(value) else None
+    return check_text(value, _LIMITS[kind])
 
 
 def _check_one_name(value: object) -> str | None:
-    return check_name(value) if isinstance(value, str) else "a name must be a string"
+    return check_shown_name(value) if isinstance(value, str) else "a name must be a string"
 
 
 def _put_str(out: bytearray, value: str) -> None:
@@ -324,6 +348,9 @@ def encode(message: Message) -> bytes:
             out += _U16.pack(len(value))
             for name in value:
                 _put_str(out, name)
+        elif kind == _REVISION:
+            if value != 1:  # absent means revision 1: what a client of revision 1 sends and expects
+                out.append(value)
         else:
             _put_str(out, value)
     return bytes(out)
@@ -355,15 +382,21 @@ class _Reader:
         except UnicodeDecodeError:
             raise RemoteProtocolError("message contains invalid UTF-8") from None
 
+    def revision(self) -> int:
+        return 1 if self.done() else self.take(1)[0]
+
     def done(self) -> bool:
         return self._pos == len(self._data)
 
 
 _READERS: dict[str, Callable[[_Reader], object]] = {
     _NAME: _Reader.string,
+    _ASKED: _Reader.string,
     _TEXT: _Reader.string,
+    _ACTION: _Reader.string,
     _REASON: _Reader.string,
     _NAMES: lambda r: tuple(r.string() for _ in range(r.u16())),
+    _REVISION: _Reader.revision,
 }
 
 
