@@ -123,7 +123,7 @@ def test_hello_and_welcome_without_a_revision_are_revision_1_and_carry_it_only_f
         (b"", "empty"),
         (b"\xff", "unknown message type"),
         (b"\x01\x00\x05ab", "truncated"),
-        (b"\x01\x00\x02ab\x02!", "trailing"),
+        (b"\x01\x00\x02ab\x02" + bytes(8) + b"!", "trailing"),
         (b"\x01\x00\x02\xff\xfe", "invalid UTF-8"),
         (b"\x07\x00", "trailing"),
     ],

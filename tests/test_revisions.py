@@ -31,13 +31,13 @@ def test_the_server_answers_the_lower_of_its_revision_and_the_clients() -> None:
 
 
 def test_a_revision_1_client_gets_an_action_as_a_text_and_no_history() -> None:
-    room = Room("host", max_members=8, history=5)
+    room = Room("host", max_members=8, history=5, clock=lambda: 1.0)
     room.handle(1, Hello("new"))
     room.handle(1, Say("before"))
     joined = room.handle(2, Hello("old", 1))
     assert not any(isinstance(a, Deliver) and isinstance(a.message, History) for a in joined)
     assert room.handle(1, Emote("waves")) == [
-        Deliver((CONSOLE,), Emoted("new", "waves")),
+        Deliver((CONSOLE,), Emoted("new", "waves", 1, 1000)),
         Deliver((2,), Text("new", "* waves")),
     ]
 
@@ -54,7 +54,8 @@ def test_a_whisper_to_a_revision_1_client_is_refused_to_its_sender_not_shown_as_
 def test_every_newer_message_has_an_older_form_that_fits_revision_1() -> None:
     longest = "x" * 4094
     assert for_revision(Emoted("a", longest), 1) == Text("a", "* " + longest)
-    assert for_revision(History("a", "x"), 1) is None
+    assert for_revision(History("a", "x", 1, 1000), 1) is None
+    assert for_revision(Text("a", "x", 1, 1000), 1) == Text("a", "x")  # no line number or time
 
 
 async def test_a_previous_document_client_joins_a_room_with_history_and_stays_while_others_use_everything(

@@ -30,14 +30,18 @@ from ..wire.framing import DEFAULT_MAX_FRAME
 from ..wire.messages import (
     Bye,
     Emote,
+    Emoted,
     Error,
     Hello,
+    History,
+    HistoryAction,
     Join,
     Leave,
     Message,
     Nick,
     Renamed,
     Say,
+    Text,
     Welcome,
     Whisper,
     Who,
@@ -120,6 +124,7 @@ class ChatClient:
         self._stop = asyncio.Event()
         self._welcomed = False  # the current connection got its Welcome
         self._ever_welcomed = False
+        self._seen: int | None = None  # the number of the last room line shown: a reconnection resumes there
 
     @property
     def name(self) -> str:
@@ -290,7 +295,7 @@ class ChatClient:
                 data, read = read.result(), None
                 for event in channel.receive_data(data):
                     if isinstance(event, HandshakeComplete):
-                        channel.send(encode(Hello(self._name)))
+                        channel.send(encode(Hello(self._name, seen=self._seen)))
                     elif isinstance(event, DataReceived):
                         self._on_message(decode(event.data), leaving)
                     elif isinstance(event, CloseReceived):
@@ -348,8 +353,11 @@ class ChatClient:
                 self._track(message)
 
     def _track(self, message: Message) -> None:
-        """Keep the name and the member count in the toolbar up to date."""
+        """Keep the last line's number, and the name and the member count in the toolbar, up to date."""
         match message:
+            case Text(seq=int(seq)) | Emoted(seq=int(seq)) | History(seq=seq) | HistoryAction(seq=seq):
+                self._seen = seq
+                return
             case Join(name=name):
                 self._members.add(name)
             case Leave(name=name):

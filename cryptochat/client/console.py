@@ -12,6 +12,7 @@ import concurrent.futures
 import os
 import sys
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -73,9 +74,11 @@ class Console(ABC):
     def error(self, text: str) -> None:
         """Show an error line."""
 
-    def history(self, sender: str, text: str, action: bool = False) -> None:
-        """Show a line (or an action) said before the operator joined, replayed by the server."""
-        self.notice(f"earlier: * {sender} {text}" if action else f"earlier: {sender}: {text}")
+    def history(self, sender: str, text: str, when: float, action: bool = False) -> None:
+        """Show a line (or an action) said at ``when`` (seconds since the epoch) before the operator joined
+        or while it was away, replayed by the server."""
+        stamp = time.strftime("[%H:%M]", time.localtime(when))
+        self.notice(f"{stamp} earlier: * {sender} {text}" if action else f"{stamp} earlier: {sender}: {text}")
 
     def log(self, text: str) -> None:
         """Record a server log line (a refused connection, a slow client): stderr, one line."""
@@ -101,10 +104,10 @@ def show_room_message(console: Console, message: Message) -> bool:
             console.action(sender, text)
         case Private(sender=sender, text=text):
             console.private(sender, text)
-        case History(sender=sender, text=text):
-            console.history(sender, text)
-        case HistoryAction(sender=sender, text=text):
-            console.history(sender, text, action=True)
+        case History(sender=sender, text=text, time=when):
+            console.history(sender, text, when / 1000)
+        case HistoryAction(sender=sender, text=text, time=when):
+            console.history(sender, text, when / 1000, action=True)
         case Join(name=name):
             console.notice(f"{name} joined")
         case Leave(name=name, reason=reason):

@@ -144,11 +144,11 @@ class TerminalConsole(Console):
             [(self._name_style(sender, own), sender), ("class:private", where), ("", ": "), ("", text)], text
         )
 
-    def history(self, sender: str, text: str, action: bool = False) -> None:
-        # Dimmed, and "earlier" where the time would be: the room keeps no clock.
+    def history(self, sender: str, text: str, when: float, action: bool = False) -> None:
+        # Dimmed, at the time it was said.
         who = [("class:history", "* " if action else ""), (name_style(sender) + " italic", sender)]
         rest = [("class:history", f" {text}" if action else f": {text}")]
-        self._add([*who, *rest], text, stamp="[earlier] ")
+        self._add([*who, *rest], text, stamp=time.strftime("[%H:%M] ", time.localtime(when)))
 
     def notice(self, text: str) -> None:
         self._add([("class:notice", f"-- {text}")], text, stderr=text if self._ended else None)

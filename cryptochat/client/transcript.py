@@ -34,8 +34,9 @@ class TranscriptConsole(Console):
         self._inner = inner
         self._file = file
 
-    def _write(self, line: str) -> None:
-        self._file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+    def _write(self, line: str, when: float | None = None) -> None:
+        """Append ``line``, stamped now or, for a line from the room's history, when it was said."""
+        self._file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(when))} {line}\n")
         self._file.flush()
 
     def message(self, sender: str, text: str, own: bool = False) -> None:
@@ -50,9 +51,9 @@ class TranscriptConsole(Console):
         self._write(f"{sender} (private): {text}" if to is None else f"{sender} → {to} (private): {text}")
         self._inner.private(sender, text, to)
 
-    def history(self, sender: str, text: str, action: bool = False) -> None:
-        self._write(f"earlier: * {sender} {text}" if action else f"earlier: {sender}: {text}")
-        self._inner.history(sender, text, action)
+    def history(self, sender: str, text: str, when: float, action: bool = False) -> None:
+        self._write(f"earlier: * {sender} {text}" if action else f"earlier: {sender}: {text}", when)
+        self._inner.history(sender, text, when, action)
 
     def notice(self, text: str) -> None:
         self._write(f"-- {text}")

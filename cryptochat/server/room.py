@@ -16,7 +16,9 @@ that revision's form, or not at all (see :mod:`.revisions`).
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import RemoteProtocolError
@@ -42,7 +44,7 @@ from ..wire.messages import (
     Who,
 )
 from ..wire.names import MAX_NAME_BYTES, check_name, name_keys, normalise_name
-from ..wire.revisions import REVISION, for_revision, introduced_in, negotiate
+from ..wire.revisions import REVISION, for_revision, negotiate
 
 __all__ = ["CONSOLE", "Action", "Deliver", "Disconnect", "Note", "Room", "check_input", "refuse_full"]
 
@@ -99,13 +101,23 @@ def refuse_full(member: int, wanted: str, limit: int) -> list[Action]:
 
 
 class Room:
-    def __init__(self, console_name: str | None, max_members: int, history: int = 0) -> None:
+    def __init__(
+        self,
+        console_name: str | None,
+        max_members: int,
+        history: int = 0,
+        first_line: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``first_line`` numbers the room's first line; each line is stamped with ``clock()`` (seconds)."""
         self._names: dict[int, str] = {} if console_name is None else {CONSOLE: console_name}
         self._revisions: dict[int, int] = {} if console_name is None else {CONSOLE: REVISION}
         self._console = 0 if console_name is None else 1
         self._max_members = max_members
         # The last lines and actions, replayed to each newcomer; private lines are never kept.
         self._history: deque[History | HistoryAction] = deque(maxlen=history)
+        self._next_line = first_line
+        self._clock = clock
 
     def name_of(self, member: int) -> str | None:
         return self._names.get(member)
@@ -119,14 +131,22 @@ class Room:
 
     def _deliver(self, to: tuple[int, ...], message: Message) -> list[Action]:
         """Deliver ``message`` to ``to``, each in the form of the revision it speaks (or not at all)."""
-        if introduced_in(message) == 1:  # every client speaks it: the common case, one delivery
-            return [Deliver(to, message)] if to else []
-        forms: dict[Message, list[int]] = {}
+        forms: dict[int, Message | None] = {}
+        groups: dict[Message, list[int]] = {}
         for member in to:
-            form = for_revision(message, self._revisions[member])
+            revision = self._revisions[member]
+            if revision not in forms:
+                forms[revision] = for_revision(message, revision)
+            form = forms[revision]
             if form is not None:
-                forms.setdefault(form, []).append(member)
-        return [Deliver(tuple(members), form) for form, members in forms.items()]
+                groups.setdefault(form, []).append(member)
+        return [Deliver(tuple(members), form) for form, members in groups.items()]
+
+    def _line(self) -> tuple[int, int]:
+        """The number and time (milliseconds since the epoch) of a new room line."""
+        seq = self._next_line
+        self._next_line += 1
+        return seq, int(self._clock() * 1000)
 
     def _holder(self, name: str, besides: int | None = None) -> int | None:
         """The member (other than ``besides``) whose name looks like ``name``, if any."""
@@ -156,14 +176,16 @@ class Room:
         """
         check_input(member in self._names, message)
         if isinstance(message, Hello):
-            return self._join(member, message.name, negotiate(message.revision))
+            return self._join(member, message.name, negotiate(message.revision), message.seen)
         match message:
             case Say(text=text):
-                self._history.append(History(self._names[member], text))
-                return self._deliver(self._others(member), Text(self._names[member], text))
+                seq, when = self._line()
+                self._history.append(History(self._names[member], text, seq, when))
+                return self._deliver(self._others(member), Text(self._names[member], text, seq, when))
             case Emote(text=text):
-                self._history.append(HistoryAction(self._names[member], text))
-                return self._deliver(self._others(member), Emoted(self._names[member], text))
+                seq, when = self._line()
+                self._history.append(HistoryAction(self._names[member], text, seq, when))
+                return self._deliver(self._others(member), Emoted(self._names[member], text, seq, when))
             case Whisper(to=to, text=text):
                 return self._whisper(member, to, text)
             case Who():
@@ -174,7 +196,7 @@ class Room:
                 return self.leave(member, reason or "bye")
         raise AssertionError(f"check_input let {type(message).__name__} through")
 
-    def _join(self, member: int, wanted: str, revision: int) -> list[Action]:
+    def _join(self, member: int, wanted: str, revision: int, seen: int | None) -> list[Action]:
         if len(self._names) - self._console >= self._max_members:
             return refuse_full(member, wanted, self._max_members)
         normal = normalise_name(wanted)
@@ -191,7 +213,12 @@ class Room:
         self._revisions[member] = revision
         return [
             Deliver((member,), Welcome(name, self.members, revision)),
-            *(action for past in self._history for action in self._deliver((member,), past)),
+            *(
+                action
+                for past in self._history
+                if seen is None or past.seq > seen  # a reconnection: only what it missed
+                for action in self._deliver((member,), past)
+            ),
             *self._deliver(others, Join(name)),
         ]
 

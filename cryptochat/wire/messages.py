@@ -11,8 +11,9 @@ which would reorder what the others see (Trojan Source). A name the server sends
 rule of :mod:`.names`; here it is only checked for what would harm a terminal. A name a client asks for is
 any UTF-8 at all, so that the room, not the codec, refuses it and always says why.
 
-Each message class says in ``REVISION`` which revision of the protocol introduced it. A field marked
-optional is the last one: absent on the wire, it means revision 1 (see :mod:`.revisions`).
+Optional fields come last: a revision absent on the wire means revision 1, an absent line number or time
+means none (see :mod:`.revisions`); an optional field is written only with all the optional fields
+before it.
 """
 
 from __future__ import annotations
@@ -124,17 +125,24 @@ _ACTION = "action"
 _REASON = "reason"
 _NAMES = "names"
 _REVISION = "revision"
+_LINE = "line"  # a line number or a time: optional 8-byte number
+_NUMBER = "number"  # the same, always present
+_OPTIONAL = {_REVISION: 1, _LINE: None}
+"""Optional kinds, and the value their absence stands for."""
+_U64 = struct.Struct(">Q")
 _LIMITS = {_TEXT: MAX_TEXT_BYTES, _ACTION: MAX_ACTION_BYTES, _REASON: MAX_REASON_BYTES}
 
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    """Client -> server, first message: the name the client would like, and the newest revision it speaks."""
+    """Client -> server, first message: the name the client would like, the newest revision it speaks, and
+    the number of the last room line it has (on a reconnection: the room replays only what came after)."""
 
     name: str
     revision: int = REVISION
+    seen: int | None = None
     TYPE: ClassVar[int] = 0x01
-    KINDS: ClassVar[tuple[str, ...]] = (_ASKED, _REVISION)
+    KINDS: ClassVar[tuple[str, ...]] = (_ASKED, _REVISION, _LINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +167,15 @@ class Say:
 
 @dataclass(frozen=True, slots=True)
 class Text:
-    """Server -> client: a chat line and who said it."""
+    """Server -> client: a chat line and who said it; from revision 2, its number and time."""
 
     sender: str
     text: str
+    seq: int | None = None
+    time: int | None = None
+    """Milliseconds since the Unix epoch, when the server took the line."""
     TYPE: ClassVar[int] = 0x04
-    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT, _LINE, _LINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,12 +254,14 @@ class Emote:
 
 @dataclass(frozen=True, slots=True)
 class Emoted:
-    """Server -> client: an action and who did it."""
+    """Server -> client: an action and who did it, its number and time (as for :class:`Text`)."""
 
     sender: str
     text: str
+    seq: int | None = None
+    time: int | None = None
     TYPE: ClassVar[int] = 0x0E
-    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _ACTION)
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _ACTION, _LINE, _LINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,22 +286,27 @@ class Private:
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """Server -> client, right after Welcome: a chat line said before this member joined."""
+    """Server -> client, right after Welcome: a chat line said before this member joined, its number and
+    its original time."""
 
     sender: str
     text: str
+    seq: int
+    time: int
     TYPE: ClassVar[int] = 0x11
-    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT, _NUMBER, _NUMBER)
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryAction:
-    """Server -> client, right after Welcome: an action done before this member joined."""
+    """Server -> client, right after Welcome: an action done before this member joined (as History)."""
 
     sender: str
     text: str
+    seq: int
+    time: int
     TYPE: ClassVar[int] = 0x12
-    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _ACTION)
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _ACTION, _NUMBER, _NUMBER)
 
 
 Message = (
@@ -309,6 +327,11 @@ def _check_field(kind: str, value: object) -> str | None:
     if kind == _REVISION:
         ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 255
         return None if ok else "a revision is a number from 1 to 255"
+    if kind in (_LINE, _NUMBER):
+        if kind == _LINE and value is None:
+            return None
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**64
+        return None if ok else "a line number or time is a number from 0 to 2^64 - 1"
     if kind == _NAMES:
         if not isinstance(value, tuple) or len(value) > MAX_MEMBERS:
             return f"a name list must be a tuple of at most {MAX_MEMBERS} names"
@@ -339,18 +362,31 @@ def _put_str(out: bytearray, value: str) -> None:
 def encode(message: Message) -> bytes:
     """Serialize ``message``; raise :class:`LocalProtocolError` if any field is invalid."""
     out = bytearray([message.TYPE])
-    for kind, field in zip(message.KINDS, fields(message), strict=True):
-        value = getattr(message, field.name)
+    values = [(kind, field.name, getattr(message, field.name)) for kind, field in zip(
+        message.KINDS, fields(message), strict=True
+    )]
+    # Optional fields are written up to the last one that is present: absent means revision 1 (what a
+    # client of revision 1 sends and expects) or no number.
+    written = max(
+        (i for i, (kind, _, value) in enumerate(values) if kind not in _OPTIONAL or value != _OPTIONAL[kind]),
+        default=-1,
+    )
+    for i, (kind, name, value) in enumerate(values):
         problem = _check_field(kind, value)
+        if problem is None and i < written and kind == _LINE and value is None:
+            problem = "absent, but a later field is present"
         if problem is not None:
-            raise LocalProtocolError(f"{type(message).__name__}.{field.name}: {problem}")
+            raise LocalProtocolError(f"{type(message).__name__}.{name}: {problem}")
+        if i > written:
+            break
         if kind == _NAMES:
             out += _U16.pack(len(value))
-            for name in value:
-                _put_str(out, name)
+            for each in value:
+                _put_str(out, each)
         elif kind == _REVISION:
-            if value != 1:  # absent means revision 1: what a client of revision 1 sends and expects
-                out.append(value)
+            out.append(value)
+        elif kind in (_LINE, _NUMBER):
+            out += _U64.pack(value)
         else:
             _put_str(out, value)
     return bytes(out)
@@ -385,6 +421,13 @@ class _Reader:
     def revision(self) -> int:
         return 1 if self.done() else self.take(1)[0]
 
+    def number(self) -> int:
+        (value,) = _U64.unpack(self.take(_U64.size))
+        return int(value)
+
+    def line(self) -> int | None:
+        return None if self.done() else self.number()
+
     def done(self) -> bool:
         return self._pos == len(self._data)
 
@@ -397,6 +440,8 @@ _READERS: dict[str, Callable[[_Reader], object]] = {
     _REASON: _Reader.string,
     _NAMES: lambda r: tuple(r.string() for _ in range(r.u16())),
     _REVISION: _Reader.revision,
+    _LINE: _Reader.line,
+    _NUMBER: _Reader.number,
 }
 
 
