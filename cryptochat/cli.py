@@ -32,7 +32,7 @@ from .server.cluster_config import DEFAULT_LEASE, ClusterConfig, check_cluster_u
 from .server.hosting import RoomHost
 from .server.server import ChatServer, ServerConfig
 from .wire.channel import PSK_SIZE
-from .wire.messages import MAX_REASON_BYTES, Emote, Error, Message, Say, Whisper
+from .wire.messages import MAX_REASON_BYTES, Emote, Error, Message, Say, Whispered
 from .wire.names import check_name, normalise_name
 
 __all__ = ["load_key", "main", "write_key"]
@@ -321,14 +321,13 @@ async def _operate(server: ChatServer, console: Console, stop: asyncio.Event, wh
         if isinstance(message, str):
             console.error(message)
             continue
-        # Shown before it is posted, so that an answer from the room (nobody by that name) comes after.
+        # Shown before it is posted, so that an answer from the room comes after; a private line is shown
+        # when the room has delivered it (Whispered), to whom it went.
         match message:
             case Say(text=text):
                 console.message(server.name, text, own=True)
             case Emote(text=text):
                 console.action(server.name, text, own=True)
-            case Whisper(to=to, text=text):
-                console.private(server.name, text, to=to)
         server.post(message)
         console.status(_operator_status(server))
 
@@ -383,10 +382,13 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcrip
     room = None if args.cluster is None else _on_redis(args, psk, engine, config, console.log)
 
     def show(message: Message) -> None:
-        if isinstance(message, Error):
-            console.error(message.reason)
-        else:
-            show_room_message(console, message)
+        match message:
+            case Error(reason=reason):
+                console.error(reason)
+            case Whispered(to=to, text=text):
+                console.private(server.name, text, to=to)
+            case _:
+                show_room_message(console, message)
         console.status(_operator_status(server))
 
     server = ChatServer(config, psk, engine, show, console.log, room)

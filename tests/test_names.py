@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cryptochat.server.room import CONSOLE, Deliver, Disconnect, Note, Room
-from cryptochat.wire.messages import Bye, Error, Hello, Nick, Private, Renamed, Whisper
+from cryptochat.wire.messages import Bye, Error, Hello, Nick, Private, Renamed, Whisper, Whispered
 from cryptochat.wire.names import UNICODE_VERSION, check_name, name_keys, normalise_name
 
 PROTOCOL = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text()
@@ -102,7 +102,10 @@ def test_b0b_is_taken_while_bob_is_present_and_a_whisper_to_b0b_reaches_bob() ->
     room.handle(2, Hello("b0b"))
     assert room.name_of(2) == "b0b-2"
     assert room.handle(2, Nick("B0B")) == [Deliver((2,), Error("the name B0B is taken (too much like bob)"))]
-    assert room.handle(2, Whisper("b0b", "psst")) == [Deliver((1,), Private("b0b-2", "psst"))]
+    assert room.handle(2, Whisper("b0b", "psst")) == [
+        Deliver((1,), Private("b0b-2", "psst")),
+        Deliver((2,), Whispered("bob", "psst")),
+    ]
 
 
 def test_a_whisper_to_an_invalid_name_gets_the_reason() -> None:

@@ -24,6 +24,7 @@ from cryptochat.wire.messages import (
     Text,
     Welcome,
     Whisper,
+    Whispered,
     Who,
 )
 
@@ -142,7 +143,10 @@ def test_an_action_reaches_everyone_but_its_author() -> None:
 
 def test_a_private_line_reaches_only_its_recipient_found_by_any_case() -> None:
     room = room_with("alice", "bob", "carol")
-    assert room.handle(1, Whisper("BOB", "psst")) == [Deliver((2,), Private("alice", "psst"))]
+    assert room.handle(1, Whisper("BOB", "psst")) == [
+        Deliver((2,), Private("alice", "psst")),
+        Deliver((1,), Whispered("bob", "psst")),
+    ]
 
 
 def test_a_private_line_to_nobody_is_an_error_for_its_sender() -> None:

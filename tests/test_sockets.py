@@ -209,7 +209,9 @@ async def test_lines_are_shown_as_ones_own_once_sent_and_the_others_see_actions_
     await bob.console.until(lambda: len(bob.console.messages) == 1)
     assert bob.console.actions == [("alice", "waves")]
     assert bob.console.privates == [("alice", "psst")]
-    assert alice.console.sent == [("me", "waves"), ("msg bob", "psst"), ("say", "hello all")]
+    # The private line is shown when the server says it was delivered: after the others, sent at once.
+    await alice.console.until(lambda: ("msg bob", "psst") in alice.console.sent)
+    assert alice.console.sent == [("me", "waves"), ("say", "hello all"), ("msg bob", "psst")]
     assert ("alice", "psst") not in [(m.sender, m.text) for m in sut.shown if hasattr(m, "sender")]
     assert await alice.finish() == 0
     assert await bob.finish() == 0

@@ -112,7 +112,7 @@ def test_private_lines_and_actions(key_file: str, operator: Room) -> None:
     alice = join(key_file, port, "alice")
     bob = join(key_file, port, "bob")
     alice.type("/msg BOB just for you\r")
-    alice.wait_for(f"^{TIME}alice → BOB \\(private\\): just for you$")
+    alice.wait_for(f"^{TIME}alice → bob \\(private\\): just for you$")
     bob.wait_for(f"^{TIME}alice \\(private\\): just for you$")
     alice.type("/ME waves\r")
     bob.wait_for(f"^{TIME}\\* alice waves$")

@@ -44,6 +44,7 @@ from ..wire.messages import (
     Text,
     Welcome,
     Whisper,
+    Whispered,
     Who,
     decode,
     encode,
@@ -323,8 +324,6 @@ class ChatClient:
                 self._console.message(self._name, text, own=True)
             case Emote(text=text):
                 self._console.action(self._name, text, own=True)
-            case Whisper(to=to, text=text):
-                self._console.private(self._name, text, to=to)
 
     def _on_message(self, message: Message, leaving: bool) -> None:
         console = self._console
@@ -340,6 +339,9 @@ class ChatClient:
                 console.notice(f"{verb} to {self._address()} as {name}; present: {', '.join(members)}")
                 self._welcomed = self._ever_welcomed = True
                 self._show_status("connected")
+            case Whispered(to=to, text=text):
+                # Shown once the server has delivered it, to whom it really went.
+                console.private(self._name, text, to=to)
             case Error(reason=reason):
                 console.error(f"the server says: {reason}")
             case Bye(reason=reason):

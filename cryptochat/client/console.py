@@ -138,7 +138,7 @@ class PipeConsole(Console):
 
     def private(self, sender: str, text: str, to: str | None = None) -> None:
         if to is None:
-            print(f"[private] {sender}: {text}", flush=True)  # noqa: T201
+            print(f"{sender} (private): {text}", flush=True)  # noqa: T201
 
     def notice(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)  # noqa: T201

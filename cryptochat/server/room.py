@@ -41,6 +41,7 @@ from ..wire.messages import (
     Text,
     Welcome,
     Whisper,
+    Whispered,
     Who,
 )
 from ..wire.names import MAX_NAME_BYTES, check_name, name_keys, normalise_name
@@ -249,7 +250,11 @@ class Room:
         name = self._names[recipient]
         if for_revision(Private(self._names[member], text), self._revisions[recipient]) is None:
             return [Deliver((member,), Error(f"{name} cannot receive private lines (an older client)"))]
-        return [Deliver((recipient,), Private(self._names[member], text))]
+        # The sender's own copy comes from here, with the name the line really went to.
+        return [
+            Deliver((recipient,), Private(self._names[member], text)),
+            Deliver((member,), Whispered(name, text)),
+        ]
 
     def leave(self, member: int, reason: str) -> list[Action]:
         """``member`` is gone (left, lost, too slow); tell the others. A no-op for a non-member."""

@@ -53,6 +53,7 @@ __all__ = [
     "Text",
     "Welcome",
     "Whisper",
+    "Whispered",
     "Who",
     "check_shown_name",
     "check_text",
@@ -309,16 +310,26 @@ class HistoryAction:
     KINDS: ClassVar[tuple[str, ...]] = (_NAME, _ACTION, _NUMBER, _NUMBER)
 
 
+@dataclass(frozen=True, slots=True)
+class Whispered:
+    """Server -> client: your private line reached this member (by its real name)."""
+
+    to: str
+    text: str
+    TYPE: ClassVar[int] = 0x13
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
+
+
 Message = (
     Hello | Welcome | Say | Text | Join | Leave | Who | Members | Nick | Renamed | Error | Bye
-    | Emote | Emoted | Whisper | Private | History | HistoryAction
+    | Emote | Emoted | Whisper | Private | History | HistoryAction | Whispered
 )
 
 _TYPES: dict[int, type[Message]] = {
     cls.TYPE: cls
     for cls in (
         Hello, Welcome, Say, Text, Join, Leave, Who, Members, Nick, Renamed, Error, Bye,
-        Emote, Emoted, Whisper, Private, History, HistoryAction,
+        Emote, Emoted, Whisper, Private, History, HistoryAction, Whispered,
     )
 }
 

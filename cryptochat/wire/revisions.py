@@ -8,7 +8,7 @@ without the optional fields that follow a Hello's name or a Text's line.
 
 from __future__ import annotations
 
-from .messages import REVISION, Emoted, History, HistoryAction, Message, Private, Text
+from .messages import REVISION, Emoted, History, HistoryAction, Message, Private, Text, Whispered
 
 __all__ = ["REVISION", "for_revision", "negotiate"]
 
@@ -31,7 +31,7 @@ def for_revision(message: Message, revision: int) -> Message | None:
             # What people wrote before there was /me: the same line, marked as an action.
             return Text(sender, f"* {text}")
         # Replayed lines would pass for lines said now, and a private line for a public one: nothing.
-        case History() | HistoryAction() | Private():
+        case History() | HistoryAction() | Private() | Whispered():
             return None
         case _:
             return message
