@@ -16,6 +16,7 @@ from cryptochat.wire.messages import (
     Error,
     Hello,
     History,
+    Private,
     Say,
     Text,
     Welcome,
@@ -49,6 +50,13 @@ def test_a_whisper_to_a_revision_1_client_is_refused_to_its_sender_not_shown_as_
     assert room.handle(1, Whisper("old", "psst")) == [
         Deliver((1,), Error("old cannot receive private lines (an older client)"))
     ]
+
+
+def test_a_revision_1_client_that_whispers_anyway_gets_no_copy_it_could_not_read() -> None:
+    room = Room("host", max_members=8)
+    room.handle(1, Hello("new"))
+    room.handle(2, Hello("old", 1))
+    assert room.handle(2, Whisper("new", "psst")) == [Deliver((1,), Private("old", "psst"))]
 
 
 def test_every_newer_message_has_an_older_form_that_fits_revision_1() -> None:

@@ -250,10 +250,11 @@ class Room:
         name = self._names[recipient]
         if for_revision(Private(self._names[member], text), self._revisions[recipient]) is None:
             return [Deliver((member,), Error(f"{name} cannot receive private lines (an older client)"))]
-        # The sender's own copy comes from here, with the name the line really went to.
+        # The sender's own copy comes from here, with the name the line really went to (a client that
+        # sends Whisper speaks revision 2; one that did not announce it gets no copy it could not read).
         return [
             Deliver((recipient,), Private(self._names[member], text)),
-            Deliver((member,), Whispered(name, text)),
+            *self._deliver((member,), Whispered(name, text)),
         ]
 
     def leave(self, member: int, reason: str) -> list[Action]:
