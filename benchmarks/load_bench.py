@@ -10,7 +10,13 @@ servers on one Redis (``serve --cluster``, a ``redis-server`` of its own on a lo
 fsync always), the members spread evenly over the servers, and the ratio of three servers to one: the best
 of two runs of each, one after the other.
 
-Bounded: loopback only, at most 1,000 members, each step a few seconds, the whole run about two minutes.
+Then two attacks by members or neighbours (``stall`` and ``lockout``, which tests/test_load.py runs too):
+while one member pushes 200 KB/s and another never reads and rejoins each time it is cut, the latency of
+every line at three other members (p99, and how many came over 1 s late); and while an attacker keeps the
+16 handshakes an address may have held (32 connections, each reopened as soon as it is cut, from a
+process of its own), how many newcomers from that address get in within 10 s.
+
+Bounded: loopback only, at most 1,000 members, each step a few seconds, the whole run about three minutes.
 All members live in this one process (and so share its CPU with the sender); the server is its own
 process. The server runs with ``--rate`` and ``--burst`` raised, since this measures the room's capacity,
 not one member's allowance. Run: ``python benchmarks/load_bench.py [SIZES...]`` (or ``make load``).
@@ -19,6 +25,9 @@ not one member's allowance. Run: ``python benchmarks/load_bench.py [SIZES...]`` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
+import multiprocessing
 import os
 import shutil
 import socket
@@ -29,8 +38,9 @@ import time
 from dataclasses import dataclass, field
 
 from cryptochat.engines import open_engine
+from cryptochat.errors import CryptochatError
 from cryptochat.wire.channel import Channel, DataReceived, HandshakeComplete, Role
-from cryptochat.wire.messages import Hello, Join, Say, Text, Welcome, decode, encode
+from cryptochat.wire.messages import Bye, Hello, Join, Leave, Message, Say, Text, Welcome, decode, encode
 
 SIZES = (10, 100, 1000)
 CLUSTER_SIZE = 100
@@ -288,6 +298,230 @@ def main() -> None:
         if alone.sustained and alone.at_p99:
             print(f"   3 servers on Redis / 1 server alone: {three.sustained / alone.sustained:.2f}x the"
                   f" deliveries/s, {three.at_p99 / alone.at_p99:.2f}x the p99 at that rate")
+        stalled = asyncio.run(stall(key, key_file))
+        print(f"stall: a member pushing {PUSH_BYTES_PER_SECOND // 1000} KB/s and a non-reader that rejoins"
+              f" when cut, {STALL_SECONDS:g} s: {stalled.lines} lines at 3 other members, p99"
+              f" {stalled.p99 * 1000:.0f} ms, {stalled.late} over 1 s; the non-reader cut {stalled.cuts}"
+              f" times; anyone else cut: {'yes' if stalled.others_cut else 'no'}")
+        locked = asyncio.run(lockout(key, key_file))
+        print(f"lockout: {LOCKOUT_HOLDERS} handshakes reopened as cut from one address: {locked.admitted}"
+              f" of {locked.tries} newcomers from it in within {LOCKOUT_WINDOW:g} s"
+              f" (median {locked.median:.2f} s)")
+
+
+PUSH_BYTES_PER_SECOND = 200_000
+PUSH_LINE = 4000
+TALK_INTERVAL = 0.05
+STALL_SECONDS = 12.0
+LOCKOUT_HOLDERS = 32
+"""Connections the attacker keeps reopening from one address: twice the cap, so that 16 are always held."""
+LOCKOUT_TRIES = 20
+LOCKOUT_WINDOW = 10.0
+"""Seconds a newcomer has to get in, retrying like the client (0.5 s, then doubling)."""
+
+
+class Peer:
+    """A member driven by hand: joins, then reads everything (noting when lines arrive) or nothing."""
+
+    def __init__(self, key: bytes, name: str, rcvbuf: int | None = None) -> None:
+        self.name = name
+        self.channel = Channel(Role.CLIENT, key, ENGINE)
+        self.rcvbuf = rcvbuf
+        self.writer: asyncio.StreamWriter | None = None
+        self.reader: asyncio.StreamReader | None = None
+        self.latencies: list[float] = []
+        self.left: asyncio.Queue[str] = asyncio.Queue()
+        self.lost = False
+
+    async def join(self, port: int) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if self.rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        self.reader, self.writer = await asyncio.open_connection(sock=sock, limit=4096)
+        self.writer.write(self.channel.data_to_send())
+        while HandshakeComplete() not in self.channel.receive_data(await self._read()):
+            pass
+        self.say_message(Hello(self.name))
+        while not any(
+            isinstance(e, DataReceived) and isinstance(decode(e.data), Welcome)
+            for e in self.channel.receive_data(await self._read())
+        ):
+            pass
+
+    async def _read(self) -> bytes:
+        assert self.reader is not None
+        data = await self.reader.read(65536)
+        if not data:
+            raise ConnectionResetError("the server closed the connection")
+        return data
+
+    async def read(self) -> None:
+        """Read until the end, noting each line's latency (lines say ``SEQ SENT_AT ...``) and who left."""
+        assert self.reader is not None
+        while data := await self.reader.read(65536):
+            now = time.perf_counter()
+            for event in self.channel.receive_data(data):
+                if not isinstance(event, DataReceived):
+                    continue
+                message = decode(event.data)
+                if isinstance(message, Text):
+                    self.latencies.append(now - float(message.text.split(" ", 2)[1]))
+                elif isinstance(message, Leave):
+                    self.left.put_nowait(message.name)
+        self.lost = True
+
+    def say_message(self, message: Message) -> None:
+        assert self.writer is not None
+        self.channel.send(encode(message))
+        self.writer.write(self.channel.data_to_send())
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.transport.abort()
+
+
+@dataclass(frozen=True)
+class Stall:
+    lines: int
+    p99: float
+    late: int
+    """Lines that came more than 1 s after they were sent."""
+    cuts: int
+    """Times the non-reader was cut (and rejoined)."""
+    others_cut: bool
+
+
+async def stall(key: bytes, key_file: str, seconds: float = STALL_SECONDS) -> Stall:
+    """Other members' latency while a member pushes 200 KB/s and a non-reader rejoins whenever it is cut."""
+    # The server's own limits (rate, burst, buffers, timeouts), not the raised ones of the ladder.
+    server, port = await start_server(key_file, 10, "--rate", "100", "--burst", "2000")
+    watchers = [Peer(key, f"w{i}") for i in range(3)]
+    pusher, talker = Peer(key, "pusher"), Peer(key, "talker")
+    readers: list[asyncio.Task[None]] = []
+    nonreaders: list[Peer] = []
+    cuts = 0
+    try:
+        for peer in (*watchers, pusher, talker):
+            await peer.join(port)
+            readers.append(asyncio.create_task(peer.read()))
+
+        async def rejoin() -> None:
+            nonlocal cuts
+            while True:
+                nonreader = Peer(key, "nonreader", rcvbuf=4096)
+                nonreaders.append(nonreader)
+                await nonreader.join(port)  # then never reads again
+                while await watchers[0].left.get() != "nonreader":
+                    pass
+                cuts += 1
+                nonreader.close()
+
+        async def push() -> None:
+            interval = PUSH_LINE / PUSH_BYTES_PER_SECOND
+            for seq in itertools.count():
+                pusher.say_message(Say(f"{seq} {time.perf_counter()!r} {'p' * PUSH_LINE}"))
+                await asyncio.sleep(interval)
+
+        async def talk() -> None:
+            for seq in itertools.count():
+                talker.say_message(Say(f"{seq} {time.perf_counter()!r} talk"))
+                await asyncio.sleep(TALK_INTERVAL)
+
+        attack = [asyncio.create_task(job()) for job in (rejoin, push, talk)]
+        await asyncio.sleep(seconds)
+        for task in attack:
+            task.cancel()
+        await asyncio.sleep(1.0)  # what is in flight arrives
+        latencies = [x for w in watchers for x in w.latencies]
+        others_cut = any(p.lost for p in (*watchers, pusher, talker))
+        late = sum(x > 1 for x in latencies)
+        return Stall(len(latencies), percentile(latencies, 99), late, cuts, others_cut)
+    finally:
+        for peer in (*watchers, pusher, talker, *nonreaders):
+            peer.close()
+        for task in readers:
+            task.cancel()
+        server.terminate()
+        await server.wait()
+
+
+@dataclass(frozen=True)
+class Lockout:
+    tries: int
+    admitted: int
+    """Newcomers welcomed within LOCKOUT_WINDOW seconds."""
+    median: float
+    """Seconds a welcomed newcomer took, from its first attempt."""
+
+
+async def _hold(key: bytes, port: int) -> None:
+    """One held handshake: connect, send a ClientHello, never finish; reopen as soon as it is cut."""
+    while True:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.01)
+            continue
+        writer.write(Channel(Role.CLIENT, key, ENGINE).data_to_send())
+        with contextlib.suppress(OSError):
+            while await reader.read(65536):
+                pass
+        writer.transport.abort()
+
+
+async def _newcomer(key: bytes, port: int, name: str) -> float | None:
+    """Seconds until a newcomer is welcomed, retrying like the client; ``None``: not within the window."""
+    start = time.perf_counter()
+    backoff = 0.5
+    while (left := LOCKOUT_WINDOW - (time.perf_counter() - start)) > 0:
+        peer = Peer(key, name)
+        try:
+            async with asyncio.timeout(left):
+                await peer.join(port)
+            peer.say_message(Bye("done"))
+            return time.perf_counter() - start
+        except (OSError, TimeoutError, CryptochatError):
+            pass
+        finally:
+            peer.close()
+        await asyncio.sleep(min(backoff, max(0.0, LOCKOUT_WINDOW - (time.perf_counter() - start))))
+        backoff *= 2
+    return None
+
+
+async def _holders(key: bytes, port: int, count: int) -> None:
+    await asyncio.gather(*(_hold(key, port) for _ in range(count)))
+
+
+def _attack(key: bytes, port: int, count: int) -> None:
+    asyncio.run(_holders(key, port, count))
+
+
+async def lockout(
+    key: bytes, key_file: str, tries: int = LOCKOUT_TRIES, holders: int = LOCKOUT_HOLDERS
+) -> Lockout:
+    """Newcomers from an address where ``holders`` handshakes are held, each reopened as soon as it is cut.
+
+    The attacker is a process of its own, as it would be, so that it does not slow the newcomer down.
+    """
+    server, port = await start_server(key_file, 10)
+    attacker = multiprocessing.get_context("fork").Process(target=_attack, args=(key, port, holders))
+    attacker.start()
+    try:
+        await asyncio.sleep(1.0)  # the holders are in place and have been for a while
+        times = []
+        for i in range(tries):
+            took = await _newcomer(key, port, f"newcomer{i}")
+            if took is not None:
+                times.append(took)
+        return Lockout(tries, len(times), statistics.median(times) if times else float("nan"))
+    finally:
+        attacker.terminate()
+        attacker.join()
+        server.terminate()
+        await server.wait()
 
 
 async def cluster_room(key: bytes, key_file: str, directory: str, servers: int, redis: bool) -> Figures:

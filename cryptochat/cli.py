@@ -33,8 +33,8 @@ from .server.cluster_config import DEFAULT_LEASE, ClusterConfig, check_cluster_u
 from .server.hosting import RoomHost
 from .server.server import ChatServer, ServerConfig
 from .wire.channel import PSK_SIZE
-from .wire.messages import MAX_REASON_BYTES, Emote, Error, Message, Say, Whisper, check_name
-from .wire.names import normalise_name
+from .wire.messages import MAX_REASON_BYTES, Emote, Error, Message, Say, Whispered
+from .wire.names import check_name, normalise_name
 
 __all__ = ["load_key", "main", "write_key"]
 
@@ -338,14 +338,13 @@ async def _operate(server: ChatServer, console: Console, stop: asyncio.Event, wh
         if isinstance(message, str):
             console.error(message)
             continue
-        # Shown before it is posted, so that an answer from the room (nobody by that name) comes after.
+        # Shown before it is posted, so that an answer from the room comes after; a private line is shown
+        # when the room has delivered it (Whispered), to whom it went.
         match message:
             case Say(text=text):
                 console.message(server.name, text, own=True)
             case Emote(text=text):
                 console.action(server.name, text, own=True)
-            case Whisper(to=to, text=text):
-                console.private(server.name, text, to=to)
         server.post(message)
         console.status(_operator_status(server))
 
@@ -407,12 +406,15 @@ async def _serve(args: argparse.Namespace, psk: bytes, engine: Engine, transcrip
 
     def show(message: Message) -> None:
         event = room_event(message)
-        if isinstance(message, Error):
-            console.refused(message.reason)
-        elif event is not None:
-            console.log(event)  # the operator's log records who came, went and was renamed
-        else:
-            show_room_message(console, message)
+        match message:
+            case Error(reason=reason):
+                console.refused(reason)
+            case Whispered(to=to, text=text):
+                console.private(server.name, text, to=to)
+            case _ if event is not None:
+                console.log(event)  # the operator's log records who came, went and was renamed
+            case _:
+                show_room_message(console, message)
         console.status(_operator_status(server))
 
     server = ChatServer(config, psk, engine, show, console.log, room)

@@ -36,6 +36,16 @@ if ! "$python" -c 'import ensurepip, os, sysconfig; assert os.path.exists(syscon
 	esac
 fi
 
+# PyICU (names by UTS #39) is built from source against the system's ICU: it needs ICU's headers,
+# pkg-config to find them, and a C++ compiler.
+if ! { pkg-config --exists icu-uc icu-i18n 2>/dev/null && command -v g++ >/dev/null; }; then
+	command -v apt-get >/dev/null || die "PyICU needs ICU's headers, pkg-config and g++: install them"
+	say "installing libicu-dev, pkg-config and g++ (PyICU is built against the system ICU)"
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libicu-dev pkg-config g++ >/dev/null ||
+		die "apt-get install libicu-dev pkg-config g++ failed"
+fi
+
 if [ ! -f "$venv/.deps-$deps_hash" ]; then
 	say "creating $venv with $python"
 	rm -rf "$venv"

@@ -26,7 +26,7 @@ class Server:
         self.log = EventLog(KEY, room, engine)
         self.start = self.log.new_stream() if start is None else start
         self.log.follow(self.start)
-        self.replica = Replica(self.log.origin, history=10)
+        self.replica = Replica(self.log.origin, history=10, clock=lambda: 1.0)
         self.got: list[object] = []
 
     def say(self, member: int, message: object) -> bytes:
@@ -54,11 +54,11 @@ def test_servers_reading_one_log_agree_on_names_and_order(pair: tuple[Server, Se
     assert a.got == [
         Deliver((1,), Welcome("alice", ("alice",))),
         Deliver((1,), Join("alice-2")),
-        Deliver((1,), Text("alice-2", "two")),
+        Deliver((1,), Text("alice-2", "two", 1, 1000)),
     ]
     assert b.got == [
         Deliver((1,), Welcome("alice-2", ("alice", "alice-2"))),
-        Deliver((1,), Text("alice", "one")),
+        Deliver((1,), Text("alice", "one", 0, 1000)),
     ]
 
 
@@ -69,7 +69,7 @@ def test_a_newcomer_gets_the_history_from_the_log(pair: tuple[Server, Server], e
     late.read(log)
     log.append(late.say(7, Hello("carol")))
     late.read(log[2:])
-    assert late.got[1] == Deliver((7,), History("alice", "before you came"))
+    assert late.got[1] == Deliver((7,), History("alice", "before you came", 0, 1000))
 
 
 def test_a_server_declared_gone_takes_its_members_with_it(pair: tuple[Server, Server]) -> None:

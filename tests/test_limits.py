@@ -46,36 +46,42 @@ def test_the_throttle_forgets_quiet_keys_so_many_sources_do_not_grow_it() -> Non
     assert len(throttle._last) <= 1025
 
 
-def test_a_newcomer_from_a_busy_address_replaces_its_oldest_idle_handshake() -> None:
-    admission = Admission(full=100, per_source=2, grace=1.0)
-    assert admission.admit(1, "a", now=0.0) == Admitted()
-    assert admission.admit(2, "a", now=0.5) == Admitted()
-    assert admission.admit(3, "a", now=1.2) == Admitted(evict=1)
-    assert admission.admit(4, "a", now=1.6) == Admitted(evict=2)
-    assert admission.admit(5, "b", now=1.6) == Admitted()
+def test_a_newcomer_from_a_busy_address_replaces_its_oldest_handshake() -> None:
+    admission = Admission(full=100, per_source=2)
+    assert admission.admit(1, "a") == Admitted()
+    assert admission.admit(2, "a") == Admitted()
+    assert admission.admit(3, "a") == Admitted(evict=1)
+    assert admission.admit(4, "a") == Admitted(evict=2)
+    assert admission.admit(5, "b") == Admitted()
     assert len(admission) == 3
 
 
-def test_a_flood_from_one_address_cannot_replace_handshakes_within_their_grace() -> None:
-    admission = Admission(full=100, per_source=2, grace=1.0)
-    assert admission.admit(1, "a", now=0.0) == Admitted()
-    assert admission.admit(2, "a", now=0.0) == Admitted()
-    refused = admission.admit(3, "a", now=0.9)
-    assert isinstance(refused, Refused) and "from this address" in refused.reason
-    assert len(admission) == 2
+def test_reopening_connections_as_fast_as_they_are_cut_replaces_only_the_reopeners_own() -> None:
+    # Held connections 1..16; a newcomer (100) comes; each one cut is reopened at once, and each reopening
+    # replaces the oldest: the newcomer goes last, when the 16th newer one from its address comes.
+    admission = Admission(full=100, per_source=16)
+    for held in range(1, 17):
+        assert admission.admit(held, "nat") == Admitted()
+    cut = admission.admit(100, "nat")
+    reopened = 200
+    for _ in range(16):
+        assert isinstance(cut, Admitted) and cut.evict != 100
+        cut = admission.admit(reopened, "nat")
+        reopened += 1
+    assert cut == Admitted(evict=100)
 
 
 def test_random_early_drop_starts_at_start_and_refuses_all_at_full() -> None:
     draws = iter([0.29, 0.31, 0.99])
     admission = Admission(full=4, per_source=10, start=2, chance=lambda: next(draws))
-    assert admission.admit(1, "a", now=0.0) == Admitted()
-    assert admission.admit(2, "b", now=0.0) == Admitted()
+    assert admission.admit(1, "a") == Admitted()
+    assert admission.admit(2, "b") == Admitted()
     # At start the chance of refusal is 30 %: a draw of 0.29 refuses, 0.31 lets through.
-    assert isinstance(admission.admit(3, "c", now=0.0), Refused)
-    assert admission.admit(4, "c", now=0.0) == Admitted()
+    assert isinstance(admission.admit(3, "c"), Refused)
+    assert admission.admit(4, "c") == Admitted()
     # Three of four: 30 % + 70 % * 1/2 = 65 %; 0.99 gets through. Then full: refused whatever the draw.
-    assert admission.admit(5, "d", now=0.0) == Admitted()
-    refused = admission.admit(6, "e", now=0.0)
+    assert admission.admit(5, "d") == Admitted()
+    refused = admission.admit(6, "e")
     assert isinstance(refused, Refused) and "too many" in refused.reason
     admission.done(5)
     admission.done(5)  # a second report is harmless
@@ -84,6 +90,6 @@ def test_random_early_drop_starts_at_start_and_refuses_all_at_full() -> None:
 
 def test_a_connection_that_finished_its_handshake_frees_its_sources_slot() -> None:
     admission = Admission(full=10, per_source=1)
-    assert admission.admit(1, "a", now=0.0) == Admitted()
+    assert admission.admit(1, "a") == Admitted()
     admission.done(1)
-    assert admission.admit(2, "a", now=0.0) == Admitted()
+    assert admission.admit(2, "a") == Admitted()

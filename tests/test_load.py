@@ -13,6 +13,7 @@ import pytest
 from conftest import KEY
 from processes import CHAT, connect, free_port, port_of, serve, stop
 
+from benchmarks.load_bench import lockout, stall
 from cryptochat.engines import Engine
 from cryptochat.wire.channel import Channel, DataReceived, HandshakeComplete, Role
 from cryptochat.wire.messages import Bye, Hello, Welcome, decode, encode
@@ -159,3 +160,18 @@ def test_a_nonsensical_limit_is_one_line_and_status_2(key_file: str, option: str
     last = result.stderr.splitlines()[-1]
     assert last.startswith(f"cryptochat: argument {option}: {value} is out of range")
     assert "Traceback" not in result.stderr
+
+
+def test_a_non_reader_that_rejoins_when_cut_does_not_hold_back_the_others_of_a_200_kb_s_room(
+    known_key: str,
+) -> None:
+    figures = asyncio.run(stall(KEY, known_key, seconds=8.0))
+    assert figures.cuts >= 1  # it was cut, and came back
+    assert not figures.others_cut
+    assert figures.p99 < 0.5, figures
+    assert figures.late == 0, figures
+
+
+def test_a_newcomer_gets_in_while_its_address_keeps_its_handshakes_held_and_reopened(known_key: str) -> None:
+    figures = asyncio.run(lockout(KEY, known_key, tries=6))
+    assert figures.admitted >= 3, figures

@@ -4,12 +4,33 @@ from __future__ import annotations
 
 import asyncio
 
+import old_client
+import pytest
 from conftest import OTHER_KEY
+from old_client import OldClient
 from support import TIMEOUT, eventually, raw_join, start_client, start_server
 
 from cryptochat.client.commands import Act, SendPrivate
 from cryptochat.engines import Engine
 from cryptochat.wire.messages import Leave, Say
+from cryptochat.wire.names import check_name, normalise_name
+
+
+@pytest.mark.parametrize("name", ["bob\u200b", "\u202ebob", "a\u3000b", "bob\ufe0f", "a:b"])
+async def test_a_refused_name_is_always_said_bye_on_hello_error_on_nick(engine: Engine, name: str) -> None:
+    sut = await start_server(engine)
+    refused = await OldClient.connect(engine, sut.port, old_client.hello(name))
+    await refused.until(lambda: refused.closed)
+    assert refused.of("Bye") == [(check_name(normalise_name(name)),)]
+    member = await OldClient.connect(engine, sut.port, old_client.hello("ann"))
+    await member.until(lambda: member.of("Welcome"))
+    member.send(old_client.nick(name))
+    await member.until(lambda: member.of("Error"))
+    assert member.of("Error") == [(check_name(normalise_name(name)),)]
+    member.send(old_client.who())
+    await member.until(lambda: member.of("Members"))  # still connected
+    member.writer.close()
+    await sut.server.close()
 
 
 async def test_clients_and_the_console_share_one_total_order(engine: Engine) -> None:
@@ -188,7 +209,9 @@ async def test_lines_are_shown_as_ones_own_once_sent_and_the_others_see_actions_
     await bob.console.until(lambda: len(bob.console.messages) == 1)
     assert bob.console.actions == [("alice", "waves")]
     assert bob.console.privates == [("alice", "psst")]
-    assert alice.console.sent == [("me", "waves"), ("msg bob", "psst"), ("say", "hello all")]
+    # The private line is shown when the server says it was delivered: after the others, sent at once.
+    await alice.console.until(lambda: ("msg bob", "psst") in alice.console.sent)
+    assert alice.console.sent == [("me", "waves"), ("say", "hello all"), ("msg bob", "psst")]
     assert ("alice", "psst") not in [(m.sender, m.text) for m in sut.shown if hasattr(m, "sender")]
     assert await alice.finish() == 0
     assert await bob.finish() == 0

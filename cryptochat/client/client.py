@@ -31,16 +31,21 @@ from ..wire.framing import DEFAULT_MAX_FRAME
 from ..wire.messages import (
     Bye,
     Emote,
+    Emoted,
     Error,
     Hello,
+    History,
+    HistoryAction,
     Join,
     Leave,
     Message,
     Nick,
     Renamed,
     Say,
+    Text,
     Welcome,
     Whisper,
+    Whispered,
     Who,
     decode,
     encode,
@@ -122,6 +127,7 @@ class ChatClient:
         self._countdown_over = asyncio.Event()  # stop, or /reconnect: the wait to reconnect ends now
         self._welcomed = False  # the current connection got its Welcome
         self._ever_welcomed = False
+        self._seen: int | None = None  # the number of the last room line shown: a reconnection resumes there
 
     @property
     def name(self) -> str:
@@ -311,7 +317,7 @@ class ChatClient:
                 data, read = read.result(), None
                 for event in channel.receive_data(data):
                     if isinstance(event, HandshakeComplete):
-                        channel.send(encode(Hello(self._name)))
+                        channel.send(encode(Hello(self._name, seen=self._seen)))
                     elif isinstance(event, DataReceived):
                         self._on_message(decode(event.data), leaving)
                     elif isinstance(event, CloseReceived):
@@ -353,8 +359,6 @@ class ChatClient:
                 self._console.message(self._name, text, own=True)
             case Emote(text=text):
                 self._console.action(self._name, text, own=True)
-            case Whisper(to=to, text=text):
-                self._console.private(self._name, text, to=to)
 
     def _on_message(self, message: Message, leaving: bool) -> None:
         console = self._console
@@ -370,6 +374,9 @@ class ChatClient:
                 console.notice(f"{verb} to {self._address()} as {name}; present: {', '.join(members)}")
                 self._welcomed = self._ever_welcomed = True
                 self._show_status("connected")
+            case Whispered(to=to, text=text):
+                # Shown once the server has delivered it, to whom it really went.
+                console.private(self._name, text, to=to)
             case Error(reason=reason):
                 console.refused(f"the server says: {reason}")
             case Bye(reason=reason):
@@ -383,8 +390,11 @@ class ChatClient:
                 self._track(message)
 
     def _track(self, message: Message) -> None:
-        """Keep the name and the member count in the toolbar up to date."""
+        """Keep the last line's number, and the name and the member count in the toolbar, up to date."""
         match message:
+            case Text(seq=int(seq)) | Emoted(seq=int(seq)) | History(seq=seq) | HistoryAction(seq=seq):
+                self._seen = seq
+                return
             case Join(name=name):
                 self._members.add(name)
             case Leave(name=name):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..wire.messages import MAX_REASON_BYTES, check_name, check_text
+from ..wire.messages import MAX_ACTION_BYTES, MAX_REASON_BYTES, check_text
+from ..wire.names import check_name, normalise_name
 
 __all__ = [
     "COMMANDS",
@@ -157,14 +158,17 @@ def parse_line(line: str) -> Command | str:
 def check_command(command: Command) -> str | None:
     """Why ``command`` cannot be sent, in the user's words (never the codec's), or ``None``."""
     match command:
-        case SendText(text=text) | Act(text=text):
+        case SendText(text=text):
             problem = check_text(text)
             return None if problem is None else f"not sent: {problem}"
+        case Act(text=text):
+            problem = check_text(text, MAX_ACTION_BYTES)
+            return None if problem is None else f"not sent: {problem}"
         case SendPrivate(to=to, text=text):
-            problem = check_text(text) or check_name(to)
+            problem = check_text(text) or check_name(normalise_name(to))
             return None if problem is None else f"not sent: {problem}"
         case ChangeNick(name=name):
-            problem = check_name(name)
+            problem = check_name(normalise_name(name))
             return None if problem is None else f"name not changed: {problem}"
         case Quit(reason=reason):
             problem = check_text(reason, MAX_REASON_BYTES)

@@ -12,6 +12,7 @@ import concurrent.futures
 import os
 import sys
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -85,9 +86,11 @@ class Console(ABC):
         """A line typed while disconnected waits, with ``waiting`` others, to be sent on reconnection."""
         self.notice(f"not connected: {waiting} waiting, sent on reconnection")
 
-    def history(self, sender: str, text: str, action: bool = False) -> None:
-        """Show a line (or an action) said before the operator joined, replayed by the server."""
-        self.notice(f"earlier: * {sender} {text}" if action else f"earlier: {sender}: {text}")
+    def history(self, sender: str, text: str, when: float, action: bool = False) -> None:
+        """Show a line (or an action) said at ``when`` (seconds since the epoch) before the operator joined
+        or while it was away, replayed by the server."""
+        stamp = time.strftime("[%H:%M]", time.localtime(when))
+        self.notice(f"{stamp} earlier: * {sender} {text}" if action else f"{stamp} earlier: {sender}: {text}")
 
     def log(self, text: str) -> None:
         """Record a server log line (a refused connection, a slow client): stderr, one line."""
@@ -130,10 +133,10 @@ def show_room_message(console: Console, message: Message) -> bool:
             console.action(sender, text)
         case Private(sender=sender, text=text):
             console.private(sender, text)
-        case History(sender=sender, text=text):
-            console.history(sender, text)
-        case HistoryAction(sender=sender, text=text):
-            console.history(sender, text, action=True)
+        case History(sender=sender, text=text, time=when):
+            console.history(sender, text, when / 1000)
+        case HistoryAction(sender=sender, text=text, time=when):
+            console.history(sender, text, when / 1000, action=True)
         case Members(names=names):
             console.notice(f"present ({len(names)}): {', '.join(names)}")
         case _:
@@ -158,7 +161,7 @@ class PipeConsole(Console):
 
     def private(self, sender: str, text: str, to: str | None = None) -> None:
         if to is None:
-            print(f"[private] {sender}: {text}", flush=True)  # noqa: T201
+            print(f"{sender} (private): {text}", flush=True)  # noqa: T201
 
     def notice(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)  # noqa: T201

@@ -296,13 +296,13 @@ class TerminalConsole(Console):
             own=own,
         )
 
-    def history(self, sender: str, text: str, action: bool = False) -> None:
+    def history(self, sender: str, text: str, when: float, action: bool = False) -> None:
         if self._hidden(sender, own=False):
             return
-        # Dimmed, and "earlier" where the time would be: the room keeps no clock.
+        # Dimmed, at the time it was said.
         who = [("class:history", "* " if action else ""), (name_style(sender) + " italic", sender)]
         rest = [("class:history", f" {text}" if action else f": {text}")]
-        self._add([*who, *rest], text, stamp="[earlier] ")
+        self._add([*who, *rest], text, stamp=time.strftime("[%H:%M] ", time.localtime(when)))
 
     def notice(self, text: str) -> None:
         self._add([("class:notice", f"-- {text}")], text, stderr=text if self._ended else None)

@@ -20,8 +20,8 @@ from .console import Console, Status
 __all__ = ["TranscriptConsole", "open_transcript"]
 
 
-def _write(file: TextIO, line: str) -> None:
-    file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+def _write(file: TextIO, line: str, when: float | None = None) -> None:
+    file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(when))} {line}\n")
     file.flush()
 
 
@@ -50,8 +50,9 @@ class TranscriptConsole(Console):
         self._inner = inner
         self._file = file
 
-    def _write(self, line: str) -> None:
-        _write(self._file, line)
+    def _write(self, line: str, when: float | None = None) -> None:
+        """Append ``line``, stamped now or, for a line from the room's history, when it was said."""
+        _write(self._file, line, when)
 
     def message(self, sender: str, text: str, own: bool = False) -> None:
         self._write(f"{sender}: {text}")
@@ -65,9 +66,9 @@ class TranscriptConsole(Console):
         self._write(f"{sender} (private): {text}" if to is None else f"{sender} → {to} (private): {text}")
         self._inner.private(sender, text, to)
 
-    def history(self, sender: str, text: str, action: bool = False) -> None:
-        self._write(f"earlier: * {sender} {text}" if action else f"earlier: {sender}: {text}")
-        self._inner.history(sender, text, action)
+    def history(self, sender: str, text: str, when: float, action: bool = False) -> None:
+        self._write(f"earlier: * {sender} {text}" if action else f"earlier: {sender}: {text}", when)
+        self._inner.history(sender, text, when, action)
 
     def notice(self, text: str) -> None:
         self._write(f"-- {text}")

@@ -4,31 +4,29 @@ A connection in its handshake holds a descriptor and a slot before anyone knows 
 this is where someone without the key can try to lock everyone out. Three rules:
 
 - **Per source address** at most ``per_source`` connections are in their handshake. A new one from an
-  address at its cap replaces that address's *oldest* one if that one has been at it for more than
-  ``grace`` seconds: a real client finishes its handshake in a round trip, so an old one is idle, and
-  someone holding N idle connections cannot keep out a newcomer from their own address (a shared NAT, or
-  loopback). Within the grace the newcomer is refused instead, so a flood cannot evict the newcomers
-  either: each one gets ``grace`` seconds to finish.
+  address at its cap always gets in, and replaces that address's *oldest* one: a real client finishes its
+  handshake in a round trip, so the oldest is the likeliest to be idle. Someone holding connections from
+  an address (a shared NAT, or loopback) therefore cannot keep a newcomer from it out, even by reopening
+  each as soon as it is cut: every reopening replaces one of their own oldest, and a newcomer, the
+  youngest, is replaced only once ``per_source`` newer connections have come from its address before it
+  finished. Refusing at the cap instead (to spare the young) lets whoever retries fastest take every
+  slot that frees.
 - **Random early drop**, as OpenSSH's ``MaxStartups start:rate:full``: from ``start`` connections in their
   handshake, a new one is refused with probability ``rate``, rising linearly to 1 at ``full``. A flood from
   many addresses then still lets a fraction of newcomers through, and they are served within a round trip.
 - At ``full`` everything new is refused.
 
-Connections are identified by an integer the caller chooses; sources by a string (the peer's address);
-the time is passed in (``now``, seconds on a monotonic clock).
+Connections are identified by an integer the caller chooses; sources by a string (the peer's address).
 """
 
 from __future__ import annotations
 
 import random
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["Admission", "Admitted", "Refused"]
 
-GRACE = 1.0
-"""Seconds a connection in its handshake is safe from being replaced by a newcomer from its address."""
 EARLY_DROP_RATE = 0.3
 """Probability of refusal at ``start`` connections in their handshake (OpenSSH's default is 30 %)."""
 
@@ -52,7 +50,6 @@ class Admission:
         per_source: int,
         start: int | None = None,
         chance: Callable[[], float] = random.random,
-        grace: float = GRACE,
     ) -> None:
         if full < 1 or per_source < 1:
             raise ValueError("handshake limits must be at least 1")
@@ -60,30 +57,26 @@ class Admission:
         self.per_source = per_source
         self.start = min(full, start if start is not None else max(1, full // 4))
         self._chance = chance
-        self._grace = grace
-        self._sources: dict[str, OrderedDict[int, float]] = {}
+        self._sources: dict[str, dict[int, None]] = {}  # each source's connections, oldest first
         self._source_of: dict[int, str] = {}
 
     def __len__(self) -> int:
         """Connections in their handshake."""
         return len(self._source_of)
 
-    def admit(self, connection: int, source: str, now: float) -> Admitted | Refused:
+    def admit(self, connection: int, source: str) -> Admitted | Refused:
         """A new connection from ``source`` wants to start its handshake."""
         mine = self._sources.get(source)
         evict = None
         if mine is not None and len(mine) >= self.per_source:
-            oldest, since = next(iter(mine.items()))
-            if now - since < self._grace:
-                return Refused(f"{len(mine)} connections from this address in their handshake")
             # Replacing one of the source's own connections does not add to the total: no early drop.
-            evict = oldest
+            evict = next(iter(mine))
             self.done(evict)
         else:
             refusal = self._early_drop()
             if refusal is not None:
                 return refusal
-        self._sources.setdefault(source, OrderedDict())[connection] = now
+        self._sources.setdefault(source, {})[connection] = None
         self._source_of[connection] = source
         return Admitted(evict)
 

@@ -36,6 +36,7 @@ import hashlib
 import hmac
 import os
 import struct
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -242,10 +243,12 @@ class Replica:
     concerns this server's members only, under the server's own ids.
     """
 
-    def __init__(self, origin: bytes, history: int) -> None:
+    def __init__(self, origin: bytes, history: int, clock: Callable[[], float] = time.time) -> None:
         self._origin = origin
-        # No console of its own: each server's operator joins as a member of its server.
-        self._room = Room(None, MAX_MEMBERS, history)
+        # No console of its own: each server's operator joins as a member of its server. Lines are
+        # numbered by their place in the log, the same on every server; each server stamps their time
+        # when it applies them.
+        self._room = Room(None, MAX_MEMBERS, history, clock=clock)
         self._ids: dict[tuple[bytes, int], int] = {}
         self._who: dict[int, tuple[bytes, int]] = {}
         self._next = 1

@@ -9,6 +9,7 @@ several servers carry one room in one order.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -51,7 +52,10 @@ class LocalRoom:
     """The room in this process: every input is answered before the next is read."""
 
     def __init__(self, console_name: str, max_members: int, history: int) -> None:
-        self._room = Room(console_name, max_members, history)
+        # Lines are numbered from the start time (milliseconds, times 1000), so that a server started later
+        # numbers them above any an earlier one gave: a client back after a restart asks for what came
+        # after its last line and gets everything the new server has.
+        self._room = Room(console_name, max_members, history, first_line=int(time.time() * 1000) * 1000)
         self._perform: Perform | None = None
 
     def name_of(self, member: int) -> str | None:

@@ -7,18 +7,22 @@ participants see one total order: the order in which the room produced the deliv
 Member ``CONSOLE`` (0) is the server operator's console; it takes part like any client. A room replicated
 across servers (:mod:`.cluster`) has no console of its own: each server's operator joins it as a member.
 
-Names are kept NFKC-normalised, and no two members have names that look alike: case-folded or reduced to
-their confusable skeleton (UTS #39), each name must differ from every other (see :mod:`.names`).
+Names are kept NFKC-normalised, must be identifiers by UTS #39, and no two members have names that look
+alike (see :mod:`.names`). A name refused is always said: Bye on Hello, Error on Nick or Whisper.
+
+Each member speaks a revision of the protocol (its Hello says which); what the room sends it is given in
+that revision's form, or not at all (see :mod:`.revisions`).
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import RemoteProtocolError
 from ..wire.messages import (
-    MAX_NAME_BYTES,
     Bye,
     Emote,
     Emoted,
@@ -37,10 +41,11 @@ from ..wire.messages import (
     Text,
     Welcome,
     Whisper,
+    Whispered,
     Who,
-    check_name,
 )
-from ..wire.names import name_keys, normalise_name
+from ..wire.names import MAX_NAME_BYTES, check_name, name_keys, normalise_name
+from ..wire.revisions import REVISION, for_revision, negotiate
 
 __all__ = ["CONSOLE", "Action", "Deliver", "Disconnect", "Note", "Room", "check_input", "refuse_full"]
 
@@ -88,20 +93,33 @@ def check_input(joined: bool, message: Message) -> None:
 def refuse_full(member: int, wanted: str, limit: int) -> list[Action]:
     """What refusing ``member``, who asked for the name ``wanted``, from a room of ``limit`` clients does."""
     noun = "client" if limit == 1 else "clients"
+    # The log shows the name only if it is one: a name asked for may hold anything, controls included.
+    who = wanted if check_name(normalise_name(wanted)) is None else "a client"
     return [
-        Note(f"refused {wanted}: the room is full ({limit} {noun})", member),
+        Note(f"refused {who}: the room is full ({limit} {noun})", member),
         Deliver((member,), Bye(f"the room is full ({limit} {noun})")),
         Disconnect(member),
     ]
 
 
 class Room:
-    def __init__(self, console_name: str | None, max_members: int, history: int = 0) -> None:
+    def __init__(
+        self,
+        console_name: str | None,
+        max_members: int,
+        history: int = 0,
+        first_line: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``first_line`` numbers the room's first line; each line is stamped with ``clock()`` (seconds)."""
         self._names: dict[int, str] = {} if console_name is None else {CONSOLE: console_name}
+        self._revisions: dict[int, int] = {} if console_name is None else {CONSOLE: REVISION}
         self._console = 0 if console_name is None else 1
         self._max_members = max_members
         # The last lines and actions, replayed to each newcomer; private lines are never kept.
         self._history: deque[History | HistoryAction] = deque(maxlen=history)
+        self._next_line = first_line
+        self._clock = clock
 
     def name_of(self, member: int) -> str | None:
         return self._names.get(member)
@@ -112,6 +130,25 @@ class Room:
 
     def _others(self, member: int) -> tuple[int, ...]:
         return tuple(m for m in self._names if m != member)
+
+    def _deliver(self, to: tuple[int, ...], message: Message) -> list[Action]:
+        """Deliver ``message`` to ``to``, each in the form of the revision it speaks (or not at all)."""
+        forms: dict[int, Message | None] = {}
+        groups: dict[Message, list[int]] = {}
+        for member in to:
+            revision = self._revisions[member]
+            if revision not in forms:
+                forms[revision] = for_revision(message, revision)
+            form = forms[revision]
+            if form is not None:
+                groups.setdefault(form, []).append(member)
+        return [Deliver(tuple(members), form) for form, members in groups.items()]
+
+    def _line(self) -> tuple[int, int]:
+        """The number and time (milliseconds since the epoch) of a new room line."""
+        seq = self._next_line
+        self._next_line += 1
+        return seq, int(self._clock() * 1000)
 
     def _holder(self, name: str, besides: int | None = None) -> int | None:
         """The member (other than ``besides``) whose name looks like ``name``, if any."""
@@ -129,7 +166,8 @@ class Room:
             suffix = f"-{n}"
             base = wanted.encode()[: MAX_NAME_BYTES - len(suffix)].decode("utf-8", "ignore")
             candidate = base + suffix
-            if self._holder(candidate) is None:
+            # Shortening can split a letter from its combining mark: such a candidate is passed over.
+            if check_name(candidate) is None and self._holder(candidate) is None:
                 return candidate
             n += 1
 
@@ -140,14 +178,16 @@ class Room:
         """
         check_input(member in self._names, message)
         if isinstance(message, Hello):
-            return self._join(member, message.name)
+            return self._join(member, message.name, negotiate(message.revision), message.seen)
         match message:
             case Say(text=text):
-                self._history.append(History(self._names[member], text))
-                return [Deliver(self._others(member), Text(self._names[member], text))]
+                seq, when = self._line()
+                self._history.append(History(self._names[member], text, seq, when))
+                return self._deliver(self._others(member), Text(self._names[member], text, seq, when))
             case Emote(text=text):
-                self._history.append(HistoryAction(self._names[member], text))
-                return [Deliver(self._others(member), Emoted(self._names[member], text))]
+                seq, when = self._line()
+                self._history.append(HistoryAction(self._names[member], text, seq, when))
+                return self._deliver(self._others(member), Emoted(self._names[member], text, seq, when))
             case Whisper(to=to, text=text):
                 return self._whisper(member, to, text)
             case Who():
@@ -158,12 +198,12 @@ class Room:
                 return self.leave(member, reason or "bye")
         raise AssertionError(f"check_input let {type(message).__name__} through")
 
-    def _join(self, member: int, wanted: str) -> list[Action]:
+    def _join(self, member: int, wanted: str, revision: int, seen: int | None) -> list[Action]:
         if len(self._names) - self._console >= self._max_members:
             return refuse_full(member, wanted, self._max_members)
         normal = normalise_name(wanted)
         problem = check_name(normal)
-        if problem is not None:  # NFKC can make a valid name invalid, e.g. U+FF1A FULLWIDTH COLON
+        if problem is not None:
             return [
                 Note(f"refused a join: {problem}", member),
                 Deliver((member,), Bye(problem)),
@@ -172,10 +212,16 @@ class Room:
         name = self._unique(normal)
         others = self._others(member)
         self._names[member] = name
+        self._revisions[member] = revision
         return [
-            Deliver((member,), Welcome(name, self.members)),
-            *(Deliver((member,), past) for past in self._history),
-            Deliver(others, Join(name)),
+            Deliver((member,), Welcome(name, self.members, revision)),
+            *(
+                action
+                for past in self._history
+                if seen is None or past.seq > seen  # a reconnection: only what it missed
+                for action in self._deliver((member,), past)
+            ),
+            *self._deliver(others, Join(name)),
         ]
 
     def _rename(self, member: int, wanted: str) -> list[Action]:
@@ -192,13 +238,25 @@ class Room:
         if old == new:
             return []
         self._names[member] = new
-        return [Deliver(tuple(self._names), Renamed(old, new))]
+        return self._deliver(tuple(self._names), Renamed(old, new))
 
     def _whisper(self, member: int, to: str, text: str) -> list[Action]:
-        recipient = self._holder(normalise_name(to))
+        wanted = normalise_name(to)
+        problem = check_name(wanted)
+        if problem is not None:
+            return [Deliver((member,), Error(f"nobody can be called that: {problem}"))]
+        recipient = self._holder(wanted)
         if recipient is None:
-            return [Deliver((member,), Error(f"nobody called {to} is here"))]
-        return [Deliver((recipient,), Private(self._names[member], text))]
+            return [Deliver((member,), Error(f"nobody called {wanted} is here"))]
+        name = self._names[recipient]
+        if for_revision(Private(self._names[member], text), self._revisions[recipient]) is None:
+            return [Deliver((member,), Error(f"{name} cannot receive private lines (an older client)"))]
+        # The sender's own copy comes from here, with the name the line really went to (a client that
+        # sends Whisper speaks revision 2; one that did not announce it gets no copy it could not read).
+        return [
+            Deliver((recipient,), Private(self._names[member], text)),
+            *self._deliver((member,), Whispered(name, text)),
+        ]
 
     def leave(self, member: int, reason: str) -> list[Action]:
         """``member`` is gone (left, lost, too slow); tell the others. A no-op for a non-member."""
@@ -207,4 +265,5 @@ class Room:
         name = self._names.pop(member, None)
         if name is None:
             return []
-        return [Deliver(self._others(member), Leave(name, reason)), Disconnect(member)]
+        del self._revisions[member]
+        return [*self._deliver(self._others(member), Leave(name, reason)), Disconnect(member)]

@@ -7,10 +7,12 @@ This module only moves bytes and enforces time and space limits:
 - **Flow control**: what the room delivers to a member waits in a per-member list until the end of the
   current event-loop step, then is sealed and handed to its socket in one write. A member whose socket
   does not take it fast enough makes the server stop *reading* from everyone (TCP backpressure on the
-  senders), because no message can then be queued for the whole room; reading resumes as soon as it
-  drains. Each member's reading is also paced by a token bucket (rate and burst). A member is too slow,
-  and cut, only when something sent to it has waited longer than ``slow_timeout`` or more than
-  ``send_buffer`` bytes wait for it: never because someone else sent a burst.
+  senders), so that a burst is paced to what the room reads; reading resumes as soon as it drains, or
+  after ``_HOLD`` at the latest: from then on that member's backlog waits in its own queue (its transport
+  buffer), bounded by ``send_buffer``, and nobody else waits for it. Each member's reading is also paced
+  by a token bucket (rate and burst). A member is too slow, and cut with a Bye saying why, only when
+  something sent to it has waited longer than ``slow_timeout`` or more than ``send_buffer`` bytes wait
+  for it: never because someone else sent a burst.
 - **Descriptors**: the listening socket is served by our own accept loop, which sheds and pauses when the
   process runs out of file descriptors instead of logging a traceback per failed accept.
 
@@ -53,6 +55,10 @@ __all__ = ["ChatServer", "ServerConfig"]
 _READ_SIZE = 64 * 1024
 _HIGH_WATER = 64 * 1024
 """Bytes in a member's transport buffer above which it is congested; it is relieved at a quarter of it."""
+_HOLD = 0.1
+"""Seconds one congested member may keep the server from reading anyone: a reader that keeps up drains
+64 KiB far sooner, and a member that does not read holds the others back no longer than this, once per
+congestion (each time it joins, at most)."""
 _SEND_BUFFER_KERNEL = 64 * 1024
 """SO_SNDBUF of a member's socket (Linux doubles it). Fixed instead of autotuned (up to 4 MiB on loopback),
 so that what waits for a member is mostly in the transport buffer, where the server sees and bounds it."""
@@ -75,7 +81,7 @@ class ServerConfig:
     max_handshakes: int = 256
     """Connections in their handshake at once; random early drop from a quarter of this on."""
     handshakes_per_source: int = 16
-    """Connections in their handshake from one address; past it a new one replaces the oldest if idle."""
+    """Connections in their handshake from one address; past it a new one replaces that address's oldest."""
     handshake_timeout: float = 10.0
     """Seconds from accept to the client's Hello."""
     slow_timeout: float = 5.0
@@ -109,7 +115,8 @@ class _Member:
     """One connection past its handshake: its channel, what waits for it, and how much of it was sent."""
 
     __slots__ = (
-        "channel", "closed", "dirty", "id", "marks", "outgoing", "relief", "source", "writer", "written",
+        "channel", "closed", "dirty", "id", "marks", "outgoing", "release", "relief", "source", "writer",
+        "written",
     )
 
     def __init__(self, member: int, source: str, channel: Channel, writer: asyncio.StreamWriter) -> None:
@@ -121,6 +128,7 @@ class _Member:
         self.dirty = False  # in the server's list of members to flush
         self.closed = False  # our CLOSE is sealed (or the channel failed): nothing more can be sent
         self.relief: asyncio.Task[None] | None = None  # waits for a congested transport to drain
+        self.release: asyncio.TimerHandle | None = None  # ends the congestion's hold on the others
         # Bytes ever handed to the transport, and (when handed, total so far) for writes that did not go
         # straight to the kernel: the first mark past what was sent dates the oldest unsent byte.
         self.written = writer.transport.get_write_buffer_size()
@@ -328,7 +336,7 @@ class ChatServer:
         # lines for 40 ms.
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = next(self._ids)
-        decision = self._admission.admit(connection, source, asyncio.get_running_loop().time())
+        decision = self._admission.admit(connection, source)
         if isinstance(decision, Refused):
             self._log_limited("refused", source, f"{source}: refused, {decision.reason}")
             conn.close()
@@ -429,6 +437,7 @@ class ChatServer:
 
     async def _finish(self, member: _Member | None, writer: asyncio.StreamWriter) -> None:
         if member is not None:
+            self._unblock(member)
             if member.relief is not None:
                 member.relief.cancel()
             # What the room queued (a goodbye, a CLOSE) goes out now; close() sends what is buffered.
@@ -491,6 +500,16 @@ class ChatServer:
         self._congested.add(member)
         self._flowing.clear()
         member.relief = asyncio.create_task(self._relieve(member))
+        member.release = asyncio.get_running_loop().call_later(_HOLD, self._unblock, member)
+
+    def _unblock(self, member: _Member) -> None:
+        """``member`` holds nobody back any more (it drained, its hold is over, or it is gone)."""
+        if member.release is not None:
+            member.release.cancel()
+            member.release = None
+        self._congested.discard(member)
+        if not self._congested:
+            self._flowing.set()
 
     async def _relieve(self, member: _Member) -> None:
         try:
@@ -500,9 +519,7 @@ class ChatServer:
             pass
         finally:
             member.relief = None
-            self._congested.discard(member)
-            if not self._congested:
-                self._flowing.set()
+            self._unblock(member)
 
     async def _watch_slow(self) -> None:
         timeout = self.config.slow_timeout
@@ -519,9 +536,15 @@ class ChatServer:
         name = self._room.name_of(member.id) or f"#{member.id}"
         self._log(f"{name}: disconnected, too slow to keep up ({why})")
         self._members.pop(member.id, None)
-        member.outgoing.clear()
-        member.closed = True
-        member.writer.transport.abort()
+        self._unblock(member)
+        # The goodbye goes after what already waits: the member reads it if it ever reads again within
+        # close_timeout; then the connection is cut whatever is left unsent.
+        member.outgoing = [encode(Bye(f"too slow to keep up ({why})")), _CLOSE]
+        loop = asyncio.get_running_loop()
+        member.flush(loop.time())
+        transport = member.writer.transport
+        transport.close()
+        loop.call_later(self.config.close_timeout, transport.abort)
         self._room.leave(member.id, "disconnected: too slow to keep up")
 
     def _log_limited(self, kind: str, source: str, line: str) -> None:

@@ -1,83 +1,118 @@
-"""When two participant names would look alike: NFKC normalisation and the UTS #39 confusable skeleton.
+"""What a participant name may be, and when two names look alike: UTS #39 as ICU implements it. No I/O.
 
-The confusable data is Unicode's ``confusables.txt`` as shipped by the ``confusable_homoglyphs`` package.
-That package stores each mapping in both directions (a character lists its prototype, the prototype lists
-every character confused with it), so each prototype and its look-alikes form one connected group; every
-member of a group is replaced by one representative, which gives the same equalities as the skeleton of
-UTS #39 section 4. No I/O once the data is loaded.
+Everything comes from ICU's data (through PyICU), so normalisation, identifier status, scripts and the
+confusable skeleton all follow one version of Unicode, :data:`UNICODE_VERSION`, which docs/protocol.md
+pins: two programs that disagreed on it could disagree on whether a name is valid or taken.
+
+A name is kept in NFKC form and must be an identifier a person can read (UTS #39): no default-ignorable
+code points, only characters whose Identifier_Status is Allowed, scripts mixed no more than the Moderately
+Restrictive level allows, digits of one decimal system, no repeated nonspacing mark. Two names look alike
+when their confusable skeletons agree, case-insensitively.
 """
 
 from __future__ import annotations
 
 import functools
-import unicodedata
 
-from confusable_homoglyphs.confusables import confusables_data
+import icu
 
-__all__ = ["name_keys", "normalise_name"]
+__all__ = ["MAX_NAME_BYTES", "UNICODE_VERSION", "check_name", "describe", "name_keys", "normalise_name"]
 
-# The package wraps right-to-left characters in LEFT-TO-RIGHT MARKs so that its JSON displays well.
-_DISPLAY_MARK = "\u200e"
+MAX_NAME_BYTES = 32
+UNICODE_VERSION = str(icu.UNICODE_VERSION)
+"""The Unicode version of every rule here (ICU's data); docs/protocol.md says which one the project pins."""
+
+_NFKC = icu.Normalizer2.getNFKCInstance()
+_DEFAULT_IGNORABLE = icu.UProperty.DEFAULT_IGNORABLE_CODE_POINT
+_NEUTRAL_SCRIPTS = frozenset({icu.UScriptCode.COMMON, icu.UScriptCode.INHERITED})
+
+
+def _allowed() -> icu.UnicodeSet:
+    # ICU keeps Identifier_Status=Allowed as two sets, Table 1's recommended characters and the few
+    # inclusions (the hyphen, the full stop, the middle dot...).
+    checker = icu.SpoofChecker()
+    allowed = icu.UnicodeSet()
+    allowed.addAll(checker.getRecommendedUnicodeSet())
+    allowed.addAll(checker.getInclusionUnicodeSet())
+    allowed.freeze()
+    return allowed
+
+
+_ALLOWED = _allowed()
+
+
+def _checker() -> icu.SpoofChecker:
+    checker = icu.SpoofChecker()
+    checker.setAllowedUnicodeSet(_ALLOWED)
+    checker.setRestrictionLevel(icu.URestrictionLevel.MODERATELY_RESTRICTIVE)
+    checker.setChecks(
+        icu.USpoofChecks.RESTRICTION_LEVEL | icu.USpoofChecks.MIXED_NUMBERS | icu.USpoofChecks.INVISIBLE
+    )
+    return checker
+
+
+_CHECKER = _checker()
 
 
 def normalise_name(name: str) -> str:
     """The form a name is kept and shown in: NFKC, so fullwidth or ligature letters become plain ones."""
-    return unicodedata.normalize("NFKC", name)
+    return str(_NFKC.normalize(name))
 
 
-@functools.cache
-def _representatives() -> dict[str, str]:
-    parent: dict[str, str] = {}
+def describe(char: str) -> str:
+    """``U+FE0F (VARIATION SELECTOR-16)``: a character named without showing it, which may be invisible."""
+    name = str(icu.Char.charName(char))
+    return f"U+{ord(char):04X} ({name})" if name else f"U+{ord(char):04X}"
 
-    def find(x: str) -> str:
-        root = x
-        while parent.setdefault(root, root) != root:
-            root = parent[root]
-        while parent[x] != root:
-            parent[x], x = root, parent[x]
-        return root
 
-    def rank(x: str) -> tuple[int, str]:
-        # A sequence of several characters is always a prototype (sources are single code points), so it
-        # is the natural representative; otherwise the smallest code point, for a stable choice.
-        return (-len(x), x)
+def check_name(name: str) -> str | None:
+    """Why ``name`` (already normalised) may not be a participant's name, or ``None`` if it may."""
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if not 1 <= size <= MAX_NAME_BYTES:
+        return f"a name must be 1 to {MAX_NAME_BYTES} bytes of UTF-8"
+    for char in name:
+        if char == ":":
+            return "a name must not contain a colon"
+        if icu.Char.hasBinaryProperty(char, _DEFAULT_IGNORABLE):
+            return f"a name must not contain {describe(char)}: it is invisible (default-ignorable)"
+        if not _ALLOWED.contains(char):
+            return f"a name must not contain {describe(char)}: UTS #39 does not allow it in identifiers"
+    failed = _CHECKER.check(name)
+    if failed & icu.USpoofChecks.RESTRICTION_LEVEL:
+        return f"a name must not mix the scripts {' and '.join(_scripts(name))}"
+    if failed & icu.USpoofChecks.MIXED_NUMBERS:
+        return "a name must not mix digits of different systems"
+    if failed & icu.USpoofChecks.INVISIBLE:
+        return "a name must not repeat a combining mark"
+    return None
 
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if rank(rb) < rank(ra):
-            ra, rb = rb, ra
-        if ra != rb:
-            parent[rb] = ra
 
-    for source, entries in confusables_data.items():
-        for entry in entries:
-            union(source.replace(_DISPLAY_MARK, ""), entry["c"].replace(_DISPLAY_MARK, ""))
-    return {x: find(x) for x in parent if len(x) == 1}
+def _scripts(name: str) -> list[str]:
+    found: dict[str, None] = {}
+    for char in name:
+        script = icu.Script.getScript(ord(char))
+        if script.getScriptCode() not in _NEUTRAL_SCRIPTS:
+            found[str(script.getName())] = None
+    return list(found)
+
+
+def _fold(text: str) -> str:
+    return str(icu.UnicodeString(text).foldCase())
 
 
 def _skeleton(text: str) -> str:
-    table = _representatives()
-    current = unicodedata.normalize("NFD", text)
-    # A representative of several characters may itself hold look-alikes: map until nothing changes.
-    for _ in range(4):
-        mapped = unicodedata.normalize("NFD", "".join(table.get(c, c) for c in current))
-        if mapped == current:
-            break
-        current = mapped
-    return current
+    return str(_CHECKER.getSkeleton(0, text))
 
 
+@functools.lru_cache(maxsize=4096)
 def name_keys(name: str) -> frozenset[str]:
     """What a name looks like, as keys: two names that share a key can be mistaken for each other.
 
-    One key folds case first (``Bob`` and ``b\u043eb`` with a Cyrillic o look like ``bob``), the other takes
-    the skeleton first (``bOb`` looks like ``b0b``; case folding would have turned the O into an o, which
-    UTS #39 does not confuse with 0).
+    Both keys fold the skeleton, since a skeleton may hold capitals (``b0b``'s is ``bOb``, like ``bob``).
+    One folds case before taking the skeleton as well, because the skeleton of a capital can differ from
+    its small letter's (``I`` looks like ``l``, so ``Il`` and ``il`` differ unless folded first).
     """
     plain = normalise_name(name)
     return frozenset(
-        (
-            "folded:" + _skeleton(plain.casefold()).casefold(),
-            "skeleton:" + _skeleton(plain).casefold(),
-        )
+        ("folded:" + _fold(_skeleton(_fold(plain))), "skeleton:" + _fold(_skeleton(plain)))
     )
