@@ -16,6 +16,7 @@ from cryptochat.wire.messages import (
     Error,
     Hello,
     History,
+    Notice,
     Private,
     Say,
     Text,
@@ -107,3 +108,12 @@ async def test_a_previous_document_client_joins_a_room_with_history_and_stays_wh
     await alice.console.until(lambda: alice.console.saw_notice("elder left (done)"))
     assert [await alice.finish(), await bob.finish()] == [0, 0]
     await sut.server.close()
+
+
+def test_a_notice_goes_as_a_notice_from_revision_3_and_as_an_error_before() -> None:
+    notice = Notice("the room's shared store is back")
+    assert for_revision(notice, 3) == notice
+    assert for_revision(notice, 2) == for_revision(notice, 1) == Error("the room's shared store is back")
+    # A revision-2 client keeps everything else of its revision as it was.
+    line = Text("ann", "hi", 7, 1_700_000_000_000)
+    assert for_revision(line, 2) == line

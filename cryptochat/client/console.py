@@ -25,6 +25,7 @@ from ..wire.messages import (
     Leave,
     Members,
     Message,
+    Notice,
     Private,
     Renamed,
     Text,
@@ -139,6 +140,8 @@ def show_room_message(console: Console, message: Message) -> bool:
             console.history(sender, text, when / 1000, action=True)
         case Members(names=names):
             console.notice(f"present ({len(names)}): {', '.join(names)}")
+        case Notice(text=text):
+            console.notice(text)
         case _:
             return False
     return True

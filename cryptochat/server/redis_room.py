@@ -43,7 +43,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from ..engines.base import Engine
 from ..errors import CryptochatError, IntegrityError, SequenceError
-from ..wire.messages import Bye, Error, Hello, Message, encode
+from ..wire.messages import Bye, Hello, Message, Notice, encode
 from .cluster import ORIGIN_SIZE, EventLog, Kind, Replica, lease_claim
 from .cluster_config import ClusterConfig
 from .hosting import Perform
@@ -406,7 +406,7 @@ class RedisRoom:
     def _tell(self, notice: str) -> None:
         here = tuple(m for m in self._replica.local_members() if m in self._hello)
         if here:
-            self._do([Deliver(here, Error(notice))])
+            self._do([Deliver(here, Notice(notice))])
 
     def _do(self, actions: list[Action]) -> None:
         assert self._perform is not None, "start() first"

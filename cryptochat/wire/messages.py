@@ -47,6 +47,7 @@ __all__ = [
     "Members",
     "Message",
     "Nick",
+    "Notice",
     "Private",
     "Renamed",
     "Say",
@@ -68,7 +69,7 @@ MAX_ACTION_BYTES = MAX_TEXT_BYTES - 2
 MAX_REASON_BYTES = 256
 MAX_ASKED_BYTES = 256
 """Largest name a client may ask for (Hello, Nick, Whisper): NFKC may shorten it, the room judges it."""
-REVISION = 2
+REVISION = 3
 """The newest revision of the chat messages, which this implementation speaks (docs/protocol.md)."""
 MAX_MEMBERS = 4096
 
@@ -320,16 +321,26 @@ class Whispered:
     KINDS: ClassVar[tuple[str, ...]] = (_NAME, _TEXT)
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Server -> client (revision 3): news from the server that refuses nothing (the room's shared store
+    went away or came back); the connection and the room go on."""
+
+    text: str
+    TYPE: ClassVar[int] = 0x14
+    KINDS: ClassVar[tuple[str, ...]] = (_REASON,)
+
+
 Message = (
     Hello | Welcome | Say | Text | Join | Leave | Who | Members | Nick | Renamed | Error | Bye
-    | Emote | Emoted | Whisper | Private | History | HistoryAction | Whispered
+    | Emote | Emoted | Whisper | Private | History | HistoryAction | Whispered | Notice
 )
 
 _TYPES: dict[int, type[Message]] = {
     cls.TYPE: cls
     for cls in (
         Hello, Welcome, Say, Text, Join, Leave, Who, Members, Nick, Renamed, Error, Bye,
-        Emote, Emoted, Whisper, Private, History, HistoryAction, Whispered,
+        Emote, Emoted, Whisper, Private, History, HistoryAction, Whispered, Notice,
     )
 }
 

@@ -8,7 +8,18 @@ without the optional fields that follow a Hello's name or a Text's line.
 
 from __future__ import annotations
 
-from .messages import REVISION, Emoted, History, HistoryAction, Message, Private, Text, Whispered
+from .messages import (
+    REVISION,
+    Emoted,
+    Error,
+    History,
+    HistoryAction,
+    Message,
+    Notice,
+    Private,
+    Text,
+    Whispered,
+)
 
 __all__ = ["REVISION", "for_revision", "negotiate"]
 
@@ -21,6 +32,11 @@ def negotiate(asked: int) -> int:
 def for_revision(message: Message, revision: int) -> Message | None:
     """What a client speaking ``revision`` gets for ``message``: itself, an older form, or nothing."""
     if revision >= REVISION:
+        return message
+    if isinstance(message, Notice):
+        # Revision 3 added Notice; before, a notice came as an Error, which those clients show.
+        return Error(message.text)
+    if revision >= 2:
         return message
     match message:
         case Text(seq=None):
