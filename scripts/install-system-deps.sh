@@ -11,7 +11,7 @@ packages=(
 	qemu-system-x86 qemu-system-data seabios ipxe-qemu
 	meson ninja-build pkg-config libglib2.0-dev libpixman-1-dev libfdt-dev
 	libcap-ng-dev libgcrypt20-dev libslirp-dev dpkg-dev
-	openssl libssl-dev gcc-multilib
+	openssl libssl-dev gcc-multilib dkms
 	redis-server
 )
 

@@ -81,6 +81,72 @@ static void devcrypto_destroy_session(VirtIOCryptodev *s, void *backend_session)
     g_free(session);
 }
 
+/*
+ * cryptodev-linux keeps, per session, the arrays of user pages it pinned for
+ * the largest request the session carried, source and destination, until the
+ * session ends: a guest could make every session hold arrays for max-data-len.
+ * So requests reach it in place (one buffer, one array) and, where the
+ * algorithm carries its state from one call to the next, in pieces of at most
+ * DEVCRYPTO_PIECE: a cipher's IV comes back with COP_FLAG_WRITE_IV, a hash's
+ * running state stays in its session.
+ */
+#define DEVCRYPTO_PIECE (64 * 1024)
+
+static uint32_t devcrypto_run(VirtIOCryptodev *s, struct crypt_op *cop)
+{
+    if (ioctl(s->devcrypto_fd, CIOCCRYPT, cop) < 0) {
+        return devcrypto_status(s, "CIOCCRYPT");
+    }
+    return VIRTIO_CRYPTODEV_S_OK;
+}
+
+/* A cipher alone, but XTS (its tweak covers the whole request): in place, in pieces. */
+static uint32_t devcrypto_cipher_pieces(VirtIOCryptodev *s, struct crypt_op *cop,
+                                        const uint8_t *src, uint8_t *dst,
+                                        size_t len)
+{
+    uint32_t status = VIRTIO_CRYPTODEV_S_OK;
+    size_t off, n;
+
+    memcpy(dst, src, len);
+    cop->flags = cop->iv ? COP_FLAG_WRITE_IV : 0;
+    for (off = 0; off < len && status == VIRTIO_CRYPTODEV_S_OK; off += n) {
+        n = MIN(len - off, DEVCRYPTO_PIECE);
+        cop->src = cop->dst = dst + off;
+        cop->len = n;
+        status = devcrypto_run(s, cop);
+    }
+    return status;
+}
+
+/*
+ * A hash or HMAC alone, longer than a piece: the first piece starts over
+ * when the request did, the last writes the digest when the request does.
+ */
+static uint32_t devcrypto_hash_pieces(VirtIOCryptodev *s, struct crypt_op *cop,
+                                      uint32_t flags, const uint8_t *src,
+                                      size_t len, uint8_t *digest)
+{
+    bool restart = !flags || (flags & VIRTIO_CRYPTODEV_F_RESET);
+    uint32_t status = VIRTIO_CRYPTODEV_S_OK;
+    size_t off, n;
+
+    for (off = 0; off < len && status == VIRTIO_CRYPTODEV_S_OK; off += n) {
+        n = MIN(len - off, DEVCRYPTO_PIECE);
+        cop->flags = COP_FLAG_UPDATE | (!off && restart ? COP_FLAG_RESET : 0);
+        cop->mac = NULL;
+        if (off + n == len && digest) {
+            cop->flags = COP_FLAG_FINAL;
+            cop->mac = digest;
+        }
+        cop->src = (__u8 *)src + off;
+        cop->dst = NULL;
+        cop->len = n;
+        status = devcrypto_run(s, cop);
+    }
+    return status;
+}
+
 static uint32_t devcrypto_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *session,
                                 uint32_t op, uint32_t flags, const uint8_t *iv,
                                 const uint8_t *src, uint8_t *dst, size_t len,
@@ -105,20 +171,21 @@ static uint32_t devcrypto_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *sess
     };
 
     if (iv) {
-        /* cryptodev-linux may write the IV back: hand it a copy. */
+        /* cryptodev-linux writes the IV back: hand it a copy. */
         memcpy(iv_copy, iv, sizeof(iv_copy));
         cop.iv = iv_copy;
     }
-    if (ioctl(s->devcrypto_fd, CIOCCRYPT, &cop) < 0) {
-        return devcrypto_status(s, "CIOCCRYPT");
+    if (session->cipher && !session->mac &&
+        session->cipher->mode != QCRYPTO_CIPHER_MODE_XTS) {
+        return devcrypto_cipher_pieces(s, &cop, src, dst, len);
     }
-    return VIRTIO_CRYPTODEV_S_OK;
+    if (session->mac && !session->cipher && len > DEVCRYPTO_PIECE) {
+        return devcrypto_hash_pieces(s, &cop, flags, src, len, digest);
+    }
+    /* XTS, a cipher with a MAC, a short hash: one call, as the request came. */
+    return devcrypto_run(s, &cop);
 }
 
-/*
- * CIOCAUTHCRYPT, laid out as cryptodev-linux wants it: TLS in place in the
- * output, SRTP and ETM with the data inside one authenticated buffer.
- */
 static uint32_t devcrypto_auth_crypt(VirtIOCryptodev *s,
                                      VirtIOCryptodevSession *session,
                                      VirtIOCryptodevAuthOp *a)
@@ -140,8 +207,9 @@ static uint32_t devcrypto_auth_crypt(VirtIOCryptodev *s,
     size_t buf_len = 0;
     uint8_t *buf = NULL;
     uint32_t status = VIRTIO_CRYPTODEV_S_OK;
-    bool in_buf = false;
+    const uint8_t *result = NULL;   /* where the output is, when not in a->out */
 
+    /* Every mode runs in place: one array of pinned pages in the host kernel. */
     memcpy(iv, a->iv, session->cipher->iv_len);
     switch (a->mode) {
     case VIRTIO_CRYPTODEV_AUTH_AEAD:
@@ -151,8 +219,13 @@ static uint32_t devcrypto_auth_crypt(VirtIOCryptodev *s,
             buf = g_malloc(buf_len);
             memcpy(buf, a->src, a->len);
             memcpy(buf + a->len, a->tag, a->tag_len);
-            cao.src = buf;
+            cao.src = cao.dst = buf;
             cao.len = buf_len;
+            result = buf;
+        } else {
+            /* a->out has room for the tag after the ciphertext. */
+            memcpy(a->out, a->src, a->len);
+            cao.src = a->out;
         }
         break;
     case VIRTIO_CRYPTODEV_AUTH_TLS:
@@ -167,7 +240,7 @@ static uint32_t devcrypto_auth_crypt(VirtIOCryptodev *s,
         memcpy(buf + a->data_off, a->src, a->len);
         memcpy(buf + a->data_off + a->len, a->auth + a->data_off,
                a->auth_len - a->data_off);
-        in_buf = true;
+        result = buf + a->data_off;
         cao.auth_src = buf;
         cao.auth_len = buf_len;
         cao.src = cao.dst = buf + a->data_off;
@@ -186,8 +259,8 @@ static uint32_t devcrypto_auth_crypt(VirtIOCryptodev *s,
         status = VIRTIO_CRYPTODEV_S_BACKEND;
     } else {
         a->result_len = cao.len;
-        if (in_buf) {
-            memcpy(a->out, buf + a->data_off, a->len);
+        if (result) {
+            memcpy(a->out, result, a->len);
         }
     }
     if (buf) {
@@ -210,6 +283,25 @@ static uint32_t devcrypto_copy_hash(VirtIOCryptodev *s,
     return VIRTIO_CRYPTODEV_S_OK;
 }
 
+/*
+ * What cryptodev-linux keeps for a session: about 80 bytes of arrays per page
+ * of the largest request (measured: 633 KiB a session after a 16 MiB request
+ * with separate source and destination, 8,194 pages). Requests come in place,
+ * CRYPT in pieces; AUTH_CRYPT is one call, data, A and the tail together.
+ */
+#define DEVCRYPTO_COST_PER_PAGE 80
+
+static uint64_t devcrypto_session_cost(VirtIOCryptodev *s)
+{
+    uint64_t largest = MAX((uint64_t)DEVCRYPTO_PIECE,
+                           (uint64_t)s->max_data_len + VIRTIO_CRYPTODEV_MAX_AUTH_LEN +
+                           VIRTIO_CRYPTODEV_MAX_TAIL_LEN);
+
+    /* A buffer not page-aligned spans one page more, A one more again. */
+    return (DIV_ROUND_UP(largest, qemu_real_host_page_size()) + 2) *
+           DEVCRYPTO_COST_PER_PAGE;
+}
+
 const VirtIOCryptodevBackend virtio_cryptodev_devcrypto_backend = {
     .name = "devcrypto",
     .open = devcrypto_open,
@@ -219,4 +311,5 @@ const VirtIOCryptodevBackend virtio_cryptodev_devcrypto_backend = {
     .crypt = devcrypto_crypt,
     .auth_crypt = devcrypto_auth_crypt,
     .copy_hash = devcrypto_copy_hash,
+    .session_cost = devcrypto_session_cost,
 };

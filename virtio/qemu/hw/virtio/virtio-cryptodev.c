@@ -33,6 +33,8 @@
 #define VIRTIO_CRYPTODEV_QUEUE_SIZE 1024
 #define VIRTIO_CRYPTODEV_DEFAULT_DATA_LEN (1024 * 1024)
 #define VIRTIO_CRYPTODEV_DEFAULT_SESSIONS 1024
+/* The defaults' worst case (1,024 sessions of 1 MiB requests) is 21 MB. */
+#define VIRTIO_CRYPTODEV_DEFAULT_KERNEL_BUDGET (64 * 1024 * 1024)
 
 #define CIPHER(id_, name_, mode_, iv_len_, block_len_) \
     { .id = id_, .name = name_, .kind = VIRTIO_CRYPTODEV_ALG_CIPHER, \
@@ -990,6 +992,19 @@ static bool virtio_cryptodev_open_backend(VirtIOCryptodev *s, Error **errp)
         return false;
     }
 opened:
+    if (s->backend->session_cost) {
+        uint64_t cost = s->backend->session_cost(s);
+
+        if (cost * s->max_sessions > s->kernel_budget) {
+            error_setg(errp, "max-sessions=%u sessions of up to %" PRIu64 " bytes "
+                       "of host kernel memory each (with max-data-len=%u) "
+                       "exceed kernel-budget=%" PRIu64 ": lower max-sessions "
+                       "or max-data-len, or raise kernel-budget",
+                       s->max_sessions, cost, s->max_data_len, s->kernel_budget);
+            s->backend->close(s);
+            return false;
+        }
+    }
     info_report("virtio-cryptodev: %s backend", s->backend->name);
     trace_virtio_cryptodev_backend(s, s->backend->name);
     return true;
@@ -1310,6 +1325,8 @@ static VirtIOCryptodevProperty virtio_cryptodev_properties[] = {
                        VIRTIO_CRYPTODEV_DEFAULT_DATA_LEN),
     DEFINE_PROP_UINT32("max-sessions", VirtIOCryptodev, max_sessions,
                        VIRTIO_CRYPTODEV_DEFAULT_SESSIONS),
+    DEFINE_PROP_SIZE("kernel-budget", VirtIOCryptodev, kernel_budget,
+                     VIRTIO_CRYPTODEV_DEFAULT_KERNEL_BUDGET),
     DEFINE_PROP_UINT32("num-queues", VirtIOCryptodev, num_queues,
                        VIRTIO_CRYPTODEV_AUTO_NUM_QUEUES),
     DEFINE_PROP_STRING("backend", VirtIOCryptodev, backend_name),

@@ -136,6 +136,11 @@ typedef struct VirtIOCryptodevBackend {
     /* Copies src's running MAC state into dst (same algorithm). */
     uint32_t (*copy_hash)(VirtIOCryptodev *s, VirtIOCryptodevSession *dst,
                           VirtIOCryptodevSession *src);
+    /*
+     * The host kernel memory one session may come to hold, at most, with
+     * the device's limits (NULL: none; QEMU's own memory is its process's).
+     */
+    uint64_t (*session_cost)(VirtIOCryptodev *s);
 } VirtIOCryptodevBackend;
 
 extern const VirtIOCryptodevBackend virtio_cryptodev_builtin_backend;
@@ -197,6 +202,7 @@ struct VirtIOCryptodev {
     /* Properties, mirrored in the config space. */
     uint32_t max_data_len;
     uint32_t max_sessions;
+    uint64_t kernel_budget;       /* host kernel memory all sessions may hold */
     char *backend_name;           /* "auto", "builtin" or "devcrypto" */
     char *devcrypto_path;
 
