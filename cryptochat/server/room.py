@@ -197,6 +197,7 @@ class Room:
             case Whisper(to=to, text=text):
                 return self._whisper(member, to, text)
             case Who():
+                # The reasons come one message each: in Members, a large room's would not fit a frame.
                 return [
                     Deliver((member,), Members(self.members)),
                     *(

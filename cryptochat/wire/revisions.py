@@ -32,7 +32,7 @@ def negotiate(asked: int) -> int:
 
 def for_revision(message: Message, revision: int) -> Message | None:
     """What a client speaking ``revision`` gets for ``message``: itself, an older form, or nothing."""
-    if revision >= REVISION:
+    if revision >= 4:  # each step below names the revision that added it, not the newest
         return message
     if isinstance(message, Absence):
         # Revision 4 added being away; before, nobody was seen away, in /who or anywhere else.
