@@ -15,7 +15,20 @@ from cryptochat.engines import Engine
 from cryptochat.errors import IntegrityError, SequenceError
 from cryptochat.server.cluster import Event, EventLog, Kind, Replica, cluster_keys, lease_claim
 from cryptochat.server.room import CONSOLE, Deliver, Disconnect
-from cryptochat.wire.messages import Hello, History, Join, Leave, Say, Text, Welcome, encode
+from cryptochat.wire.messages import (
+    Absence,
+    Away,
+    Hello,
+    History,
+    Join,
+    Leave,
+    Members,
+    Say,
+    Text,
+    Welcome,
+    Who,
+    encode,
+)
 
 
 class Server:
@@ -59,6 +72,18 @@ def test_servers_reading_one_log_agree_on_names_and_order(pair: tuple[Server, Se
     assert b.got == [
         Deliver((1,), Welcome("alice-2", ("alice", "alice-2"))),
         Deliver((1,), Text("alice", "one", 0, 1000)),
+    ]
+
+
+def test_a_member_away_on_one_server_is_listed_away_by_the_other(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    log = [a.say(1, Hello("alice")), b.say(1, Hello("bob")), a.say(1, Away("at lunch")), b.say(1, Who())]
+    a.read(log)
+    b.read(log)
+    assert b.got[-3:] == [
+        Deliver((1,), Absence("alice", "at lunch")),
+        Deliver((1,), Members(("alice", "bob"))),
+        Deliver((1,), Absence("alice", "at lunch")),
     ]
 
 

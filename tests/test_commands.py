@@ -7,6 +7,7 @@ import pytest
 from cryptochat.client.commands import (
     Act,
     AskWho,
+    BeAway,
     ChangeNick,
     Clear,
     Help,
@@ -38,6 +39,8 @@ from cryptochat.client.commands import (
         ("/Clear", Clear()),
         ("/ignore  Bob ", Ignore("Bob")),
         ("/reconnect", Reconnect()),
+        ("/AWAY  at lunch ", BeAway("at lunch")),
+        ("/away", BeAway("")),
     ],
 )
 def test_lines_become_commands_whatever_the_case_of_the_command_word(line: str, command: object) -> None:
@@ -69,8 +72,8 @@ def test_an_unknown_command_is_never_sent_as_text() -> None:
 def test_help_lists_every_command_or_explains_one() -> None:
     every = help_text()
     assert [line.split(":")[0] for line in every] == [
-        "/who", "/nick NAME", "/me ACTION", "/msg NAME TEXT", "/ignore NAME", "/clear", "/reconnect",
-        "/quit [REASON]", "/help [COMMAND]", "//TEXT",
+        "/who", "/nick NAME", "/me ACTION", "/msg NAME TEXT", "/away [REASON]", "/ignore NAME", "/clear",
+        "/reconnect", "/quit [REASON]", "/help [COMMAND]", "//TEXT",
     ]
     assert help_text("/MSG") == ["/msg NAME TEXT: a private line that only NAME receives"]
     assert help_text("nope")[0] == "no command /nope"
@@ -84,6 +87,7 @@ def test_help_lists_every_command_or_explains_one() -> None:
         (SendPrivate("b ob", "hi"), "not sent: a name must not contain U+0020 (SPACE)"),
         (ChangeNick("bob\u200b"), "name not changed: a name must not contain U+200B (ZERO WIDTH SPACE)"),
         (Quit("r" * 300), "not quitting: the reason: it is 300 bytes of UTF-8, over the limit of 256"),
+        (BeAway("r" * 300), "not away: the reason: it is 300 bytes of UTF-8, over the limit of 256"),
     ],
 )
 def test_what_cannot_be_sent_is_said_in_the_users_words(command: object, problem: str) -> None:

@@ -8,6 +8,8 @@ from cryptochat.errors import LocalProtocolError, RemoteProtocolError
 from cryptochat.wire.messages import (
     MAX_NAME_BYTES,
     MAX_TEXT_BYTES,
+    Absence,
+    Away,
     Bye,
     Emote,
     Emoted,
@@ -47,6 +49,9 @@ EVERY_KIND: list[Message] = [
     Emoted("alice", "waves 👋"),
     Whisper("bob", "just between us"),
     Private("alice", "just between us"),
+    Away("at lunch"),
+    Away(""),
+    Absence("alice", "at lunch"),
 ]
 
 

@@ -11,17 +11,21 @@ from cryptochat.client.commands import Act, ChangeNick, SendPrivate
 from cryptochat.engines import Engine
 from cryptochat.server.room import CONSOLE, Deliver, Room
 from cryptochat.wire.messages import (
+    Absence,
+    Away,
     Emote,
     Emoted,
     Error,
     Hello,
     History,
+    Members,
     Notice,
     Private,
     Say,
     Text,
     Welcome,
     Whisper,
+    Who,
 )
 from cryptochat.wire.revisions import REVISION, for_revision
 
@@ -117,3 +121,23 @@ def test_a_notice_goes_as_a_notice_from_revision_3_and_as_an_error_before() -> N
     # A revision-2 client keeps everything else of its revision as it was.
     line = Text("ann", "hi", 7, 1_700_000_000_000)
     assert for_revision(line, 2) == line
+
+
+def test_older_clients_see_nobody_away_neither_in_who_nor_when_it_changes() -> None:
+    room = Room("host", max_members=8)
+    room.handle(1, Hello("new", 4))
+    for member, revision in ((2, 3), (3, 2), (4, 1)):
+        room.handle(member, Hello(f"old{revision}", revision))
+    assert room.handle(1, Away("at lunch")) == [Deliver((CONSOLE, 1), Absence("new", "at lunch"))]
+    for member in (2, 3, 4):
+        # Exactly what they got before revision 4: the member list alone.
+        assert room.handle(member, Who()) == [Deliver((member,), Members(room.members))]
+    assert room.handle(1, Who())[1:] == [Deliver((1,), Absence("new", "at lunch"))]
+
+
+def test_an_older_client_that_says_away_anyway_is_listed_away_to_those_who_can_read_it() -> None:
+    room = Room("host", max_members=8)
+    room.handle(1, Hello("old", 3))
+    room.handle(2, Hello("new", 4))
+    assert room.handle(1, Away("out")) == [Deliver((CONSOLE, 2), Absence("old", "out"))]
+    assert for_revision(Absence("old", "out"), 3) is None

@@ -7,6 +7,8 @@ import pytest
 from cryptochat.errors import RemoteProtocolError
 from cryptochat.server.room import CONSOLE, Deliver, Disconnect, Note, Room
 from cryptochat.wire.messages import (
+    Absence,
+    Away,
     Bye,
     Emote,
     Emoted,
@@ -180,3 +182,43 @@ def test_history_zero_keeps_nothing() -> None:
     assert [a for a in room.handle(2, Hello("bob")) if isinstance(a, Deliver) and a.to == (2,)] == [
         Deliver((2,), Welcome("bob", ("server", "alice", "bob")))
     ]
+
+
+def test_going_away_tells_everyone_and_who_lists_the_reason_after_the_members() -> None:
+    room = room_with("alice", "bob", "carol")
+    assert room.handle(3, Away("at lunch")) == [Deliver((CONSOLE, 1, 2, 3), Absence("carol", "at lunch"))]
+    room.handle(1, Away("in a meeting"))
+    assert room.handle(2, Who()) == [
+        Deliver((2,), Members(("server", "alice", "bob", "carol"))),
+        Deliver((2,), Absence("alice", "in a meeting")),  # in the order of the list, not of going away
+        Deliver((2,), Absence("carol", "at lunch")),
+    ]
+
+
+def test_an_empty_reason_is_back_and_saying_again_what_is_known_tells_nobody() -> None:
+    room = room_with("alice", "bob")
+    assert room.handle(1, Away("")) == []  # not away: already back
+    room.handle(1, Away("out"))
+    assert room.handle(1, Away("out")) == []
+    assert room.handle(1, Away("")) == [Deliver((CONSOLE, 1, 2), Absence("alice", ""))]
+    assert room.handle(2, Who()) == [Deliver((2,), Members(("server", "alice", "bob")))]
+
+
+def test_a_rename_keeps_the_away_reason_under_the_new_name() -> None:
+    room = room_with("alice", "bob")
+    room.handle(1, Away("out"))
+    room.handle(1, Nick("alicia"))
+    assert room.handle(2, Who())[1:] == [Deliver((2,), Absence("alicia", "out"))]
+
+
+def test_leaving_clears_the_away_reason_so_a_newcomer_in_the_same_seat_is_not_away() -> None:
+    room = room_with("alice", "bob")
+    room.handle(1, Away("out"))
+    room.leave(1, "connection lost")
+    room.handle(1, Hello("alice"))  # the server may give a closed connection's id to a new one
+    assert room.handle(2, Who()) == [Deliver((2,), Members(("server", "bob", "alice")))]
+
+
+def test_the_console_may_be_away_too() -> None:
+    room = room_with("alice")
+    assert room.handle(CONSOLE, Away("back in 5")) == [Deliver((CONSOLE, 1), Absence("server", "back in 5"))]

@@ -10,7 +10,7 @@ from conftest import OTHER_KEY
 from old_client import OldClient
 from support import TIMEOUT, eventually, raw_join, start_client, start_server
 
-from cryptochat.client.commands import Act, SendPrivate
+from cryptochat.client.commands import Act, AskWho, BeAway, SendPrivate
 from cryptochat.engines import Engine
 from cryptochat.wire.messages import Leave, Say
 from cryptochat.wire.names import check_name, normalise_name
@@ -215,4 +215,31 @@ async def test_lines_are_shown_as_ones_own_once_sent_and_the_others_see_actions_
     assert ("alice", "psst") not in [(m.sender, m.text) for m in sut.shown if hasattr(m, "sender")]
     assert await alice.finish() == 0
     assert await bob.finish() == 0
+    await sut.server.close()
+
+
+async def test_away_reaches_a_newcomers_who_and_an_old_client_gets_the_member_list_alone(
+    engine: Engine,
+) -> None:
+    sut = await start_server(engine)
+    bob = start_client(engine, sut.port, "bob")
+    await bob.connected()
+    bob.console.inbox.put_nowait(BeAway("at lunch"))
+    await bob.console.until(lambda: bob.console.saw_notice("bob is away (at lunch)"))
+    old = await OldClient.connect(engine, sut.port, old_client.hello("elder"))
+    await old.until(lambda: old.of("Welcome"))
+    alice = start_client(engine, sut.port, "alice")
+    await alice.connected()
+    alice.console.inbox.put_nowait(AskWho())
+    await alice.console.until(lambda: alice.console.saw_notice("bob is away (at lunch)"))
+    assert alice.console.notices[-2:] == ["present (4): server, bob, elder, alice", "bob is away (at lunch)"]
+    old.send(old_client.who())
+    await old.until(lambda: old.of("Members"))
+    bob.console.inbox.put_nowait(BeAway(""))
+    await alice.console.until(lambda: alice.console.saw_notice("bob is back"))
+    old.send(old_client.who())
+    await old.until(lambda: len(old.of("Members")) == 2)
+    assert not old.closed  # it never got a message it does not know
+    old.writer.close()
+    assert [await alice.finish(), await bob.finish()] == [0, 0]
     await sut.server.close()

@@ -800,3 +800,19 @@ def test_a_line_after_midnight_is_preceded_by_the_new_day(key_file: str, operato
     day = time.strftime("%A %-d %B %Y", time.gmtime(now + ahead + 1 - offset))
     lines = screen.splitlines()
     assert lines[lines.index("[00:00] op: good morning") - 1] == f"──── {day} ────"
+
+
+def test_away_with_a_reason_is_shown_in_who_and_cleared_by_away_alone(key_file: str, operator: Room) -> None:
+    server, port = operator
+    bob = join(key_file, port, "bob")
+    bob.type("/away at lunch\r")
+    bob.wait_for(f"^{TIME}-- bob is away \\(at lunch\\)$")
+    alice = join(key_file, port, "alice")  # came after: only /who can tell her
+    alice.type("/who\r")
+    screen = alice.wait_for(f"^{TIME}-- bob is away \\(at lunch\\)$")
+    assert re.search(f"^{TIME}-- present \\(3\\): op, bob, alice\n{TIME}-- bob is away", screen, re.MULTILINE)
+    bob.type("/away\r")
+    alice.wait_for(f"^{TIME}-- bob is back$")
+    server.type("/who\r")
+    screen = server.wait_for(r"present \(3\): op, bob, alice")
+    assert "away" not in screen.split("present (3)")[-1]

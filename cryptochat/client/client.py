@@ -29,6 +29,7 @@ from ..errors import (
 from ..wire.channel import Channel, CloseReceived, ConnectionClosed, DataReceived, HandshakeComplete, Role
 from ..wire.framing import DEFAULT_MAX_FRAME
 from ..wire.messages import (
+    Away,
     Bye,
     Emote,
     Emoted,
@@ -50,7 +51,18 @@ from ..wire.messages import (
     decode,
     encode,
 )
-from .commands import Act, AskWho, ChangeNick, Command, Quit, Reconnect, SendPrivate, SendText, check_command
+from .commands import (
+    Act,
+    AskWho,
+    BeAway,
+    ChangeNick,
+    Command,
+    Quit,
+    Reconnect,
+    SendPrivate,
+    SendText,
+    check_command,
+)
 from .console import Console, Status, show_room_message
 
 __all__ = ["ChatClient", "ClientConfig", "to_message"]
@@ -92,6 +104,8 @@ def to_message(command: Command) -> Message | str:
             return Nick(name)
         case AskWho():
             return Who()
+        case BeAway(reason=reason):
+            return Away(reason)
         case _:
             raise AssertionError(f"{command} is for the console itself, not the room")
 
@@ -350,6 +364,8 @@ class ChatClient:
                 return text
             case Nick(name=name):
                 return f"/nick {name}"
+            case Away(reason=reason):
+                return f"/away {reason}".rstrip()
             case _:
                 return "/who"
 

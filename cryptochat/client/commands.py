@@ -15,6 +15,7 @@ __all__ = [
     "COMMANDS",
     "Act",
     "AskWho",
+    "BeAway",
     "ChangeNick",
     "Clear",
     "Command",
@@ -56,6 +57,13 @@ class AskWho:
 
 
 @dataclass(frozen=True, slots=True)
+class BeAway:
+    """``/away [REASON]``: away for ``reason``, or back (empty)."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ChangeNick:
     name: str
 
@@ -91,13 +99,16 @@ class Quit:
     reason: str = ""
 
 
-Command = SendText | Act | SendPrivate | AskWho | ChangeNick | Help | Clear | Ignore | Reconnect | Quit
+Command = (
+    SendText | Act | SendPrivate | AskWho | ChangeNick | BeAway | Help | Clear | Ignore | Reconnect | Quit
+)
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "who": ("/who", "list who is in the room"),
+    "who": ("/who", "list who is in the room, and who is away"),
     "nick": ("/nick NAME", "change your name"),
     "me": ("/me ACTION", "say what you are doing, shown as * NAME ACTION"),
     "msg": ("/msg NAME TEXT", "a private line that only NAME receives"),
+    "away": ("/away [REASON]", "say you are away, and why, in everyone's /who; /away alone: back"),
     "ignore": ("/ignore NAME", "hide NAME's lines from your screen; /ignore NAME again to stop"),
     "clear": ("/clear", "empty the view and its scrollback"),
     "reconnect": ("/reconnect", "while waiting to reconnect, try now"),
@@ -144,6 +155,8 @@ def parse_line(line: str) -> Command | str:
             return Clear()
         case "reconnect":
             return Reconnect()
+        case "away":
+            return BeAway(rest)
         case "ignore":
             return Ignore(rest) if rest and " " not in rest else usage
         case "nick":
@@ -173,5 +186,8 @@ def check_command(command: Command) -> str | None:
         case Quit(reason=reason):
             problem = check_text(reason, MAX_REASON_BYTES)
             return None if problem is None else f"not quitting: the reason: {problem}"
+        case BeAway(reason=reason):
+            problem = check_text(reason, MAX_REASON_BYTES)
+            return None if problem is None else f"not away: the reason: {problem}"
         case _:
             return None

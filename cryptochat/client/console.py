@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from ..wire.messages import (
+    Absence,
     Emoted,
     History,
     HistoryAction,
@@ -119,7 +120,7 @@ def room_event(message: Message) -> str | None:
 
 
 def show_room_message(console: Console, message: Message) -> bool:
-    """Show what every participant sees alike: a line, a join, a leave, a rename, who is present.
+    """Show what every participant sees alike: a line, a join, a leave, a rename, who is present or away.
 
     Returns False for any other message, which is the caller's business.
     """
@@ -142,6 +143,8 @@ def show_room_message(console: Console, message: Message) -> bool:
             console.notice(f"present ({len(names)}): {', '.join(names)}")
         case Notice(text=text):
             console.notice(text)
+        case Absence(name=name, reason=reason):
+            console.notice(f"{name} is away ({reason})" if reason else f"{name} is back")
         case _:
             return False
     return True

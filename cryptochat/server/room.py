@@ -12,6 +12,9 @@ alike (see :mod:`.names`). A name refused is always said: Bye on Hello, Error on
 
 Each member speaks a revision of the protocol (its Hello says which); what the room sends it is given in
 that revision's form, or not at all (see :mod:`.revisions`).
+
+A member may be away, with a reason: the room keeps it while the member stays (a rename keeps it too),
+tells everyone when it changes, and tells whoever asks Who after the member list.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from dataclasses import dataclass
 
 from ..errors import RemoteProtocolError
 from ..wire.messages import (
+    Absence,
+    Away,
     Bye,
     Emote,
     Emoted,
@@ -78,7 +83,7 @@ class Note:
 
 Action = Deliver | Disconnect | Note
 
-_CLIENT_MESSAGES = (Say, Emote, Whisper, Who, Nick, Bye)
+_CLIENT_MESSAGES = (Say, Emote, Whisper, Who, Nick, Away, Bye)
 
 
 def check_input(joined: bool, message: Message) -> None:
@@ -114,6 +119,7 @@ class Room:
         """``first_line`` numbers the room's first line; each line is stamped with ``clock()`` (seconds)."""
         self._names: dict[int, str] = {} if console_name is None else {CONSOLE: console_name}
         self._revisions: dict[int, int] = {} if console_name is None else {CONSOLE: REVISION}
+        self._away: dict[int, str] = {}  # the members who are away, and why
         self._console = 0 if console_name is None else 1
         self._max_members = max_members
         # The last lines and actions, replayed to each newcomer; private lines are never kept.
@@ -191,7 +197,18 @@ class Room:
             case Whisper(to=to, text=text):
                 return self._whisper(member, to, text)
             case Who():
-                return [Deliver((member,), Members(self.members))]
+                # The reasons come one message each: in Members, a large room's would not fit a frame.
+                return [
+                    Deliver((member,), Members(self.members)),
+                    *(
+                        action
+                        for other, name in self._names.items()
+                        if other in self._away
+                        for action in self._deliver((member,), Absence(name, self._away[other]))
+                    ),
+                ]
+            case Away(reason=reason):
+                return self._set_away(member, reason)
             case Nick(name=new):
                 return self._rename(member, new)
             case Bye(reason=reason):
@@ -240,6 +257,15 @@ class Room:
         self._names[member] = new
         return self._deliver(tuple(self._names), Renamed(old, new))
 
+    def _set_away(self, member: int, reason: str) -> list[Action]:
+        if self._away.get(member, "") == reason:
+            return []
+        if reason:
+            self._away[member] = reason
+        else:
+            del self._away[member]
+        return self._deliver(tuple(self._names), Absence(self._names[member], reason))
+
     def _whisper(self, member: int, to: str, text: str) -> list[Action]:
         wanted = normalise_name(to)
         problem = check_name(wanted)
@@ -266,4 +292,5 @@ class Room:
         if name is None:
             return []
         del self._revisions[member]
+        self._away.pop(member, None)
         return [*self._deliver(self._others(member), Leave(name, reason)), Disconnect(member)]

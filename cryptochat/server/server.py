@@ -257,7 +257,7 @@ class ChatServer:
         return self._room.name_of(CONSOLE) or self.config.name
 
     def post(self, message: Message) -> None:
-        """The operator's console sent ``message`` (Say, Emote, Whisper, Who, Nick) to the room.
+        """The operator's console sent ``message`` (Say, Emote, Whisper, Who, Nick, Away) to the room.
 
         :class:`LocalProtocolError` if the message cannot be encoded, exactly as a client's could not be.
         """

@@ -35,6 +35,8 @@ __all__ = [
     "MAX_REASON_BYTES",
     "MAX_TEXT_BYTES",
     "REVISION",
+    "Absence",
+    "Away",
     "Bye",
     "Emote",
     "Emoted",
@@ -69,7 +71,7 @@ MAX_ACTION_BYTES = MAX_TEXT_BYTES - 2
 MAX_REASON_BYTES = 256
 MAX_ASKED_BYTES = 256
 """Largest name a client may ask for (Hello, Nick, Whisper): NFKC may shorten it, the room judges it."""
-REVISION = 3
+REVISION = 4
 """The newest revision of the chat messages, which this implementation speaks (docs/protocol.md)."""
 MAX_MEMBERS = 4096
 
@@ -331,16 +333,36 @@ class Notice:
     KINDS: ClassVar[tuple[str, ...]] = (_REASON,)
 
 
+@dataclass(frozen=True, slots=True)
+class Away:
+    """Client -> server (revision 4): I am away, for this reason; an empty reason: I am back."""
+
+    reason: str
+    TYPE: ClassVar[int] = 0x15
+    KINDS: ClassVar[tuple[str, ...]] = (_REASON,)
+
+
+@dataclass(frozen=True, slots=True)
+class Absence:
+    """Server -> client (revision 4): this member is away, for this reason, or (empty) back. Sent when it
+    changes, and after Members for each member who is away."""
+
+    name: str
+    reason: str
+    TYPE: ClassVar[int] = 0x16
+    KINDS: ClassVar[tuple[str, ...]] = (_NAME, _REASON)
+
+
 Message = (
     Hello | Welcome | Say | Text | Join | Leave | Who | Members | Nick | Renamed | Error | Bye
-    | Emote | Emoted | Whisper | Private | History | HistoryAction | Whispered | Notice
+    | Emote | Emoted | Whisper | Private | History | HistoryAction | Whispered | Notice | Away | Absence
 )
 
 _TYPES: dict[int, type[Message]] = {
     cls.TYPE: cls
     for cls in (
         Hello, Welcome, Say, Text, Join, Leave, Who, Members, Nick, Renamed, Error, Bye,
-        Emote, Emoted, Whisper, Private, History, HistoryAction, Whispered, Notice,
+        Emote, Emoted, Whisper, Private, History, HistoryAction, Whispered, Notice, Away, Absence,
     )
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .messages import (
     REVISION,
+    Absence,
     Emoted,
     Error,
     History,
@@ -31,7 +32,12 @@ def negotiate(asked: int) -> int:
 
 def for_revision(message: Message, revision: int) -> Message | None:
     """What a client speaking ``revision`` gets for ``message``: itself, an older form, or nothing."""
-    if revision >= REVISION:
+    if revision >= 4:  # each step below names the revision that added it, not the newest
+        return message
+    if isinstance(message, Absence):
+        # Revision 4 added being away; before, nobody was seen away, in /who or anywhere else.
+        return None
+    if revision >= 3:
         return message
     if isinstance(message, Notice):
         # Revision 3 added Notice; before, a notice came as an Error, which those clients show.
