@@ -25,8 +25,8 @@ test-vm-debian13: install-test
 
 # Every VM test on every profile.
 test-matrix: install-test
-	$(MAKE) test-vm PROFILE=debian12
-	$(MAKE) test-vm PROFILE=debian13
+	CRYPTOCHAT_EVERY_MODE=1 $(MAKE) test-vm PROFILE=debian12
+	CRYPTOCHAT_EVERY_MODE=1 $(MAKE) test-vm PROFILE=debian13
 
 shell: install-lab lab
 	$(VPY) virtio/lab/shell.py
