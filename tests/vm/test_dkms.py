@@ -1,5 +1,5 @@
 """The driver installed as a real out-of-tree module: DKMS builds it for the
-lab's guest kernel from the tree virtio/guest/dist/dkms-source.sh lays, installs
+lab's guest kernel from the tree virtio/guest/packaging/dkms-source.sh lays, installs
 it under /lib/modules, and a guest (whose root is the host's) loads it by name,
 `modprobe virtio_cryptodev`; udev's own test of the node applies the project's
 rule. The module and the rule are removed again afterwards."""
@@ -37,7 +37,7 @@ def _dkms(*args: str) -> subprocess.CompletedProcess[str]:
 def installed(lab: Lab) -> Iterator[str]:
     """The driver's DKMS module for the lab's kernel, and the udev rule; both gone afterwards."""
     release = lab.kernel.name.removeprefix("vmlinuz-")
-    laid = subprocess.run([str(REPO / "virtio/guest/dist/dkms-source.sh")], capture_output=True, text=True,
+    laid = subprocess.run([str(REPO / "virtio/guest/packaging/dkms-source.sh")], capture_output=True, text=True,
                           check=True).stdout.strip()
     module = "virtio-cryptodev/" + laid.rsplit("-", 1)[1]
     _dkms("remove", module, "--all")
@@ -45,7 +45,7 @@ def installed(lab: Lab) -> Iterator[str]:
         for step in (["add", module], ["build", module, "-k", release], ["install", module, "-k", release]):
             result = _dkms(*step)
             assert result.returncode == 0, f"dkms {' '.join(step)}:\n{result.stdout}{result.stderr}"
-        shutil.copy(REPO / "virtio/guest/dist/60-virtio-cryptodev.rules", RULE)
+        shutil.copy(REPO / "virtio/guest/packaging/60-virtio-cryptodev.rules", RULE)
         yield release
     finally:
         RULE.unlink(missing_ok=True)
