@@ -37,8 +37,8 @@ def _dkms(*args: str) -> subprocess.CompletedProcess[str]:
 def installed(lab: Lab) -> Iterator[str]:
     """The driver's DKMS module for the lab's kernel, and the udev rule; both gone afterwards."""
     release = lab.kernel.name.removeprefix("vmlinuz-")
-    laid = subprocess.run([str(REPO / "virtio/guest/packaging/dkms-source.sh")], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    script = REPO / "virtio/guest/packaging/dkms-source.sh"
+    laid = subprocess.run([str(script)], capture_output=True, text=True, check=True).stdout.strip()
     module = "virtio-cryptodev/" + laid.rsplit("-", 1)[1]
     _dkms("remove", module, "--all")
     try:
