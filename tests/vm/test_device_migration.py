@@ -18,6 +18,7 @@ from cryptodev_qtest import CryptodevQtest, Status
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from lifecycle_fuzz import POISON
 from qtest import Qtest, qemu_command
 from vmlab import Lab, qmp
 
@@ -44,12 +45,13 @@ class Host:
                  extra: Sequence[str], incoming: bool) -> None:
         self.qmp_path = directory / f"{name}.qmp"
         self.migration = directory / f"{name}.migration"
-        command = qemu_command(lab.qemu, [
+        # Freed memory poisoned, as under the lifecycle fuzzer: a batch used after a drain crashes.
+        command = [*POISON, *qemu_command(lab.qemu, [
             *extra, "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
             *(["-incoming", f"unix:{self.migration}"] if incoming else []),
             # None: a QEMU without our device.
             *(["-device", f"virtio-cryptodev-pci,{device}"] if device is not None else []),
-        ])
+        ])]
         self.qt = Qtest(command)
         self.qt.command("endianness")
         self.qmp("migrate-set-capabilities",
