@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lifecycle_fuzz import POISON
 from qtest import Qtest, qemu_command
-from vmlab import Lab, qmp
+from vmlab import Lab, migrate, qmp
 
 KEY = bytes(range(32))
 MAC_KEY = bytes(range(100, 164))
@@ -67,14 +67,8 @@ class Host:
 
     def migrate_to(self, other: Host) -> tuple[str, str]:
         """Migrates this QEMU's guest to `other`; the final status and any error."""
-        assert "return" in self.qmp("migrate", uri=f"unix:{other.migration}")
+        reply = migrate(self.qmp_path, f"unix:{other.migration}", timeout=60)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            reply = self.qmp("query-migrate")["return"]
-            assert isinstance(reply, dict)
-            if reply.get("status") in ("completed", "failed"):
-                break
-            time.sleep(0.05)
         # The source runs again after a failure once the destination has said so.
         while reply.get("status") == "failed" and self.status() != "running" and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 __all__ = [
     "VNG_ENV", "Guest", "GuestRun", "GuestTimeout", "Lab", "boot", "boot_many", "cryptodev_device",
-    "qmp", "start", "vng_command",
+    "migrate", "qmp", "start", "vng_command",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -226,3 +226,17 @@ def qmp(path: Path, command: str, /, **arguments: object) -> dict[str, object]:
         json.loads(stream.readline())  # the greeting
         call("qmp_capabilities", {})
         return call(command, dict(arguments))
+
+
+def migrate(path: Path, uri: str, timeout: float) -> dict[str, object]:
+    """Migrates the guest of the QEMU whose QMP socket is `path` to `uri`, and waits: QMP's last
+    `query-migrate` answer, once it says completed or failed (or when `timeout` has passed)."""
+    reply = qmp(path, "migrate", uri=uri)
+    assert "return" in reply, reply
+    deadline = time.monotonic() + timeout
+    while True:
+        status = qmp(path, "query-migrate")["return"]
+        assert isinstance(status, dict)
+        if status.get("status") in ("completed", "failed") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
