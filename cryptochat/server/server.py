@@ -313,6 +313,10 @@ class ChatServer:
                 await asyncio.sleep(_ACCEPT_PAUSE)
                 continue
             self._admit(conn, _source(address))
+            # An accept that finds the next connection already queued does not yield, so without this a
+            # flood of reopened connections is accepted in one go, each replacing an older one from its
+            # address, before the newcomer among them gets its round trip read: one accept per turn.
+            await asyncio.sleep(0)
 
     def _out_of_descriptors(self, listener: socket.socket, exc: OSError) -> None:
         """Refuse the connection at the head of the queue with the spare descriptor, and say so, rarely."""
