@@ -36,6 +36,7 @@ from virtqueue import (
     F_VERSION_1,
     USED_RING,
     Desc,
+    Ring,
     Used,
     link,
 )
@@ -209,14 +210,19 @@ class CryptodevQtest:
         self.qt = qtest
         self.devfn = self._find_function()
         self.caps = self._map_bars_and_caps()
-        self.queue_size = 0
+        self.ring = Ring(DESC_TABLE, AVAIL_RING, USED_RING, 0)
         self.queue = 0
         self.features = 0
-        self._avail_idx = 0
-        self._used_idx = 0
         self._next_buffer = BUFFERS
-        self._next_slot = 0
         self.init()
+
+    @property
+    def queue_size(self) -> int:
+        return self.ring.size
+
+    @property
+    def notify_addr(self) -> int:
+        return self.ring.notify_addr
 
     @classmethod
     def start(cls, qemu: Path, device: str = "", extra: Sequence[str] = (),
@@ -366,16 +372,16 @@ class CryptodevQtest:
         maximum = self.qt.readw(common + 0x18)
         if queue_size is not None:
             self.qt.writew(common + 0x18, queue_size)
-        self.queue_size = self.qt.readw(common + 0x18)
-        if not 0 < self.queue_size <= maximum:
-            raise QtestError(f"queue size {self.queue_size} (device maximum {maximum})")
+        size = self.qt.readw(common + 0x18)
+        if not 0 < size <= maximum:
+            raise QtestError(f"queue size {size} (device maximum {maximum})")
         self.qt.memset(DESC_TABLE, USED_RING + 0x8000 - DESC_TABLE)
         for reg, addr in ((0x20, DESC_TABLE), (0x28, AVAIL_RING), (0x30, USED_RING)):
             self.qt.writel(common + reg, addr & 0xFFFFFFFF)
             self.qt.writel(common + reg + 4, addr >> 32)
         self.qt.writew(common + 0x1C, 1)
-        self.notify_addr = self.caps.notify + self.qt.readw(common + 0x1E) * self.caps.notify_multiplier
-        self._avail_idx = self._used_idx = 0
+        notify_addr = self.caps.notify + self.qt.readw(common + 0x1E) * self.caps.notify_multiplier
+        self.ring = Ring(DESC_TABLE, AVAIL_RING, USED_RING, size, notify_addr)
         self.set_status(S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK)
 
     def config(self) -> Config:
@@ -409,7 +415,7 @@ class CryptodevQtest:
         return self.qt.readw(USED_RING + 2)
 
     def kick(self) -> None:
-        self.qt.writew(self.notify_addr, 0)
+        self.qt.writew(self.ring.notify_addr, 0)
 
     def submit(self, chain: Sequence[Desc], *, at: int = 0, head: int | None = None,
                avail_step: int = 1, wait: float = 5.0) -> Used | None:
@@ -420,20 +426,17 @@ class CryptodevQtest:
 
         Nothing is checked: flags, `next` fields, addresses and lengths go to the
         device exactly as given."""
-        self.qt.write(DESC_TABLE + 16 * at, b"".join(desc.pack() for desc in chain))
-        slot = self._avail_idx % self.queue_size
-        self.qt.writew(AVAIL_RING + 4 + 2 * slot, at if head is None else head)
-        self._avail_idx = (self._avail_idx + avail_step) & 0xFFFF
-        self.qt.writew(AVAIL_RING + 2, self._avail_idx)
+        ring = self.ring
+        self.qt.write(ring.desc + 16 * at, b"".join(desc.pack() for desc in chain))
+        self.qt.writew(ring.avail + 4 + 2 * (ring.avail_idx % ring.size), at if head is None else head)
+        ring.avail_idx = (ring.avail_idx + avail_step) & 0xFFFF
+        self.qt.writew(ring.avail + 2, ring.avail_idx)
         self.kick()
         deadline = time.monotonic() + wait
-        while self.used_idx() == self._used_idx:
+        while (entry := ring.take_used(self.qt)) is None:
             if self.broken or time.monotonic() > deadline:
                 return None
             time.sleep(0.005)
-        slot = self._used_idx % self.queue_size
-        entry = Used(self.qt.readl(USED_RING + 4 + 8 * slot), self.qt.readl(USED_RING + 8 + 8 * slot))
-        self._used_idx = (self._used_idx + 1) & 0xFFFF
         return entry
 
     def keep_ring_full(self, entry: Desc, seconds: float) -> int:
@@ -441,15 +444,16 @@ class CryptodevQtest:
         every descriptor slot and keeps every slot of the ring in flight for `seconds`,
         as a guest flooding the device would; then waits for the ring to drain.
         Returns how many requests the device answered."""
-        n = self.queue_size
+        ring = self.ring
+        n = ring.size
         self.qt.write(DESC_TABLE, entry.pack() * n)
         self.qt.write(AVAIL_RING + 4, b"".join(i.to_bytes(2, "little") for i in range(n)))
         answered = in_flight = 0
         deadline = time.monotonic() + seconds
         while True:
             used = self.used_idx()
-            done = (used - self._used_idx) & 0xFFFF
-            self._used_idx = used
+            done = (used - ring.used_idx) & 0xFFFF
+            ring.used_idx = used
             answered += done
             in_flight -= done
             if self.broken:
@@ -461,9 +465,9 @@ class CryptodevQtest:
                     raise QtestTimeout(f"{in_flight} requests still unanswered")
             elif in_flight < n:
                 # Slot i always names head i, so only the index moves.
-                self._avail_idx = (self._avail_idx + n - in_flight) & 0xFFFF
+                ring.avail_idx = (ring.avail_idx + n - in_flight) & 0xFFFF
                 in_flight = n
-                self.qt.writew(AVAIL_RING + 2, self._avail_idx)
+                self.qt.writew(AVAIL_RING + 2, ring.avail_idx)
                 self.kick()
             time.sleep(0.002)
 
@@ -472,14 +476,7 @@ class CryptodevQtest:
         """One well-formed request: header, payload (device-readable), output
         room and the response (device-writable), each its own descriptor; in an
         indirect table when asked or when the chain is longer than the queue."""
-        parts = [(self.buffer(header), len(header), 0)]
-        if payload:
-            parts.append((self.buffer(payload), len(payload), 0))
-        out_addr = self.buffer(out_len) if out_len else 0
-        if out_len:
-            parts.append((out_addr, out_len, DESC_WRITE))
-        resp_addr = self.buffer(RESP.size)
-        parts.append((resp_addr, RESP.size, DESC_WRITE))
+        parts, posted = self.lay_out(header, payload, out_len)
         chain = link(parts)
         if indirect or len(chain) > self.queue_size:
             if not self.features & F_INDIRECT_DESC:
@@ -491,15 +488,15 @@ class CryptodevQtest:
             raise QtestError(f"no answer to a well-formed request (device status {self.status():#x})")
         if used.id != 0:
             raise QtestError(f"device returned head {used.id}, not 0")
-        status, session_id, written, result_len = RESP.unpack(self.qt.read(resp_addr, RESP.size))
-        if written > out_len or used.length != out_len + RESP.size:
-            raise QtestError(f"device wrote {written} of {out_len} bytes, used length {used.length}")
-        return Reply(status, session_id, written, used.length, self.qt.read(out_addr, written), result_len)
+        reply = self.reply(posted, used)
+        if reply.out_len > out_len or used.length != out_len + RESP.size:
+            raise QtestError(f"device wrote {reply.out_len} of {out_len} bytes, used length {used.length}")
+        return reply
 
-    def post(self, header: bytes, payload: bytes = b"", out_len: int = 0) -> Posted:
-        """Puts one well-formed request on the ring and notifies, without waiting:
-        many can be in flight at once (each in descriptor slots of its own), and
-        :meth:`collect` gathers their answers, here or on a migration's destination."""
+    def lay_out(self, header: bytes, payload: bytes = b"", out_len: int = 0,
+                ) -> tuple[list[tuple[int, int, int]], Posted]:
+        """The buffers of one well-formed request placed in guest RAM: its
+        (address, length, flags) parts, and where its answer will be."""
         parts = [(self.buffer(header), len(header), 0)]
         if payload:
             parts.append((self.buffer(payload), len(payload), 0))
@@ -508,16 +505,22 @@ class CryptodevQtest:
             parts.append((out_addr, out_len, DESC_WRITE))
         resp_addr = self.buffer(RESP.size)
         parts.append((resp_addr, RESP.size, DESC_WRITE))
-        if self._next_slot + len(parts) > self.queue_size:
-            self._next_slot = 0
-        head = self._next_slot
-        self._next_slot += len(parts)
-        self.qt.write(DESC_TABLE + 16 * head, b"".join(desc.pack() for desc in link(parts, head)))
-        self.qt.writew(AVAIL_RING + 4 + 2 * (self._avail_idx % self.queue_size), head)
-        self._avail_idx = (self._avail_idx + 1) & 0xFFFF
-        self.qt.writew(AVAIL_RING + 2, self._avail_idx)
+        return parts, Posted(0, resp_addr, out_addr, out_len)
+
+    def reply(self, posted: Posted, used: Used) -> Reply:
+        """The answer the device wrote for `posted`, as `used` returned it."""
+        status, session_id, written, result_len = RESP.unpack(self.qt.read(posted.resp_addr, RESP.size))
+        output = self.qt.read(posted.out_addr, written) if written else b""
+        return Reply(status, session_id, written, used.length, output, result_len)
+
+    def post(self, header: bytes, payload: bytes = b"", out_len: int = 0) -> Posted:
+        """Puts one well-formed request on the ring and notifies, without waiting:
+        many can be in flight at once (each in descriptor slots of its own), and
+        :meth:`collect` gathers their answers, here or on a migration's destination."""
+        parts, posted = self.lay_out(header, payload, out_len)
+        head = self.ring.make_available(self.qt, parts)
         self.kick()
-        return Posted(head, resp_addr, out_addr, out_len)
+        return dataclasses.replace(posted, head=head)
 
     def collect(self, posted: Sequence[Posted], wait: float = 10.0) -> list[Reply]:
         """The answers to requests :meth:`post` put on the ring, in their order."""
@@ -525,21 +528,17 @@ class CryptodevQtest:
         replies: dict[int, Reply] = {}
         deadline = time.monotonic() + wait
         while len(replies) < len(posted):
-            if self.used_idx() == self._used_idx:
+            used = self.ring.take_used(self.qt)
+            if used is None:
                 if self.broken or time.monotonic() > deadline:
                     raise QtestTimeout(f"{len(posted) - len(replies)} of {len(posted)} requests unanswered "
                                        f"(device status {self.status():#x})")
                 time.sleep(0.002)
                 continue
-            slot = self._used_idx % self.queue_size
-            used = Used(self.qt.readl(USED_RING + 4 + 8 * slot), self.qt.readl(USED_RING + 8 + 8 * slot))
-            self._used_idx = (self._used_idx + 1) & 0xFFFF
             p = by_head.get(used.id)
             if p is None or used.id in replies:
                 raise QtestError(f"device returned head {used.id}, which is not in flight")
-            status, session_id, written, result_len = RESP.unpack(self.qt.read(p.resp_addr, RESP.size))
-            output = self.qt.read(p.out_addr, written) if written else b""
-            replies[used.id] = Reply(status, session_id, written, used.length, output, result_len)
+            replies[used.id] = self.reply(p, used)
         return [replies[p.head] for p in posted]
 
     def moved_to(self, qtest: Qtest) -> CryptodevQtest:
@@ -547,6 +546,7 @@ class CryptodevQtest:
         buffers and requests in flight, now in `qtest`'s QEMU. Nothing is reset."""
         moved = object.__new__(CryptodevQtest)
         moved.__dict__.update(self.__dict__)
+        moved.ring = dataclasses.replace(self.ring)
         moved.qt = qtest
         return moved
 

@@ -1,6 +1,11 @@
 """A seeded lifecycle fuzzer for the device over qtest: random interleavings of
 requests put in flight, answers collected, resets with requests in flight,
-re-initialisations kicked at once, and QMP, in one mode of the device.
+re-initialisations kicked at once, unplugs and replugs with requests in flight,
+and QMP, in one mode of the device.
+
+The machine is a pc, whose root bus takes hotplug through ACPI: an unplug is
+QMP's device_del and the eject a guest OS writes to the ACPI hotplug register
+when it is asked, here over qtest, while the device's workers hold batches.
 
 QEMU runs with freed memory poisoned (glibc's tcache off and `MALLOC_PERTURB_`),
 so that a batch handed back through freed memory crashes instead of passing.
@@ -22,18 +27,18 @@ from cryptodev_qtest import (
     CRYPTO_AES_CBC,
     ENCRYPT,
     REQ,
-    RESP,
     S_ACKNOWLEDGE,
     S_DRIVER,
     S_DRIVER_OK,
     S_FEATURES_OK,
     CryptodevQtest,
     Opcode,
+    Posted,
     Status,
 )
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from qtest import Qtest, QtestError, qemu_command
-from virtqueue import DESC_WRITE, F_VERSION_1, link
+from virtqueue import F_VERSION_1, Ring
 from vmlab import qmp
 
 __all__ = ["POISON", "LifecycleResult", "fuzz"]
@@ -51,6 +56,9 @@ RINGS = 0x40000
 """Where the rings go in guest RAM: two places of 16 KiB a queue, below the driver's buffers."""
 F_MQ = 1 << 0
 KEY = bytes(range(32))
+DEVICE_ID = "cd0"
+ACPI_EJECT = 0xAE08
+"""PIIX4's ACPI PCI hotplug eject register: bit N ejects the device in slot N."""
 
 
 @dataclasses.dataclass
@@ -60,13 +68,15 @@ class LifecycleResult:
     answered: int = 0
     resets: int = 0
     reinits: int = 0
+    unplugs: int = 0
     qmp_calls: int = 0
     worst_qmp: float = 0.0
     wrong: list[str] = dataclasses.field(default_factory=list)
 
     def summary(self) -> str:
         return (f"{self.steps} steps: {self.posted} requests put in flight, {self.answered} answered and "
-                f"checked, {self.resets} resets and {self.reinits} re-inits with requests in flight, "
+                f"checked, {self.resets} resets, {self.reinits} re-inits and {self.unplugs} unplugs "
+                f"with requests in flight, "
                 f"QMP {self.qmp_calls} times (worst {self.worst_qmp * 1000:.0f} ms), {len(self.wrong)} wrong")
 
 
@@ -76,28 +86,17 @@ def _cbc(iv: bytes, data: bytes) -> bytes:
 
 
 @dataclasses.dataclass
-class _Ring:
-    """One request queue as this driver lays it out: its own split ring."""
+class _Queue:
+    """One request queue as this driver lays it out: its own split ring, in
+    16 KiB from `base` (descriptors, then avail, then used, 4 KiB apart)."""
 
-    base: int
-    notify_addr: int = 0
-    avail_idx: int = 0
-    used_idx: int = 0
-    next_slot: int = 0
-    flight: list[tuple[int, int, int, int, bytes | None]] = dataclasses.field(default_factory=list)
-    """(head, response address, output address, length, known answer) of each request out."""
+    ring: Ring
+    flight: list[tuple[Posted, bytes | None]] = dataclasses.field(default_factory=list)
+    """Each request out, with its known answer (None: any status but OK)."""
 
-    @property
-    def desc(self) -> int:
-        return self.base
-
-    @property
-    def avail(self) -> int:
-        return self.base + 0x1000
-
-    @property
-    def used(self) -> int:
-        return self.base + 0x2000
+    @classmethod
+    def at(cls, base: int, notify_addr: int) -> _Queue:
+        return cls(Ring(base, base + 0x1000, base + 0x2000, RING_SIZE, notify_addr))
 
 
 class _Commands:
@@ -130,12 +129,12 @@ class _Device:
     def __init__(self, dev: CryptodevQtest) -> None:
         self.dev = dev
         self.qt = dev.qt
-        self.rings: list[_Ring] = []
+        self.queues: list[_Queue] = []
         self.generation = 0
         self.session = 0
 
     def _bring_up(self, out: _Writes) -> None:
-        """The writes of a reset and of every queue set up again on self.rings."""
+        """The writes of a reset and of every queue set up again on self.queues."""
         common = self.dev.caps.common
         out.writeb(common + 0x14, 0)
         out.writeb(common + 0x14, S_ACKNOWLEDGE | S_DRIVER)
@@ -143,8 +142,9 @@ class _Device:
             out.writel(common + 0x08, select)
             out.writel(common + 0x0C, value)
         out.writeb(common + 0x14, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK)
-        for queue, ring in enumerate(self.rings):
-            out.writew(common + 0x16, queue)
+        for index, queue in enumerate(self.queues):
+            ring = queue.ring
+            out.writew(common + 0x16, index)
             out.writew(common + 0x18, RING_SIZE)
             for reg, addr in ((0x20, ring.desc), (0x28, ring.avail), (0x30, ring.used)):
                 out.writel(common + reg, addr & 0xFFFFFFFF)
@@ -152,132 +152,121 @@ class _Device:
             out.writew(common + 0x1C, 1)
         out.writeb(common + 0x14, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK)
 
-    def _fresh_rings(self) -> list[_Ring]:
+    def _fresh_queues(self) -> list[_Queue]:
         """Empty rings, in the other of each queue's two places: the ones before
         a reset stay as they were until the reset is done."""
         self.generation += 1
-        rings = []
-        for queue, ring in enumerate(self.rings):
-            fresh = _Ring(RINGS + (2 * queue + self.generation % 2) * 0x4000, ring.notify_addr)
-            self.qt.memset(fresh.base, 0x4000)
-            rings.append(fresh)
-        return rings
+        queues = []
+        for index, queue in enumerate(self.queues):
+            base = RINGS + (2 * index + self.generation % 2) * 0x4000
+            self.qt.memset(base, 0x4000)
+            queues.append(_Queue.at(base, queue.ring.notify_addr))
+        return queues
 
     def init(self) -> None:
         """Resets the device, brings every queue up, and opens one AES-CBC session."""
         dev, common = self.dev, self.dev.caps.common
-        if not self.rings:  # where each queue is notified, read once
+        if not self.queues:  # where each queue is notified, read once
             dev.reset()
-            for queue in range(self.qt.readw(common + 0x12)):
-                self.qt.writew(common + 0x16, queue)
+            for index in range(self.qt.readw(common + 0x12)):
+                self.qt.writew(common + 0x16, index)
                 notify = dev.caps.notify + self.qt.readw(common + 0x1E) * dev.caps.notify_multiplier
-                self.rings.append(_Ring(0, notify))
-        self.rings = self._fresh_rings()
+                self.queues.append(_Queue.at(0, notify))
+        self.queues = self._fresh_queues()
         self._bring_up(self.qt)
         if dev.status() & S_FEATURES_OK == 0:
             raise QtestError(f"device refused our features (status {dev.status():#x})")
         self.open_session()
 
-    def prepare_reinit(self, requests: int) -> list[_Ring]:
-        """The rings of a re-initialisation, each with `requests` already available.
+    def prepare_reinit(self, requests: int) -> list[_Queue]:
+        """The queues of a re-initialisation, each with `requests` already available.
         The reset took the session: each is answered NOSESSION, once."""
-        rings = self._fresh_rings()
-        for ring in rings:
+        queues = self._fresh_queues()
+        for queue in queues:
             for _ in range(requests):
                 header = REQ.pack(Opcode.CRYPT, self.session, 0, 0, 0, 0, ENCRYPT, 16, 16, 0)
-                self.post(ring, header, bytes(32), 16, None)
-        return rings
+                self.post(queue, header, bytes(32), 16, None)
+        return queues
 
-    def reinit_and_kick_at_once(self, rings: list[_Ring]) -> None:
-        """A reset, every queue set up again on `rings` and kicked, in one short
+    def reinit_and_kick_at_once(self, queues: list[_Queue]) -> None:
+        """A reset, every queue set up again on `queues` and kicked, in one short
         burst of qtest lines that QEMU takes in one read: a worker that still holds
         a batch from before the reset cannot come back in between."""
-        self.rings = rings
+        self.queues = queues
         out = _Commands()
         self._bring_up(out)
-        for ring in rings:
-            out.writew(ring.notify_addr, 0)
+        for queue in queues:
+            out.writew(queue.ring.notify_addr, 0)
         self.qt.pipeline(out.lines)
 
     def open_session(self) -> None:
         header = REQ.pack(Opcode.CREATE_SESSION, 0, CRYPTO_AES_CBC, 0, len(KEY), 0, 0, 0, 0, 0)
-        self.post(self.rings[0], header, KEY, 0, b"")
-        self.kick(self.rings[0])
-        (status, session, _, _), = self.collect(self.rings[0])
+        self.post(self.queues[0], header, KEY, 0, b"")
+        self.kick(self.queues[0])
+        (status, session, _, _), = self.collect(self.queues[0])
         if status != Status.OK:
             raise QtestError(f"create session: status {status}")
         self.session = session
 
-    def post(self, ring: _Ring, header: bytes, payload: bytes, out_len: int, answer: bytes | None) -> None:
-        """One request made available on `ring`, not notified yet (see :meth:`kick`);
+    def post(self, queue: _Queue, header: bytes, payload: bytes, out_len: int, answer: bytes | None) -> None:
+        """One request made available on `queue`, not notified yet (see :meth:`kick`);
         `answer` is its known output, or None for any status but OK."""
-        parts = [(self.dev.buffer(header), len(header), 0), (self.dev.buffer(payload), len(payload), 0)]
-        out_addr = self.dev.buffer(out_len) if out_len else 0
-        if out_len:
-            parts.append((out_addr, out_len, DESC_WRITE))
-        resp_addr = self.dev.buffer(RESP.size)
-        parts.append((resp_addr, RESP.size, DESC_WRITE))
-        if ring.next_slot + len(parts) > RING_SIZE:
-            ring.next_slot = 0
-        head = ring.next_slot
-        ring.next_slot += len(parts)
-        self.qt.write(ring.desc + 16 * head, b"".join(d.pack() for d in link(parts, head)))
-        self.qt.writew(ring.avail + 4 + 2 * (ring.avail_idx % RING_SIZE), head)
-        ring.avail_idx = (ring.avail_idx + 1) & 0xFFFF
-        self.qt.writew(ring.avail + 2, ring.avail_idx)
-        ring.flight.append((head, resp_addr, out_addr, out_len, answer))
+        parts, posted = self.dev.lay_out(header, payload, out_len)
+        head = queue.ring.make_available(self.qt, parts)
+        queue.flight.append((dataclasses.replace(posted, head=head), answer))
 
-    def kick(self, ring: _Ring) -> None:
-        self.qt.writew(ring.notify_addr, 0)
+    def kick(self, queue: _Queue) -> None:
+        self.qt.writew(queue.ring.notify_addr, 0)
 
-    def collect(self, ring: _Ring) -> list[tuple[int, int, bytes, bytes | None]]:
-        """(status, session id, output, known answer) of every request out on `ring`."""
-        waiting = {head: (resp, out, length, answer) for head, resp, out, length, answer in ring.flight}
+    def collect(self, queue: _Queue) -> list[tuple[int, int, bytes, bytes | None]]:
+        """(status, session id, output, known answer) of every request out on `queue`."""
+        waiting = {posted.head: (posted, answer) for posted, answer in queue.flight}
         done = []
         deadline = time.monotonic() + 10
         while waiting:
-            if self.qt.readw(ring.used + 2) == ring.used_idx:
+            used = queue.ring.take_used(self.qt)
+            if used is None:
                 if self.dev.broken or time.monotonic() > deadline:
                     raise QtestError(f"{len(waiting)} requests unanswered (status {self.dev.status():#x})")
                 time.sleep(0.002)
                 continue
-            head = self.qt.readl(ring.used + 4 + 8 * (ring.used_idx % RING_SIZE))
-            ring.used_idx = (ring.used_idx + 1) & 0xFFFF
-            if head not in waiting:
-                raise QtestError(f"head {head} answered, which is not in flight (or twice)")
-            resp, out, _, answer = waiting.pop(head)
-            status, session, written, _ = RESP.unpack(self.qt.read(resp, RESP.size))
-            done.append((status, session, self.qt.read(out, written) if written else b"", answer))
-        ring.flight = []
+            if used.id not in waiting:
+                raise QtestError(f"head {used.id} answered, which is not in flight (or twice)")
+            posted, answer = waiting.pop(used.id)
+            reply = self.dev.reply(posted, used)
+            done.append((reply.status, reply.session_id, reply.output, answer))
+        queue.flight = []
         return done
 
 
 class _Run:
-    def __init__(self, device: _Device, qmp_path: Path, rng: random.Random, result: LifecycleResult) -> None:
+    def __init__(self, device: _Device, properties: str, qmp_path: Path, rng: random.Random,
+                 result: LifecycleResult) -> None:
         self.device = device
+        self.properties = properties
         self.qmp_path = qmp_path
         self.rng = rng
         self.result = result
         device.init()
 
     def in_flight(self) -> bool:
-        return any(ring.flight for ring in self.device.rings)
+        return any(queue.flight for queue in self.device.queues)
 
     def post(self, *, heavy: bool = False) -> None:
         """Requests on every queue, then a kick of each: every queue has a batch out
         at once; `heavy`: a whole batch's worth of large ones, that keep a worker busy."""
-        for ring in self.device.rings:
+        for queue in self.device.queues:
             count = BATCH if heavy else self.rng.randint(1, 40)
             # At most MAX_FLIGHT per ring: each takes four of its descriptors.
-            for _ in range(min(count, MAX_FLIGHT - len(ring.flight))):
+            for _ in range(min(count, MAX_FLIGHT - len(queue.flight))):
                 blocks = self.rng.randint(2048, 4096) if heavy else self.rng.randint(1, 4096)
                 data = self.rng.randbytes(16 * blocks)
                 iv = self.rng.randbytes(16)
                 header = REQ.pack(Opcode.CRYPT, self.device.session, 0, 0, 0, 0, ENCRYPT, 16, len(data), 0)
-                self.device.post(ring, header, iv + data, len(data), _cbc(iv, data))
+                self.device.post(queue, header, iv + data, len(data), _cbc(iv, data))
                 self.result.posted += 1
-        for ring in self.device.rings:
-            self.device.kick(ring)
+        for queue in self.device.queues:
+            self.device.kick(queue)
 
     def post_and_reset(self) -> None:
         """Batches out on every queue and a reset at once, while workers have them."""
@@ -285,10 +274,10 @@ class _Run:
         self.reset()
 
     def collect(self) -> None:
-        for queue, ring in enumerate(self.device.rings):
-            for status, _, output, answer in self.device.collect(ring):
+        for index, queue in enumerate(self.device.queues):
+            for status, _, output, answer in self.device.collect(queue):
                 if (status == Status.OK) != (answer is not None) or output != (answer or b""):
-                    self.result.wrong.append(f"queue {queue}: status {status}, answer {output == answer}")
+                    self.result.wrong.append(f"queue {index}: status {status}, answer {output == answer}")
                 self.result.answered += 1
 
     def reset(self) -> None:
@@ -299,12 +288,39 @@ class _Run:
     def reinit_and_kick(self) -> None:
         """Batches out on every queue; then a reset, the queues set up again and
         kicked, in one go, before a worker may be back."""
-        rings = self.device.prepare_reinit(self.rng.randint(1, 8))
+        queues = self.device.prepare_reinit(self.rng.randint(1, 8))
         self.post(heavy=True)
         self.result.reinits += 1
-        self.device.reinit_and_kick_at_once(rings)
+        self.device.reinit_and_kick_at_once(queues)
         self.collect()
         self.device.open_session()
+
+    def unplug_replug(self) -> None:
+        """Batches out on every queue, then the device unplugged and a new one
+        plugged in: the old one's requests are never answered."""
+        self.post()
+        self.result.unplugs += 1
+        qt = self.device.qt
+        reply = qmp(self.qmp_path, "device_del", id=DEVICE_ID)
+        if "return" not in reply:
+            raise QtestError(f"device_del: {reply}")
+        qt.outl(ACPI_EJECT, 1 << (self.device.dev.devfn >> 3))
+        deadline = time.monotonic() + QTEST_TIMEOUT
+        while self._plugged():
+            if time.monotonic() > deadline:
+                raise QtestError("the device is still there after its eject")
+            time.sleep(0.01)
+        # The human monitor's device_add takes properties as the command line writes them.
+        line = f"device_add virtio-cryptodev-pci,id={DEVICE_ID},{self.properties}"
+        reply = qmp(self.qmp_path, "human-monitor-command", **{"command-line": line})
+        if not self._plugged():
+            raise QtestError(f"{line}: {reply}")
+        self.device = _Device(CryptodevQtest(qt))
+        self.device.init()
+
+    def _plugged(self) -> bool:
+        return "return" in qmp(self.qmp_path, "qom-get", path=f"/machine/peripheral/{DEVICE_ID}",
+                               property="type")
 
     def ask_qmp(self) -> None:
         started = time.monotonic()
@@ -329,14 +345,15 @@ def fuzz(qemu: Path, device: str, extra: Sequence[str], seed: int, seconds: floa
     rng = random.Random(seed)
     result = LifecycleResult()
     qmp_path = directory / f"lifecycle-{seed}.qmp"
-    command = [*POISON, *qemu_command(qemu, [*extra, "-device", f"virtio-cryptodev-pci,{device}",
-                                             "-qmp", f"unix:{qmp_path},server=on,wait=off"])]
+    args = [*extra, "-device", f"virtio-cryptodev-pci,id={DEVICE_ID},{device}",
+            "-qmp", f"unix:{qmp_path},server=on,wait=off"]
+    command = [*POISON, *qemu_command(qemu, args, machine="pc")]
     qt = Qtest(command, timeout=QTEST_TIMEOUT)
     try:
         qt.command("endianness")
-        run = _Run(_Device(CryptodevQtest(qt)), qmp_path, rng, result)
+        run = _Run(_Device(CryptodevQtest(qt)), device, qmp_path, rng, result)
         steps = [(run.post, 4), (run.collect, 3), (run.reset, 1), (run.post_and_reset, 2),
-                 (run.reinit_and_kick, 2), (run.ask_qmp, 1)]
+                 (run.reinit_and_kick, 2), (run.unplug_replug, 1), (run.ask_qmp, 1)]
         actions, weights = zip(*steps, strict=True)
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:

@@ -43,11 +43,11 @@ class QtestTimeout(QtestError):
     """QEMU did not answer in time; it has been killed."""
 
 
-def qemu_command(qemu: Path, args: Sequence[str] = ()) -> list[str]:
-    """The command line of a qtest QEMU: a q35 machine with nothing on it but `args`."""
+def qemu_command(qemu: Path, args: Sequence[str] = (), machine: str = "q35") -> list[str]:
+    """The command line of a qtest QEMU: a `machine` with nothing on it but `args`."""
     firmware = [arg for path in FIRMWARE_DIRS if Path(path).is_dir() for arg in ("-L", path)]
     return [
-        str(qemu), "-machine", "q35", "-accel", "qtest", "-qtest", "stdio", "-qtest-log", "/dev/null",
+        str(qemu), "-machine", machine, "-accel", "qtest", "-qtest", "stdio", "-qtest-log", "/dev/null",
         "-display", "none",
         "-nodefaults", "-m", f"{RAM_SIZE // (1024 * 1024)}M", *firmware, *args,
     ]

@@ -2,8 +2,9 @@
 descriptor table and the two rings sit, the descriptor and used-ring entries
 byte for byte, the descriptor flags and the feature bits that shape them.
 
-No I/O: these are the bytes a driver, or a hostile test, writes into guest
-memory; cryptodev_qtest.py puts them there over qtest.
+No I/O of its own: these are the bytes a driver, or a hostile test, writes
+into guest memory, and a :class:`Ring` that writes and reads them through any
+:class:`Memory` (cryptodev_qtest.py's is qtest).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 from collections.abc import Sequence
+from typing import Protocol
 
 __all__ = [
     "AVAIL_RING",
@@ -22,6 +24,8 @@ __all__ = [
     "F_VERSION_1",
     "USED_RING",
     "Desc",
+    "Memory",
+    "Ring",
     "Used",
     "link",
 ]
@@ -71,3 +75,51 @@ def link(parts: Sequence[tuple[int, int, int]], first: int = 0) -> list[Desc]:
         Desc(addr, length, flags | (DESC_NEXT if i < last else 0), first + i + 1 if i < last else 0)
         for i, (addr, length, flags) in enumerate(parts)
     ]
+
+
+class Memory(Protocol):
+    """Guest RAM as a driver reaches it."""
+
+    def write(self, addr: int, data: bytes) -> None: ...
+    def writew(self, addr: int, value: int) -> None: ...
+    def readw(self, addr: int) -> int: ...
+    def readl(self, addr: int) -> int: ...
+
+
+@dataclasses.dataclass
+class Ring:
+    """One split virtqueue in guest RAM, driven as a well-behaved driver does:
+    each chain made available in descriptor slots of its own (wrapping to slot 0
+    when it would not fit), used entries taken in the order the device wrote them.
+    The indices are the driver's own, so a hostile test can still move them."""
+
+    desc: int
+    avail: int
+    used: int
+    size: int
+    notify_addr: int = 0
+    avail_idx: int = 0
+    used_idx: int = 0
+    next_slot: int = 0
+
+    def make_available(self, memory: Memory, parts: Sequence[tuple[int, int, int]]) -> int:
+        """Writes the chain of (address, length, flags) `parts` and makes it
+        available, without notifying; returns its head."""
+        if self.next_slot + len(parts) > self.size:
+            self.next_slot = 0
+        head = self.next_slot
+        self.next_slot += len(parts)
+        memory.write(self.desc + 16 * head, b"".join(desc.pack() for desc in link(parts, head)))
+        memory.writew(self.avail + 4 + 2 * (self.avail_idx % self.size), head)
+        self.avail_idx = (self.avail_idx + 1) & 0xFFFF
+        memory.writew(self.avail + 2, self.avail_idx)
+        return head
+
+    def take_used(self, memory: Memory) -> Used | None:
+        """The next entry the device put in the used ring, or None if none yet."""
+        if memory.readw(self.used + 2) == self.used_idx:
+            return None
+        slot = self.used_idx % self.size
+        entry = Used(memory.readl(self.used + 4 + 8 * slot), memory.readl(self.used + 8 + 8 * slot))
+        self.used_idx = (self.used_idx + 1) & 0xFFFF
+        return entry
