@@ -91,14 +91,18 @@ fi
 dsc=$(find "$src_root" -maxdepth 1 -name 'qemu_*.dsc' | sort | tail -n 1)
 qemu_version=$(basename "${dsc:-$qemu_src}" .dsc)
 
+# The device as a patch series for this tree (also what an operator applies
+# to their own QEMU source): written on every run, applied when QEMU builds.
+series=$repo/build/qemu-series/$profile
+"$repo/virtio/lab/qemu-series.sh" format "$qemu_src" "$series"
 qemu_key=$(inputs_key "$qemu_version ${qemu_configure[*]}" \
-	virtio/qemu virtio/include virtio/lab/patch-qemu.sh)
+	virtio/qemu virtio/include virtio/lab/qemu-series.sh)
 qemu_out=$cache/qemu/$qemu_key
 if [ -x "$qemu_out/qemu-system-x86_64" ]; then
 	say "QEMU $qemu_version with virtio-cryptodev: cached ($qemu_key)"
 else
-	say "laying virtio-cryptodev into $qemu_src"
-	"$repo/virtio/lab/patch-qemu.sh" "$qemu_src"
+	say "applying the series in build/qemu-series/$profile to $qemu_src (git am)"
+	"$repo/virtio/lab/qemu-series.sh" apply "$qemu_src" "$series"
 	build=$qemu_build
 	if [ ! -f "$build/build.ninja" ]; then
 		say "configuring QEMU (x86_64-softmmu; first build takes about 4 minutes)"
