@@ -9,6 +9,9 @@ and there (tests/vm/guest/devcrypto_check.py):
   node coming back as an error status, sessions freed on reset, and the work
   counted by the outer device; `backend=auto` picks the node, falls back to
   builtin without it; `backend=devcrypto` without it refuses to start;
+- that device live-migrated (devcrypto to devcrypto, then to builtin) with
+  sessions of every kind and requests in flight, and refused by name while a
+  digest is half done inside the node;
 - the cryptodev engine on /dev/crypto (directly and via `open_engine`)
   against the software engine."""
 
@@ -51,6 +54,7 @@ def test_devcrypto_backend_and_engine_match_software_through_the_node(
     assert status == 0, output[-4000:]
     # The script really ran through: the last checks of both halves are there.
     assert "ok   the outer device served the inner device's work" in output, output[-4000:]
+    assert "ok   migration devcrypto to builtin: every session works on" in output, output[-4000:]
     assert "ok   the engines' work reached the device" in output, output[-4000:]
 
 

@@ -1,12 +1,13 @@
 """The device's lifecycle over qtest, in every mode, with freed memory
 poisoned: the seeded fuzzer of virtio/lab/lifecycle_fuzz.py puts requests in
 flight, resets and re-initialises the device under them, kicks at once,
-unplugs it and plugs a new one in, asks QMP, and checks every answer it collects (short here; `make fuzz` runs it
-long). Before batches had one hand-back path, a reset while a pool worker was
-back but not yet handed back let it hand back the next batch through freed
-memory (wrong answers, then a crash), an iothread with two queues hung QEMU
-for good at a reset, and so did a pool with fewer threads than batches out
-(all three fail on 5f8df50's device)."""
+unplugs it and plugs a new one in, asks QMP, and checks every answer it
+collects (short here; `make fuzz` runs it long). Before batches had one
+hand-back path, a reset while a pool worker was back but not yet handed back
+let it hand back the next batch through freed memory (wrong answers, then a
+crash), an iothread with two queues hung QEMU for good at a reset, and so did
+a pool with fewer threads than batches out (all three fail on 5f8df50's
+device)."""
 
 from __future__ import annotations
 

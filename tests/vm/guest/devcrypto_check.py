@@ -5,7 +5,10 @@ cryptodev-linux ABI on a machine without cryptodev-linux.
 (a) Our QEMU again, under the qtest accelerator, with the device's devcrypto
     backend on /dev/crypto, driven by virtio/lab/cryptodev_qtest.py; results
     against `cryptography`, and the work seen arriving at the outer device.
-(b) The cryptodev engine on /dev/crypto against the software engine.
+(b) Live migration of that device between such QEMUs: devcrypto to devcrypto,
+    then to builtin, with sessions of every kind and requests in flight; a
+    digest in progress inside the node refuses the move by name.
+(c) The cryptodev engine on /dev/crypto against the software engine.
 Prints one line per check and exits non-zero on any failure. Needs
 virtio/lab and tests/vm on PYTHONPATH (the VM test sets it)."""
 
@@ -15,6 +18,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import cryptodev_qtest as cq
@@ -23,6 +27,7 @@ from checklist import Checklist
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from migration_qtest import MAC_KEY, Host, Sessions, hmac_sha256, in_flight, mismatches
 from qtest import QtestError, qemu_command
 from vectors import CBC_AES256, HMAC_SHA256_CASE2
 from vmlab import Lab
@@ -213,6 +218,52 @@ def qtest_devcrypto(qemu: Path) -> None:
               f"backend=devcrypto with a missing node refuses to start: {str(exc).splitlines()[-1]}")
 
 
+def migration(qemu: Path) -> None:
+    """A → B on /dev/crypto, then B → C on the builtin backend, as in
+    tests/vm/test_device_migration.py: each destination makes every session again
+    in its own backend under its old id."""
+    devcrypto = f"backend=devcrypto,devcrypto-path={NODE},num-queues=2"
+    builtin = "backend=builtin,num-queues=2"
+    data = bytes(range(256)) * 16
+    with tempfile.TemporaryDirectory() as directory:
+        hosts: list[Host] = []
+        try:
+            def start(device: str, *, incoming: bool = False) -> Host:
+                hosts.append(Host(qemu, Path(directory), f"q{len(hosts)}", device, [], incoming))
+                return hosts[-1]
+
+            a = start(devcrypto)
+            dev = cq.CryptodevQtest(a.qt)
+            sessions = Sessions(dev)
+            check(sessions.check(dev, data) == [], "migration: sessions of every kind on /dev/crypto")
+            moves = ((devcrypto, "devcrypto to devcrypto"), (builtin, "devcrypto to builtin"))
+            for destination, name in moves:
+                b = start(destination, incoming=True)
+                posted = in_flight(dev, sessions.cbc, len(hosts))
+                outcome = a.migrate_to(b)
+                check(outcome == ("completed", ""), f"migration {name}: {outcome}")
+                dev = dev.moved_to(b.qt)
+                wrong = mismatches(dev, posted)
+                check(wrong == 0, f"migration {name}: requests in flight answered once ({wrong} wrong)")
+                check(sessions.check(dev, data) == [], f"migration {name}: every session works on")
+                a = b
+
+            # A digest half done inside the node cannot be carried.
+            a = start(devcrypto)
+            dev = cq.CryptodevQtest(a.qt)
+            session = dev.create_session(mac=cq.CRYPTO_SHA2_256_HMAC, mac_key=MAC_KEY)
+            dev.crypt(session, b"first half ", out_len=0, flags=cq.F_UPDATE)
+            status, _ = a.migrate_to(start(devcrypto, incoming=True))
+            check(status == "failed" and a.status() == "running"
+                  and f"session {session} holds a hmac(sha256) digest in progress" in a.qt.stderr,
+                  f"migration: a digest in progress in the node refuses by name ({status})")
+            check(dev.crypt(session, b"second half", out_len=32, flags=cq.F_FINAL)
+                  == hmac_sha256(b"first half second half"), "migration: ... and the source goes on")
+        finally:
+            for host in hosts:
+                host.qt.close()
+
+
 def engines() -> None:
     software = SoftwareEngine()
     before = requests()
@@ -239,7 +290,9 @@ def engines() -> None:
 
 
 def main() -> int:
-    qtest_devcrypto(Lab.load().qemu)
+    qemu = Lab.load().qemu
+    qtest_devcrypto(qemu)
+    migration(qemu)
     engines()
     return CHECKS.finish()
 
