@@ -14,16 +14,11 @@ import cryptodev_qtest as cq
 import pytest
 from cryptodev_qtest import CryptodevQtest
 from migration_qtest import IV, KEY, MAC_KEY, Host, Sessions, cbc, hmac_sha256, in_flight, mismatches
+from migration_qtest import MODES as EVERY_MODE
 from vmlab import Lab
 
 # mode: (device properties, QEMU options)
-MODES = {
-    "main-loop": ("backend=builtin,num-queues=2", []),
-    "iothread": ("backend=builtin,num-queues=2,iothread=io0", ["-object", "iothread,id=io0"]),
-    "parallel": ("backend=builtin,num-queues=2,parallel=on", []),
-    "parallel, a pool of 1 thread": ("backend=builtin,num-queues=2,parallel=on",
-                                     ["-object", "main-loop,id=ml0,thread-pool-max=1"]),
-}
+MODES = {mode: (f"backend=builtin,{device}", extra) for mode, (device, extra) in EVERY_MODE.items()}
 
 
 @pytest.fixture

@@ -20,14 +20,23 @@ from lifecycle_fuzz import POISON
 from qtest import Qtest, qemu_command
 from vmlab import migrate, qmp
 
-__all__ = ["IN_FLIGHT", "IV", "KEY", "MAC_KEY", "Host", "Sessions", "cbc", "hmac_sha256", "in_flight",
-           "mismatches"]
+__all__ = ["IN_FLIGHT", "IV", "KEY", "MAC_KEY", "MODES", "Host", "Sessions", "cbc", "hmac_sha256",
+           "in_flight", "mismatches"]
 
 KEY = bytes(range(32))
 MAC_KEY = bytes(range(100, 164))
 IV = bytes(range(16, 32))
 IN_FLIGHT = 48
 REQUEST_LEN = 64 * 1024
+
+# mode: (device properties beside the backend's, QEMU options)
+MODES = {
+    "main-loop": ("num-queues=2", []),
+    "iothread": ("num-queues=2,iothread=io0", ["-object", "iothread,id=io0"]),
+    "parallel": ("num-queues=2,parallel=on", []),
+    "parallel, a pool of 1 thread": ("num-queues=2,parallel=on",
+                                     ["-object", "main-loop,id=ml0,thread-pool-max=1"]),
+}
 
 
 class Host:

@@ -19,6 +19,7 @@ import random
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import cryptodev_qtest as cq
@@ -27,7 +28,7 @@ from checklist import Checklist
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from migration_qtest import MAC_KEY, Host, Sessions, hmac_sha256, in_flight, mismatches
+from migration_qtest import MAC_KEY, MODES, Host, Sessions, hmac_sha256, in_flight, mismatches
 from qtest import QtestError, qemu_command
 from vectors import CBC_AES256, HMAC_SHA256_CASE2
 from vmlab import Lab
@@ -219,41 +220,47 @@ def qtest_devcrypto(qemu: Path) -> None:
 
 
 def migration(qemu: Path) -> None:
-    """A → B on /dev/crypto, then B → C on the builtin backend, as in
-    tests/vm/test_device_migration.py: each destination makes every session again
-    in its own backend under its old id."""
-    devcrypto = f"backend=devcrypto,devcrypto-path={NODE},num-queues=2"
-    builtin = "backend=builtin,num-queues=2"
+    """In each mode, A → B on /dev/crypto, then B → C on the builtin backend, as
+    tests/vm/test_device_migration.py does: each destination makes every session
+    again in its own backend under its old id."""
     data = bytes(range(256)) * 16
     with tempfile.TemporaryDirectory() as directory:
         hosts: list[Host] = []
-        try:
-            def start(device: str, *, incoming: bool = False) -> Host:
-                hosts.append(Host(qemu, Path(directory), f"q{len(hosts)}", device, [], incoming))
-                return hosts[-1]
 
-            a = start(devcrypto)
-            dev = cq.CryptodevQtest(a.qt)
-            sessions = Sessions(dev)
-            check(sessions.check(dev, data) == [], "migration: sessions of every kind on /dev/crypto")
-            moves = ((devcrypto, "devcrypto to devcrypto"), (builtin, "devcrypto to builtin"))
-            for destination, name in moves:
-                b = start(destination, incoming=True)
-                posted = in_flight(dev, sessions.cbc, len(hosts))
-                outcome = a.migrate_to(b)
-                check(outcome == ("completed", ""), f"migration {name}: {outcome}")
-                dev = dev.moved_to(b.qt)
-                wrong = mismatches(dev, posted)
-                check(wrong == 0, f"migration {name}: requests in flight answered once ({wrong} wrong)")
-                check(sessions.check(dev, data) == [], f"migration {name}: every session works on")
-                a = b
+        def start(device: str, extra: Sequence[str], *, incoming: bool = False) -> Host:
+            hosts.append(Host(qemu, Path(directory), f"q{len(hosts)}", device, extra, incoming))
+            return hosts[-1]
+
+        try:
+            for mode, (properties, extra) in MODES.items():
+                devcrypto = f"backend=devcrypto,devcrypto-path={NODE},{properties}"
+                a = start(devcrypto, extra)
+                dev = cq.CryptodevQtest(a.qt)
+                sessions = Sessions(dev)
+                check(sessions.check(dev, data) == [], f"migration ({mode}): sessions on the node")
+                for destination in ("devcrypto", "builtin"):
+                    name = f"({mode}) devcrypto to {destination}"
+                    b = start(devcrypto if destination == "devcrypto" else f"backend=builtin,{properties}",
+                              extra, incoming=True)
+                    posted = in_flight(dev, sessions.cbc, len(hosts))
+                    outcome = a.migrate_to(b)
+                    check(outcome == ("completed", ""), f"migration {name}: {outcome}")
+                    dev = dev.moved_to(b.qt)
+                    wrong = mismatches(dev, posted)
+                    check(wrong == 0, f"migration {name}: requests in flight answered once ({wrong} wrong)")
+                    check(sessions.check(dev, data) == [], f"migration {name}: every session works on")
+                    a.qt.close()
+                    a = b
+                a.qt.close()
 
             # A digest half done inside the node cannot be carried.
-            a = start(devcrypto)
+            properties, extra = MODES["main-loop"]
+            devcrypto = f"backend=devcrypto,devcrypto-path={NODE},{properties}"
+            a = start(devcrypto, extra)
             dev = cq.CryptodevQtest(a.qt)
             session = dev.create_session(mac=cq.CRYPTO_SHA2_256_HMAC, mac_key=MAC_KEY)
             dev.crypt(session, b"first half ", out_len=0, flags=cq.F_UPDATE)
-            status, _ = a.migrate_to(start(devcrypto, incoming=True))
+            status, _ = a.migrate_to(start(devcrypto, extra, incoming=True))
             check(status == "failed" and a.status() == "running"
                   and f"session {session} holds a hmac(sha256) digest in progress" in a.qt.stderr,
                   f"migration: a digest in progress in the node refuses by name ({status})")
