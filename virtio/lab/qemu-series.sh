@@ -68,11 +68,14 @@ hook() {
 	# The device goes in the source set upstream's virtio-crypto.c is in
 	# (virtio_ss in 7.2, system_virtio_ss in 10.0), its PCI proxy in
 	# virtio_pci_ss, both before the line that adds virtio_pci_ss to its parent.
+	# The builtin backend calls libgcrypt itself, so it names the library:
+	# QEMU links it only when its own crypto layer uses it, which QEMU 10.2
+	# does not when GnuTLS is found, --enable-gcrypt or not.
 	local device_ss
 	device_ss=$(sed -n "s/^\([a-z_]*\)\.add(when: 'CONFIG_VIRTIO_CRYPTO', if_true: files('virtio-crypto\.c'))$/\1/p" "$meson")
 	[ -n "$device_ss" ] || fail "hw/virtio/meson.build changed shape (virtio-crypto.c)"
 	sed -i "/^[a-z_]*virtio_ss.add_all(when: 'CONFIG_VIRTIO_PCI', if_true: virtio_pci_ss)/i\\
-$device_ss.add(files('virtio-cryptodev.c', 'virtio-cryptodev-builtin.c', 'virtio-cryptodev-devcrypto.c'))  # $marker\\
+$device_ss.add(dependency('libgcrypt'), files('virtio-cryptodev.c', 'virtio-cryptodev-builtin.c', 'virtio-cryptodev-devcrypto.c'))  # $marker\\
 virtio_pci_ss.add(files('virtio-cryptodev-pci.c'))  # $marker" "$meson"
 	grep -q "# $marker" "$meson" || fail "hw/virtio/meson.build changed shape"
 	# QEMU asserts that every realized device id has a name.
