@@ -1,10 +1,10 @@
 /*
- * virtio-cryptodev builtin backend: the crypto QEMU is built with, on every
- * host. Ciphers go through QEMU's crypto layer (qcrypto_cipher_*). Hashes,
- * HMACs and AES-GCM go to libgcrypt, which QEMU links already
- * (--enable-gcrypt): the device keeps a running state per session
- * (multi-part hashing, and copying a state), QEMU 7.2's qcrypto_hash/hmac
- * only hash whole buffers, and qcrypto has no GCM.
+ * virtio-cryptodev builtin backend: libgcrypt, on every host. Not QEMU's
+ * crypto layer: the device keeps a running state per session (multi-part
+ * hashing, and copying a state), which QEMU 7.2's qcrypto_hash/hmac cannot
+ * (they hash whole buffers); qcrypto has no GCM; and which modes qcrypto
+ * offers depends on the library QEMU was configured with (on GnuTLS, as
+ * QEMU 10.2 prefers, no CTR and no AES-192 XTS).
  *
  * This work is licensed under the terms of the GNU GPL, version 2 or
  * (at your option) any later version.  See the COPYING file in the
@@ -14,7 +14,6 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include <gcrypt.h>
-#include "crypto/cipher.h"
 #include "hw/virtio/virtio-cryptodev.h"
 #include "trace.h"
 
@@ -22,8 +21,7 @@
 #define BUILTIN_MAX_BLOCK 128
 
 typedef struct BuiltinSession {
-    QCryptoCipher *cipher;   /* NULL for none, CRYPTO_NULL and GCM */
-    gcry_cipher_hd_t gcm;    /* AES-GCM sessions only */
+    gcry_cipher_hd_t cipher; /* NULL for none and CRYPTO_NULL */
     gcry_md_hd_t md;         /* NULL for no hash or HMAC */
     int md_algo;
     /* libgcrypt refuses input after a digest is read: start over first. */
@@ -50,15 +48,33 @@ static void builtin_close(VirtIOCryptodev *s)
 }
 
 /* @key_len: of one AES key (XTS takes two). */
-static QCryptoCipherAlgo builtin_aes(size_t key_len)
+static int builtin_aes(size_t key_len)
 {
     switch (key_len) {
     case 16:
-        return QCRYPTO_CIPHER_ALGO_AES_128;
+        return GCRY_CIPHER_AES128;
     case 24:
-        return QCRYPTO_CIPHER_ALGO_AES_192;
+        return GCRY_CIPHER_AES192;
     default:
-        return QCRYPTO_CIPHER_ALGO_AES_256;
+        return GCRY_CIPHER_AES256;
+    }
+}
+
+static int builtin_mode(int mode)
+{
+    switch (mode) {
+    case QCRYPTO_CIPHER_MODE_ECB:
+        return GCRY_CIPHER_MODE_ECB;
+    case QCRYPTO_CIPHER_MODE_CBC:
+        return GCRY_CIPHER_MODE_CBC;
+    case QCRYPTO_CIPHER_MODE_CTR:
+        return GCRY_CIPHER_MODE_CTR;
+    case QCRYPTO_CIPHER_MODE_XTS:
+        return GCRY_CIPHER_MODE_XTS;
+    case VIRTIO_CRYPTODEV_MODE_GCM:
+        return GCRY_CIPHER_MODE_GCM;
+    default:
+        return GCRY_CIPHER_MODE_NONE;
     }
 }
 
@@ -86,8 +102,7 @@ static void builtin_destroy_session(VirtIOCryptodev *s, void *backend_session)
 {
     BuiltinSession *session = backend_session;
 
-    qcrypto_cipher_free(session->cipher);
-    gcry_cipher_close(session->gcm);
+    gcry_cipher_close(session->cipher);
     gcry_md_close(session->md);
     gcry_md_close(session->outer);
     explicit_bzero(session, sizeof(*session));
@@ -162,17 +177,19 @@ static bool builtin_open_md(const VirtIOCryptodevSessionParams *p,
     return true;
 }
 
-static bool builtin_open_gcm(const VirtIOCryptodevSessionParams *p,
-                             BuiltinSession *session)
+static bool builtin_open_cipher(const VirtIOCryptodevSessionParams *p,
+                                BuiltinSession *session)
 {
-    int algo = p->key_len == 16 ? GCRY_CIPHER_AES128 :
-               p->key_len == 24 ? GCRY_CIPHER_AES192 : GCRY_CIPHER_AES256;
+    int mode = builtin_mode(p->cipher->mode);
+    size_t aes_key_len = mode == GCRY_CIPHER_MODE_XTS ? p->key_len / 2 :
+                                                        p->key_len;
 
-    if (gcry_cipher_open(&session->gcm, algo, GCRY_CIPHER_MODE_GCM, 0)) {
-        session->gcm = NULL;
+    if (mode == GCRY_CIPHER_MODE_NONE ||
+        gcry_cipher_open(&session->cipher, builtin_aes(aes_key_len), mode, 0)) {
+        session->cipher = NULL;
         return false;
     }
-    return !gcry_cipher_setkey(session->gcm, p->key, p->key_len);
+    return !gcry_cipher_setkey(session->cipher, p->key, p->key_len);
 }
 
 static uint32_t builtin_create_session(VirtIOCryptodev *s,
@@ -180,24 +197,12 @@ static uint32_t builtin_create_session(VirtIOCryptodev *s,
                                        void **backend_session)
 {
     BuiltinSession *session = g_new0(BuiltinSession, 1);
-    Error *err = NULL;
 
-    if (p->cipher && p->cipher->mode == VIRTIO_CRYPTODEV_MODE_GCM) {
-        if (!builtin_open_gcm(p, session)) {
-            trace_virtio_cryptodev_backend_error(s, "gcry_cipher_open/setkey");
-            builtin_destroy_session(s, session);
-            return VIRTIO_CRYPTODEV_S_NOTSUPP;
-        }
-    } else if (p->cipher && p->cipher->mode != VIRTIO_CRYPTODEV_MODE_NULL) {
-        size_t aes_key_len = p->cipher->mode == QCRYPTO_CIPHER_MODE_XTS ?
-                             p->key_len / 2 : p->key_len;
-
-        session->cipher = qcrypto_cipher_new(builtin_aes(aes_key_len),
-                                             p->cipher->mode,
-                                             p->key, p->key_len, &err);
-        if (!session->cipher) {
-            goto fail;
-        }
+    if (p->cipher && p->cipher->mode != VIRTIO_CRYPTODEV_MODE_NULL &&
+        !builtin_open_cipher(p, session)) {
+        trace_virtio_cryptodev_backend_error(s, "gcry_cipher_open/setkey");
+        builtin_destroy_session(s, session);
+        return VIRTIO_CRYPTODEV_S_NOTSUPP;
     }
     if (p->mac && !builtin_open_md(p, session)) {
         trace_virtio_cryptodev_backend_error(s, "gcry_md_open/setkey");
@@ -206,12 +211,6 @@ static uint32_t builtin_create_session(VirtIOCryptodev *s,
     }
     *backend_session = session;
     return VIRTIO_CRYPTODEV_S_OK;
-
-fail:
-    trace_virtio_cryptodev_backend_error(s, error_get_pretty(err));
-    error_free(err);
-    builtin_destroy_session(s, session);
-    return VIRTIO_CRYPTODEV_S_NOTSUPP;
 }
 
 /* Adds @data to the running state; with @digest, writes it and starts over. */
@@ -228,51 +227,33 @@ static void builtin_digest(VirtIOCryptodevSession *session, BuiltinSession *b,
     }
 }
 
-/*
- * QEMU's CTR takes whole blocks only; CTR is a keystream XORed in, so a
- * tail is done as a zero-padded block whose extra bytes are dropped.
- */
-static int builtin_ctr_tail(QCryptoCipher *cipher, const uint8_t *src,
-                            uint8_t *dst, size_t len, Error **errp)
-{
-    size_t whole = QEMU_ALIGN_DOWN(len, VIRTIO_CRYPTODEV_BLOCK_LEN);
-    uint8_t block[VIRTIO_CRYPTODEV_BLOCK_LEN] = { 0 };
-    int ret = 0;
-
-    if (whole) {
-        ret = qcrypto_cipher_encrypt(cipher, src, dst, whole, errp);
-    }
-    if (!ret && len > whole) {
-        memcpy(block, src + whole, len - whole);
-        ret = qcrypto_cipher_encrypt(cipher, block, block, sizeof(block), errp);
-        memcpy(dst + whole, block, len - whole);
-        explicit_bzero(block, sizeof(block));
-    }
-    return ret;
-}
-
+/* One request: CTR counts from @iv, the other modes start from it. */
 static int builtin_cipher(const VirtIOCryptodevAlg *alg, BuiltinSession *b,
                           uint32_t op, const uint8_t *iv, const uint8_t *src,
-                          uint8_t *dst, size_t len, Error **errp)
+                          uint8_t *dst, size_t len)
 {
-    int ret;
+    gcry_error_t err = 0;
 
     if (alg->mode == VIRTIO_CRYPTODEV_MODE_NULL) {
-        memcpy(dst, src, len);
+        memmove(dst, src, len);
         return 0;
     }
-    if (alg->iv_len) {
-        ret = qcrypto_cipher_setiv(b->cipher, iv, alg->iv_len, errp);
-        if (ret) {
-            return ret;
-        }
-    }
     if (alg->mode == QCRYPTO_CIPHER_MODE_CTR) {
-        return builtin_ctr_tail(b->cipher, src, dst, len, errp);
+        err = gcry_cipher_setctr(b->cipher, iv, alg->iv_len);
+    } else if (alg->iv_len) {
+        err = gcry_cipher_setiv(b->cipher, iv, alg->iv_len);
     }
-    return op == VIRTIO_CRYPTODEV_ENCRYPT ?
-        qcrypto_cipher_encrypt(b->cipher, src, dst, len, errp) :
-        qcrypto_cipher_decrypt(b->cipher, src, dst, len, errp);
+    if (!err && src == dst) {
+        /* libgcrypt works in place when given no input buffer. */
+        err = op == VIRTIO_CRYPTODEV_ENCRYPT ?
+              gcry_cipher_encrypt(b->cipher, dst, len, NULL, 0) :
+              gcry_cipher_decrypt(b->cipher, dst, len, NULL, 0);
+    } else if (!err) {
+        err = op == VIRTIO_CRYPTODEV_ENCRYPT ?
+              gcry_cipher_encrypt(b->cipher, dst, len, src, len) :
+              gcry_cipher_decrypt(b->cipher, dst, len, src, len);
+    }
+    return err ? -1 : 0;
 }
 
 static uint32_t builtin_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *session,
@@ -281,7 +262,6 @@ static uint32_t builtin_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *sessio
                               uint8_t *digest)
 {
     BuiltinSession *b = session->backend_session;
-    Error *err = NULL;
     int ret = 0;
 
     /* With a cipher and a MAC, the MAC covers the plaintext. */
@@ -289,14 +269,13 @@ static uint32_t builtin_crypt(VirtIOCryptodev *s, VirtIOCryptodevSession *sessio
         builtin_digest(session, b, flags, src, len, digest);
     }
     if (session->cipher) {
-        ret = builtin_cipher(session->cipher, b, op, iv, src, dst, len, &err);
+        ret = builtin_cipher(session->cipher, b, op, iv, src, dst, len);
     }
     if (!ret && b->md && session->cipher && op == VIRTIO_CRYPTODEV_DECRYPT) {
         builtin_digest(session, b, flags, dst, len, digest);
     }
     if (ret) {
-        trace_virtio_cryptodev_backend_error(s, error_get_pretty(err));
-        error_free(err);
+        trace_virtio_cryptodev_backend_error(s, "gcry_cipher");
         return VIRTIO_CRYPTODEV_S_BACKEND;
     }
     return VIRTIO_CRYPTODEV_S_OK;
@@ -330,23 +309,23 @@ static uint32_t builtin_gcm(BuiltinSession *b, VirtIOCryptodevAuthOp *a)
 {
     gcry_error_t err;
 
-    err = gcry_cipher_reset(b->gcm);
+    err = gcry_cipher_reset(b->cipher);
     if (!err) {
-        err = gcry_cipher_setiv(b->gcm, a->iv, VIRTIO_CRYPTODEV_GCM_IV_LEN);
+        err = gcry_cipher_setiv(b->cipher, a->iv, VIRTIO_CRYPTODEV_GCM_IV_LEN);
     }
     if (!err) {
-        err = gcry_cipher_authenticate(b->gcm, a->auth, a->auth_len);
+        err = gcry_cipher_authenticate(b->cipher, a->auth, a->auth_len);
     }
     if (!err && a->op == VIRTIO_CRYPTODEV_ENCRYPT) {
-        err = gcry_cipher_encrypt(b->gcm, a->out, a->len, a->src, a->len);
+        err = gcry_cipher_encrypt(b->cipher, a->out, a->len, a->src, a->len);
         if (!err) {
-            err = gcry_cipher_gettag(b->gcm, a->out + a->len, a->tag_len);
+            err = gcry_cipher_gettag(b->cipher, a->out + a->len, a->tag_len);
         }
         a->result_len = a->len + a->tag_len;
     } else if (!err) {
-        err = gcry_cipher_decrypt(b->gcm, a->out, a->len, a->src, a->len);
+        err = gcry_cipher_decrypt(b->cipher, a->out, a->len, a->src, a->len);
         if (!err) {
-            err = gcry_cipher_checktag(b->gcm, a->tag, a->tag_len);
+            err = gcry_cipher_checktag(b->cipher, a->tag, a->tag_len);
             if (gcry_err_code(err) == GPG_ERR_CHECKSUM) {
                 return VIRTIO_CRYPTODEV_S_BADMSG;
             }
@@ -381,7 +360,7 @@ static bool builtin_tls_pad_ok(const uint8_t *out, size_t n)
  * padding), so both failures look alike.
  */
 static uint32_t builtin_tls(VirtIOCryptodevSession *session, BuiltinSession *b,
-                            VirtIOCryptodevAuthOp *a, Error **errp)
+                            VirtIOCryptodevAuthOp *a)
 {
     const VirtIOCryptodevAlg *alg = session->cipher;
     uint8_t digest[VIRTIO_CRYPTODEV_MAX_DIGEST_LEN];
@@ -402,12 +381,12 @@ static uint32_t builtin_tls(VirtIOCryptodevSession *session, BuiltinSession *b,
         }
         a->result_len = n;
         return builtin_cipher(alg, b, VIRTIO_CRYPTODEV_ENCRYPT, a->iv, a->out,
-                              a->out, n, errp) ?
+                              a->out, n) ?
                VIRTIO_CRYPTODEV_S_BACKEND : VIRTIO_CRYPTODEV_S_OK;
     }
 
     if (builtin_cipher(alg, b, VIRTIO_CRYPTODEV_DECRYPT, a->iv, a->src,
-                       a->out, n, errp)) {
+                       a->out, n)) {
         return VIRTIO_CRYPTODEV_S_BACKEND;
     }
     if (alg->block_len > 1) {
@@ -428,14 +407,14 @@ static uint32_t builtin_tls(VirtIOCryptodevSession *session, BuiltinSession *b,
 
 /* SRTP and ETM: encrypt-then-MAC; decrypting, nothing before the tag checks. */
 static uint32_t builtin_etm(VirtIOCryptodevSession *session, BuiltinSession *b,
-                            VirtIOCryptodevAuthOp *a, Error **errp)
+                            VirtIOCryptodevAuthOp *a)
 {
     uint8_t digest[VIRTIO_CRYPTODEV_MAX_DIGEST_LEN];
 
     a->result_len = a->len;
     if (a->op == VIRTIO_CRYPTODEV_ENCRYPT) {
         if (builtin_cipher(session->cipher, b, a->op, a->iv, a->src, a->out,
-                           a->len, errp)) {
+                           a->len)) {
             return VIRTIO_CRYPTODEV_S_BACKEND;
         }
         if (b->md) {
@@ -451,7 +430,7 @@ static uint32_t builtin_etm(VirtIOCryptodevSession *session, BuiltinSession *b,
         }
     }
     return builtin_cipher(session->cipher, b, a->op, a->iv, a->src, a->out,
-                          a->len, errp) ?
+                          a->len) ?
            VIRTIO_CRYPTODEV_S_BACKEND : VIRTIO_CRYPTODEV_S_OK;
 }
 
@@ -460,7 +439,6 @@ static uint32_t builtin_auth_crypt(VirtIOCryptodev *s,
                                    VirtIOCryptodevAuthOp *a)
 {
     BuiltinSession *b = session->backend_session;
-    Error *err = NULL;
     uint32_t status;
 
     switch (a->mode) {
@@ -468,17 +446,15 @@ static uint32_t builtin_auth_crypt(VirtIOCryptodev *s,
         status = builtin_gcm(b, a);
         break;
     case VIRTIO_CRYPTODEV_AUTH_TLS:
-        status = builtin_tls(session, b, a, &err);
+        status = builtin_tls(session, b, a);
         break;
     default:
-        status = builtin_etm(session, b, a, &err);
+        status = builtin_etm(session, b, a);
         break;
     }
     if (status == VIRTIO_CRYPTODEV_S_BACKEND) {
-        trace_virtio_cryptodev_backend_error(s, err ? error_get_pretty(err) :
-                                             "gcry_cipher (GCM)");
+        trace_virtio_cryptodev_backend_error(s, "gcry_cipher");
     }
-    error_free(err);
     return status;
 }
 
