@@ -115,15 +115,16 @@ format() {
 	backend in QEMU: the builtin one (QEMU's crypto API) or the host's
 	/dev/crypto. One PCI function, virtio-cryptodev-pci.
 	MSG
-	rm -rf "$out"
+	# Only an earlier series goes: OUT_DIR may hold anything else.
 	mkdir -p "$out"
+	rm -f "$out"/[0-9][0-9][0-9][0-9]-*.patch
 	git -C "$git" format-patch -q --no-signature -o "$out" HEAD~2
 }
 
 apply() {
 	local git=$work/apply
 	base "$git"
-	git -C "$git" am -q "$out"/*.patch || fail "the series in $out does not apply to $qemu"
+	git -C "$git" am -q "$out"/[0-9][0-9][0-9][0-9]-*.patch || fail "the series in $out does not apply to $qemu"
 	git -C "$git" ls-files | while read -r f; do
 		mkdir -p "$(dirname "$qemu/$f")"
 		cmp -s "$git/$f" "$qemu/$f" || cp "$git/$f" "$qemu/$f"
