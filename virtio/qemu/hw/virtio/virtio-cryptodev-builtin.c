@@ -232,6 +232,9 @@ static int builtin_cipher(const VirtIOCryptodevAlg *alg, BuiltinSession *b,
                           uint32_t op, const uint8_t *iv, const uint8_t *src,
                           uint8_t *dst, size_t len)
 {
+    /* libgcrypt works in place when given no input buffer. */
+    const uint8_t *in = src == dst ? NULL : src;
+    size_t in_len = in ? len : 0;
     gcry_error_t err = 0;
 
     if (alg->mode == VIRTIO_CRYPTODEV_MODE_NULL) {
@@ -243,15 +246,10 @@ static int builtin_cipher(const VirtIOCryptodevAlg *alg, BuiltinSession *b,
     } else if (alg->iv_len) {
         err = gcry_cipher_setiv(b->cipher, iv, alg->iv_len);
     }
-    if (!err && src == dst) {
-        /* libgcrypt works in place when given no input buffer. */
+    if (!err) {
         err = op == VIRTIO_CRYPTODEV_ENCRYPT ?
-              gcry_cipher_encrypt(b->cipher, dst, len, NULL, 0) :
-              gcry_cipher_decrypt(b->cipher, dst, len, NULL, 0);
-    } else if (!err) {
-        err = op == VIRTIO_CRYPTODEV_ENCRYPT ?
-              gcry_cipher_encrypt(b->cipher, dst, len, src, len) :
-              gcry_cipher_decrypt(b->cipher, dst, len, src, len);
+              gcry_cipher_encrypt(b->cipher, dst, len, in, in_len) :
+              gcry_cipher_decrypt(b->cipher, dst, len, in, in_len);
     }
     return err ? -1 : 0;
 }

@@ -29,19 +29,15 @@
 #include "sysemu/runstate.h"
 #endif
 
-/* 9.1 renamed the crypto algorithms (QCryptoHashAlgorithm, ..._ALG_...). */
+/* 9.1 renamed the hash algorithms (QCryptoHashAlgorithm, ..._ALG_...). */
 #if !VIRTIO_CRYPTODEV_QEMU_AT_LEAST(9, 1)
 typedef QCryptoHashAlgorithm QCryptoHashAlgo;
-typedef QCryptoCipherAlgorithm QCryptoCipherAlgo;
 #define QCRYPTO_HASH_ALGO_MD5 QCRYPTO_HASH_ALG_MD5
 #define QCRYPTO_HASH_ALGO_SHA1 QCRYPTO_HASH_ALG_SHA1
 #define QCRYPTO_HASH_ALGO_SHA224 QCRYPTO_HASH_ALG_SHA224
 #define QCRYPTO_HASH_ALGO_SHA256 QCRYPTO_HASH_ALG_SHA256
 #define QCRYPTO_HASH_ALGO_SHA384 QCRYPTO_HASH_ALG_SHA384
 #define QCRYPTO_HASH_ALGO_SHA512 QCRYPTO_HASH_ALG_SHA512
-#define QCRYPTO_CIPHER_ALGO_AES_128 QCRYPTO_CIPHER_ALG_AES_128
-#define QCRYPTO_CIPHER_ALGO_AES_192 QCRYPTO_CIPHER_ALG_AES_192
-#define QCRYPTO_CIPHER_ALGO_AES_256 QCRYPTO_CIPHER_ALG_AES_256
 #endif
 
 /*
