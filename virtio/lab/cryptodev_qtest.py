@@ -412,7 +412,7 @@ class CryptodevQtest:
     # The virtqueue.
 
     def used_idx(self) -> int:
-        return self.qt.readw(USED_RING + 2)
+        return self.qt.readw(self.ring.used + 2)
 
     def kick(self) -> None:
         self.qt.writew(self.ring.notify_addr, 0)
@@ -446,8 +446,8 @@ class CryptodevQtest:
         Returns how many requests the device answered."""
         ring = self.ring
         n = ring.size
-        self.qt.write(DESC_TABLE, entry.pack() * n)
-        self.qt.write(AVAIL_RING + 4, b"".join(i.to_bytes(2, "little") for i in range(n)))
+        self.qt.write(ring.desc, entry.pack() * n)
+        self.qt.write(ring.avail + 4, b"".join(i.to_bytes(2, "little") for i in range(n)))
         answered = in_flight = 0
         deadline = time.monotonic() + seconds
         while True:
@@ -467,7 +467,7 @@ class CryptodevQtest:
                 # Slot i always names head i, so only the index moves.
                 ring.avail_idx = (ring.avail_idx + n - in_flight) & 0xFFFF
                 in_flight = n
-                self.qt.writew(AVAIL_RING + 2, ring.avail_idx)
+                self.qt.writew(ring.avail + 2, ring.avail_idx)
                 self.kick()
             time.sleep(0.002)
 
