@@ -15,10 +15,10 @@ test-vm: install-test lab
 
 # What `make test` runs on the second profile: the device's ABI and hardening
 # over qtest, migration, the driver's hardening and datapath in a guest, the
-# OpenSSL engine, and the two-VM chat.
+# OpenSSL engine, and the two-VM chat, also across the server VM's migration.
 DEBIAN13_TESTS := tests/vm/test_device_qtest.py tests/vm/test_device_hardening.py \
 	tests/vm/test_device_migration.py tests/vm/test_driver_hardening.py tests/vm/test_datapath.py \
-	tests/vm/test_openssl_engine.py tests/vm/test_two_vm_chat.py
+	tests/vm/test_openssl_engine.py tests/vm/test_two_vm_chat.py tests/vm/test_chat_migration.py
 test-vm-debian13: install-test
 	$(MAKE) lab PROFILE=debian13
 	CRYPTOCHAT_LAB_ENV=build/lab-debian13.env $(VPY) -m pytest -q $(DEBIAN13_TESTS)

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 packages=(
-	linux-image-amd64 linux-headers-amd64 busybox-static
+	linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod
 	qemu-system-x86 qemu-system-data seabios ipxe-qemu
 	meson ninja-build pkg-config libglib2.0-dev libpixman-1-dev libfdt-dev
 	libcap-ng-dev libgcrypt20-dev libslirp-dev dpkg-dev

@@ -11,6 +11,7 @@ user-mode network, waits for RUN, starts the command, and relays:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 
@@ -21,8 +22,20 @@ async def relay(stream: asyncio.StreamReader, tag: bytes, writer: asyncio.Stream
         await writer.drain()
 
 
+async def connect(host: str, port: int, patience: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """The conductor, or a relay to it that another guest may still be starting: retried a while."""
+    deadline = asyncio.get_running_loop().time() + patience
+    while True:
+        try:
+            return await asyncio.open_connection(host, port)
+        except OSError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def main(host: str, port: int, name: str, command: list[str]) -> int:
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await connect(host, port, patience=300)
     writer.write(f"HELLO {name}\n".encode())
     await writer.drain()
     if (await reader.readline()).strip() != b"RUN":
@@ -54,7 +67,11 @@ async def main(host: str, port: int, name: str, command: list[str]) -> int:
     await asyncio.gather(*relays)
     control.cancel()
     writer.write(f"EXIT {status}\n".encode())
-    await writer.drain()
+    writer.write_eof()
+    # The guest may power off as soon as this returns: wait until the conductor has read it all
+    # and closed its side, so that EXIT is not left in this kernel's send buffer.
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        await asyncio.wait_for(reader.read(), 30)
     writer.close()
     return status
 

@@ -122,15 +122,18 @@ class RemoteParticipant:
 Speaker = Participant | RemoteParticipant
 
 
-def net_setup(name: str) -> str:
-    """Guest commands that bring up its two NICs, found by MAC address."""
+def net_setup(name: str, *, control: bool = True) -> str:
+    """Guest commands that bring up its NICs, found by MAC address: the LAN, and the user-mode
+    network to the host unless `control` is false."""
     lines = [
         'nic() { for d in /sys/class/net/*; do [ "$(cat $d/address)" = "$1" ] && basename $d; done; }',
         "ip link set lo up",
-        f"CTL=$(nic 52:54:00:00:00:{MAC[name]}); LAN=$(nic 52:54:00:00:01:{MAC[name]})",
-        "ip link set $CTL up && ip addr add 10.0.2.15/24 dev $CTL",
+        f"LAN=$(nic 52:54:00:00:01:{MAC[name]})",
         f"ip link set $LAN up && ip addr add {LAN[name]}/24 dev $LAN",
     ]
+    if control:
+        lines += [f"CTL=$(nic 52:54:00:00:00:{MAC[name]})",
+                  "ip link set $CTL up && ip addr add 10.0.2.15/24 dev $CTL"]
     return "\n".join(lines) + "\n"
 
 
