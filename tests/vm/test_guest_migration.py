@@ -14,19 +14,13 @@ from pathlib import Path
 
 import pytest
 from initramfs_guest import VIRTIO_MODULES, Initramfs, InitramfsGuest
+from migration_qtest import MODES as EVERY_MODE
 from vmlab import Lab
 
 SECONDS = 40
 
 
-def init(modules: list[str]) -> str:
-    return f"""#!/bin/sh
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in {" ".join(modules)} virtio_cryptodev; do
-  insmod /lib/modules/$m.ko || echo "insmod $m failed"
-done
+INIT = f"""
 i=0
 while [ ! -e /dev/cryptodev0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 /cryptodev_migrate /dev/cryptodev0 4 {SECONDS}
@@ -36,23 +30,18 @@ poweroff -f
 """
 
 
-# mode: (device properties, QEMU options). `make test` boots the guests of one mode (each mode
-# migrates with requests in flight over qtest in test_device_migration.py); `make test-matrix` all.
-EVERY_MODE = {
-    "main-loop": ("", []),
-    "iothread": (",iothread=io0", ["-object", "iothread,id=io0"]),
-    "parallel": (",parallel=on", []),
-}
+# `make test` migrates real guests in one mode (each mode migrates with requests in flight over qtest
+# in test_device_migration.py); `make test-matrix` in all.
 MODES = EVERY_MODE if os.environ.get("CRYPTOCHAT_EVERY_MODE") else {"iothread": EVERY_MODE["iothread"]}
 
 
 def initramfs(lab: Lab, directory: Path) -> Path:
     """busybox, the virtio and cryptodev modules, the checker."""
     image = Initramfs(directory)
-    modules = image.add_modules(lab.kernel.name.removeprefix("vmlinuz-"), VIRTIO_MODULES)
-    image.add(lab.module, Path("/lib/modules/virtio_cryptodev.ko"))
+    image.add_modules(lab.kernel.name.removeprefix("vmlinuz-"), VIRTIO_MODULES)
+    image.add_module("virtio_cryptodev", lab.module.read_bytes())
     image.add(lab.guest_bin / "cryptodev_migrate", Path("/cryptodev_migrate"))
-    return image.write(init(modules))
+    return image.write(INIT)
 
 
 @pytest.fixture
@@ -71,7 +60,7 @@ def test_a_guest_checking_known_answers_is_migrated_twice_without_a_mismatch(
     initrd = initramfs(lab, tmp_path)
 
     def host(name: str, *, incoming: bool = False) -> InitramfsGuest:
-        options = [*extra, "-device", f"virtio-cryptodev-pci,id=cryptodev0{props}"]
+        options = [*extra, "-device", f"virtio-cryptodev-pci,id=cryptodev0,{props}"]
         hosts.append(InitramfsGuest(lab, tmp_path, name, initrd, options, incoming=incoming))
         return hosts[-1]
 

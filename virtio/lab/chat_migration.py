@@ -30,6 +30,7 @@ import asyncio
 import re
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,9 +41,11 @@ from two_vm_demo import (
     LAN,
     LINE_TIMEOUT,
     MAC,
+    Bridges,
     RemoteParticipant,
     free_port,
     net_setup,
+    stop_all,
 )
 from vmlab import REPO, Guest, Lab, cryptodev_device, start
 
@@ -73,17 +76,11 @@ AFTER: tuple[Line, ...] = (
 SCRIPT = BEFORE + DURING + AFTER
 
 
-def server_init(modules: list[str], key_file: Path, control_port: int) -> str:
-    """alice-vm's /init: modules, the LAN, the device counters, and the server behind its bridge."""
+def server_init(key_file: Path) -> str:
+    """alice-vm's /init, once its modules are in: the LAN, the device counters, and the server behind
+    its bridge."""
     python, bridge = sys.executable, REPO / "virtio" / "lab" / "guest_bridge.py"
-    return f"""#!/bin/sh
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-mount -t tmpfs tmp /tmp
-for m in {" ".join(modules)} virtio_cryptodev; do
-  insmod /lib/modules/$m.ko || echo "insmod $m failed"
-done
+    return f"""
 i=0
 while [ ! -e {COUNTERS} ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 {net_setup(SERVER, control=False)}
@@ -135,48 +132,36 @@ class MigrationResult:
 
 
 class MigrationConductor:
-    def __init__(self, lab: Lab, key_file: Path, directory: Path) -> None:
+    def __init__(self, lab: Lab, key_file: Path, directory: Path, device_props: str = "",
+                 qemu_options: Sequence[str] = ()) -> None:
+        """`device_props` and `qemu_options` give the server VM's device its mode."""
         self.lab, self.key_file, self.directory = lab, key_file, directory
-        self.bridges: dict[str, asyncio.Future[RemoteParticipant]] = {}
+        self.device = [*qemu_options, "-device", f"virtio-cryptodev-pci,id=cryptodev0,{device_props}"]
         self.hosts: list[InitramfsGuest] = []
         self.client_guest: Guest | None = None
 
-    async def _on_bridge(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        hello = (await reader.readline()).decode().split()
-        if len(hello) == 2 and hello[0] == "HELLO" and hello[1] in self.bridges:
-            self.bridges[hello[1]].set_result(RemoteParticipant(hello[1], reader, writer))
-        else:
-            writer.close()
-
-    async def _bridge(self, name: str) -> RemoteParticipant:
-        try:
-            return await asyncio.wait_for(asyncio.shield(self.bridges[name]), BOOT_TIMEOUT)
-        except TimeoutError:
-            consoles = "\n".join(h.output()[-2000:] for h in self.hosts)
-            if self.client_guest is not None:
-                consoles += self.client_guest.console()[-2000:]
-            raise RuntimeError(f"{name} never reached the conductor; consoles:\n{consoles}") from None
+    def _consoles(self) -> str:
+        consoles = "".join(host.output() for host in self.hosts)
+        return consoles + (self.client_guest.console() if self.client_guest is not None else "")
 
     def _server_host(self, name: str, initrd: Path, lan_port: int, *, incoming: bool) -> InitramfsGuest:
-        options = [*cryptodev_device(0), *lan(SERVER, lan_port)]
+        options = [*self.device, *lan(SERVER, lan_port)]
         host = InitramfsGuest(self.lab, self.directory, name, initrd, options, memory="768M",
                               incoming=incoming)
         self.hosts.append(host)
         return host
 
     async def run(self) -> MigrationResult:
-        loop = asyncio.get_running_loop()
-        self.bridges = {name: loop.create_future() for name in (SERVER, CLIENT)}
-        control = await asyncio.start_server(self._on_bridge, "127.0.0.1", 0)
+        bridges = Bridges((SERVER, CLIENT))
+        control = await asyncio.start_server(bridges.on_connection, "127.0.0.1", 0)
         control_port = control.sockets[0].getsockname()[1]
         lan_port, forward_port = free_port(), free_port()
         image = Initramfs(self.directory)
-        modules = image.add_modules(self.lab.kernel.name.removeprefix("vmlinuz-"),
-                                    (*VIRTIO_MODULES, "virtio_net"))
-        image.add(self.lab.module, Path("/lib/modules/virtio_cryptodev.ko"))
+        image.add_modules(self.lab.kernel.name.removeprefix("vmlinuz-"), (*VIRTIO_MODULES, "virtio_net"))
+        image.add_module("virtio_cryptodev", self.lab.module.read_bytes())
         image.add_python()
         image.add(self.key_file)
-        initrd = image.write(server_init(modules, self.key_file, control_port))
+        initrd = image.write(server_init(self.key_file))
         people: dict[str, RemoteParticipant | Participant] = {}
         problems: list[str] = []
         migration, while_moving = Migration(0, 0), 0
@@ -190,11 +175,11 @@ class MigrationConductor:
             # alice's QEMU connects to bob's LAN socket: start it once bob's QEMU listens.
             await asyncio.to_thread(self.client_guest.wait_for, "virtio-cryptodev", 60)
             source = self._server_host("source", initrd, lan_port, incoming=False)
-            server = people[SERVER] = await self._bridge(SERVER)
+            server = people[SERVER] = await bridges.wait(SERVER, self._consoles)
             server.run()
             if not await server.wait_for("listening on", stream="stderr", timeout=LINE_TIMEOUT):
                 raise RuntimeError(f"{SERVER} did not start serving: {server.stderr}")
-            client = people[CLIENT] = await self._bridge(CLIENT)
+            client = people[CLIENT] = await bridges.wait(CLIENT, self._consoles)
             client.run()
             people[HOST_CLIENT] = await spawn(HOST_CLIENT, [
                 sys.executable, "-m", "cryptochat", "connect", "127.0.0.1", str(forward_port),
@@ -216,7 +201,7 @@ class MigrationConductor:
         except (RuntimeError, AssertionError) as exc:
             problems.append(str(exc))
         finally:
-            codes = await self._stop(people)
+            codes = await stop_all(people, SERVER)
             control.close()
             consoles = await asyncio.to_thread(self._finish)
         problems += [f"{name} exited with status {code}" for name, code in codes.items() if code]
@@ -234,20 +219,6 @@ class MigrationConductor:
         if "kernel trouble" in consoles or "insmod" in consoles:
             problems.append(f"{SERVER}: {consoles[-3000:]}")
         return MigrationResult(received, notices, requests, migration, while_moving, problems)
-
-    async def _stop(self, people: dict[str, RemoteParticipant | Participant]) -> dict[str, int]:
-        codes: dict[str, int] = {}
-        for name in (CLIENT, HOST_CLIENT):
-            if name in people:
-                await people[name].end_input()
-        for name in (CLIENT, HOST_CLIENT):
-            if name in people:
-                codes[name] = await people[name].finish(LINE_TIMEOUT)
-        server = people.get(SERVER)
-        if isinstance(server, RemoteParticipant):
-            await server.terminate()
-            codes[SERVER] = await server.finish(LINE_TIMEOUT)
-        return codes
 
     def _finish(self) -> str:
         """Waits for alice's last host to power off, stops the rest; alice's consoles, in order."""

@@ -42,6 +42,7 @@ class Initramfs:
     def __init__(self, directory: Path) -> None:
         self.root = directory / "root"
         self.image = directory / "initrd.cpio"
+        self.modules: list[str] = []  # loaded by /init, in this order
         for sub in ("bin", "lib/modules", "proc", "sys", "dev", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         shutil.copy("/bin/busybox", self.root / "bin" / "busybox")  # Debian's is static
@@ -60,12 +61,11 @@ class Initramfs:
         else:
             shutil.copy(source, inside)
 
-    def add_modules(self, release: str, names: Iterable[str]) -> list[str]:
-        """Copies the modules `names` need, dependencies first; returns their load order."""
-        order: list[str] = []
+    def add_modules(self, release: str, names: Iterable[str]) -> None:
+        """Copies the modules `names` need from the kernel `release`, dependencies first."""
 
         def visit(name: str) -> None:
-            if name in order:
+            if name in self.modules:
                 return
             info = subprocess.run(["modinfo", "-k", release, name], capture_output=True, text=True,
                                   check=True).stdout
@@ -73,16 +73,17 @@ class Initramfs:
             found, depends = fields.get("filename", ""), fields.get("depends", "")
             for dependency in filter(None, depends.strip().split(",")):
                 visit(dependency)
-            if not found.endswith((".ko", ".ko.xz")):
-                return  # built in
-            target = self.root / "lib" / "modules" / f"{name}.ko"
-            data = Path(found).read_bytes()
-            target.write_bytes(lzma.decompress(data) if found.endswith(".xz") else data)
-            order.append(name)
+            if found.endswith((".ko", ".ko.xz")):  # else built in
+                data = Path(found).read_bytes()
+                self.add_module(name, lzma.decompress(data) if found.endswith(".xz") else data)
 
         for name in names:
             visit(name)
-        return order
+
+    def add_module(self, name: str, image: bytes) -> None:
+        """A module to load after those added before it (ours, which modinfo does not know)."""
+        (self.root / "lib" / "modules" / f"{name}.ko").write_bytes(image)
+        self.modules.append(name)
 
     def add_python(self) -> None:
         """The venv's interpreter, the standard library, cryptochat's runtime distributions, the
@@ -110,10 +111,20 @@ class Initramfs:
         for library in shared_libraries(objects):
             self.add(library)
 
-    def write(self, init: str) -> Path:
-        """Writes /init and the archive (uncompressed: under TCG, unpacking beats inflating)."""
-        (self.root / "init").write_text(init)
-        (self.root / "init").chmod(0o755)
+    def write(self, script: str) -> Path:
+        """Writes /init, which mounts the kernel's filesystems, loads the modules, then runs `script`,
+        and the archive (uncompressed: under TCG, unpacking beats inflating)."""
+        init = self.root / "init"
+        init.write_text(f"""#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+for m in {" ".join(self.modules)}; do
+  insmod /lib/modules/$m.ko || echo "insmod $m failed"
+done
+{script}""")
+        init.chmod(0o755)
         files = subprocess.run(["find", "."], cwd=self.root, capture_output=True, check=True).stdout
         with self.image.open("wb") as out:
             subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=self.root, input=files,

@@ -25,6 +25,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,32 +182,54 @@ class DemoResult:
     seconds: float
 
 
+class Bridges:
+    """The conductor's end of the guests' bridges: each connects, says HELLO NAME, and is then that
+    participant."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        loop = asyncio.get_running_loop()
+        self.expected = {name: loop.create_future() for name in names}
+
+    async def on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hello = (await reader.readline()).decode().split()
+        if len(hello) == 2 and hello[0] == "HELLO" and hello[1] in self.expected:
+            self.expected[hello[1]].set_result(RemoteParticipant(hello[1], reader, writer))
+        else:
+            writer.close()
+
+    async def wait(self, name: str, consoles: Callable[[], str]) -> RemoteParticipant:
+        try:
+            return await asyncio.wait_for(asyncio.shield(self.expected[name]), BOOT_TIMEOUT)
+        except TimeoutError:
+            tail = consoles()[-3000:]
+            raise RuntimeError(f"{name} never reached the conductor; console tail:\n{tail}") from None
+
+
+async def stop_all(people: Mapping[str, Speaker], server: str) -> dict[str, int]:
+    """Clients leave at end of input; then the server is asked to stop (SIGTERM)."""
+    codes: dict[str, int] = {}
+    clients = [name for name in people if name != server]
+    for name in clients:
+        await people[name].end_input()
+    for name in clients:
+        codes[name] = await people[name].finish(LINE_TIMEOUT)
+    remote = people.get(server)
+    if isinstance(remote, RemoteParticipant):
+        await remote.terminate()
+        codes[server] = await remote.finish(LINE_TIMEOUT)
+    return codes
+
+
 class Conductor:
     def __init__(self, lab: Lab, key_file: Path) -> None:
         self.lab = lab
         self.key_file = key_file
-        self.bridges: dict[str, asyncio.Future[RemoteParticipant]] = {}
         self.guests: dict[str, Guest] = {}
-
-    async def _on_bridge(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        hello = (await reader.readline()).decode().split()
-        if len(hello) == 2 and hello[0] == "HELLO" and hello[1] in self.bridges:
-            self.bridges[hello[1]].set_result(RemoteParticipant(hello[1], reader, writer))
-        else:
-            writer.close()
-
-    async def _bridge(self, name: str) -> RemoteParticipant:
-        try:
-            return await asyncio.wait_for(asyncio.shield(self.bridges[name]), BOOT_TIMEOUT)
-        except TimeoutError:
-            tail = self.guests[name].console()[-3000:]
-            raise RuntimeError(f"{name} never reached the conductor; console tail:\n{tail}") from None
 
     async def run(self) -> DemoResult:
         started = time.monotonic()
-        loop = asyncio.get_running_loop()
-        self.bridges = {name: loop.create_future() for name in (SERVER, GUEST_CLIENT)}
-        control = await asyncio.start_server(self._on_bridge, "127.0.0.1", 0)
+        bridges = Bridges((SERVER, GUEST_CLIENT))
+        control = await asyncio.start_server(bridges.on_connection, "127.0.0.1", 0)
         control_port = control.sockets[0].getsockname()[1]
         lan_port, forward_port = free_port(), free_port()
         people: dict[str, Speaker] = {}
@@ -225,11 +248,12 @@ class Conductor:
                              f"connect {LAN[SERVER]} {CHAT_PORT} --name {GUEST_CLIENT}"),
                 guest_options(GUEST_CLIENT, lan_port, forward_port), cpus=1)
 
-            server = people[SERVER] = await self._bridge(SERVER)
+            server = people[SERVER] = await bridges.wait(SERVER, self.guests[SERVER].console)
             server.run()
             if not await server.wait_for("listening on", stream="stderr", timeout=LINE_TIMEOUT):
                 raise RuntimeError(f"{SERVER} did not start serving: {server.stderr}")
-            guest_client = people[GUEST_CLIENT] = await self._bridge(GUEST_CLIENT)
+            guest_client = people[GUEST_CLIENT] = await bridges.wait(
+                GUEST_CLIENT, self.guests[GUEST_CLIENT].console)
             guest_client.run()
             host_client = people[HOST_CLIENT] = await spawn(HOST_CLIENT, [
                 sys.executable, "-m", "cryptochat", "connect", "127.0.0.1", str(forward_port),
@@ -242,7 +266,7 @@ class Conductor:
         except RuntimeError as exc:
             problems.append(str(exc))
         finally:
-            exit_codes = await self._stop(people)
+            exit_codes = await stop_all(people, SERVER)
             runs = {name: await asyncio.to_thread(guest.finish, BOOT_TIMEOUT)
                     for name, guest in self.guests.items()}
             control.close()
@@ -266,22 +290,6 @@ class Conductor:
             problems=problems,
             seconds=time.monotonic() - started,
         )
-
-    async def _stop(self, people: dict[str, Speaker]) -> dict[str, int]:
-        """Clients leave at end of input; then the server is asked to stop (SIGTERM)."""
-        codes: dict[str, int] = {}
-        for name, who in people.items():
-            if name != SERVER:
-                await who.end_input()
-        for name, who in people.items():
-            if name != SERVER:
-                codes[name] = await who.finish(LINE_TIMEOUT)
-        server = people.get(SERVER)
-        if isinstance(server, RemoteParticipant):
-            await server.terminate()
-            codes[SERVER] = await server.finish(LINE_TIMEOUT)
-        return codes
-
 
 def engine_of(notices: list[str]) -> str:
     return next((n.removeprefix("engine: ") for n in notices if n.startswith("engine: ")), "?")
