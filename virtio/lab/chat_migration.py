@@ -192,7 +192,11 @@ class MigrationConductor:
             destination = self._server_host("destination", initrd, lan_port, incoming=True)
             moving = asyncio.to_thread(source.migrate_to, destination)
             playing = asyncio.create_task(play(DURING, people, LINE_TIMEOUT + MIGRATION_TIMEOUT))
-            migration = await moving
+            try:
+                migration = await moving
+            except AssertionError:
+                playing.cancel()
+                raise
             seen = people[HOST_CLIENT].stdout
             while_moving = sum(any(line.text in shown for shown in seen) for line in DURING)
             problems += await playing

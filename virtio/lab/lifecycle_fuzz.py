@@ -114,6 +114,9 @@ class _Commands:
     def writel(self, addr: int, value: int) -> None:
         self.lines.append(f"writel {addr:#x} {value:#x}")
 
+    def outl(self, port: int, value: int) -> None:
+        self.lines.append(f"outl {port:#x} {value:#x}")
+
 
 
 class _Writes(Protocol):
@@ -252,9 +255,10 @@ class _Run:
     def in_flight(self) -> bool:
         return any(queue.flight for queue in self.device.queues)
 
-    def post(self, *, heavy: bool = False) -> None:
-        """Requests on every queue, then a kick of each: every queue has a batch out
-        at once; `heavy`: a whole batch's worth of large ones, that keep a worker busy."""
+    def post(self, *, heavy: bool = False, kick: bool = True) -> None:
+        """Requests on every queue, then (unless not `kick`) a kick of each: every queue
+        has a batch out at once; `heavy`: a whole batch's worth of large ones, that keep
+        a worker busy."""
         for queue in self.device.queues:
             count = BATCH if heavy else self.rng.randint(1, 40)
             # At most MAX_FLIGHT per ring: each takes four of its descriptors.
@@ -266,7 +270,8 @@ class _Run:
                 self.device.post(queue, header, iv + data, len(data), _cbc(iv, data))
                 self.result.posted += 1
         for queue in self.device.queues:
-            self.device.kick(queue)
+            if kick:
+                self.device.kick(queue)
 
     def post_and_reset(self) -> None:
         """Batches out on every queue and a reset at once, while workers have them."""
@@ -296,15 +301,21 @@ class _Run:
         self.device.open_session()
 
     def unplug_replug(self) -> None:
-        """Batches out on every queue, then the device unplugged and a new one
-        plugged in: the old one's requests are never answered."""
-        self.post()
-        self.result.unplugs += 1
-        qt = self.device.qt
+        """The device unplugged while workers hold a batch from every queue, then a new
+        one plugged in: the old one's requests are never answered. The kicks and the
+        ACPI eject a guest OS writes once asked (QMP's device_del) go in one burst of
+        qtest lines, so the device goes while its batches are being worked."""
         reply = qmp(self.qmp_path, "device_del", id=DEVICE_ID)
         if "return" not in reply:
             raise QtestError(f"device_del: {reply}")
-        qt.outl(ACPI_EJECT, 1 << (self.device.dev.devfn >> 3))
+        self.post(heavy=True, kick=False)
+        self.result.unplugs += 1
+        qt = self.device.qt
+        out = _Commands()
+        for queue in self.device.queues:
+            out.writew(queue.ring.notify_addr, 0)
+        out.outl(ACPI_EJECT, 1 << (self.device.dev.devfn >> 3))
+        qt.pipeline(out.lines)
         deadline = time.monotonic() + QTEST_TIMEOUT
         while self._plugged():
             if time.monotonic() > deadline:
