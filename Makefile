@@ -18,6 +18,7 @@ help:
 	@echo "make load      the load harness alone: 10, 100 and 1,000 members, 1 vs 3 servers on Redis"
 	@echo "make bench-vm  the device and engine benchmarks in a guest, and the plot"
 	@echo "make fuzz      the device and driver fuzzers and the full-ring soak, long runs"
+	@echo "make fuzz-asan the device's qtest suites and the lifecycle fuzzer on QEMU built with ASan, long"
 	@echo "make clean     remove .venv/ and build/ (the lab cache stays)"
 
 include mk/python.mk
@@ -25,4 +26,4 @@ include mk/lab.mk
 
 demo: demo-vms
 
-test: lint test-py test-vm test-vm-debian13
+test: lint test-py test-vm test-vm-debian13 test-asan

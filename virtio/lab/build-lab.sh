@@ -10,6 +10,9 @@
 #   debian12 (default)  QEMU 7.2 (bookworm's source), kernel 6.1 (bookworm)
 #   debian13            QEMU 10.0 (the bookworm-backports source of Debian 13's
 #                       QEMU), kernel 6.12 (Debian 12's 6.12 kernels)
+# SANITIZE=address builds that QEMU with AddressSanitizer and UBSan too, in a
+# build directory of its own, and writes build/lab-$PROFILE-asan.env instead
+# (build/lab.env is left alone): the fuzzers run on it (make fuzz-asan).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -60,6 +63,16 @@ debian13)
 	"$repo/virtio/lab/install-debian13.sh"
 	;;
 *) die "unknown PROFILE=$profile: debian12 or debian13" ;;
+esac
+env_name=lab-$profile
+case ${SANITIZE:-} in
+"") ;;
+address)
+	qemu_configure+=(--enable-sanitizers)
+	qemu_build+=-asan
+	env_name+=-asan
+	;;
+*) die "unknown SANITIZE=$SANITIZE: address, or unset" ;;
 esac
 
 # The guest kernel: the profile's newest Debian kernel that has both an image
@@ -175,7 +188,7 @@ else
 fi
 
 mkdir -p "$repo/build"
-cat >"$repo/build/lab-$profile.env" <<ENV
+cat >"$repo/build/$env_name.env" <<ENV
 PROFILE=$profile
 QEMU=$qemu_out/qemu-system-x86_64
 KERNEL=$kernel_image
@@ -185,5 +198,9 @@ HOSTILE_MODULE=$guest_out/virtio_cryptodev_hostile.ko
 GUEST_BIN=$guest_out/bin
 OPENSSL_ENGINE=$guest_out/devcrypto.so
 ENV
-cp "$repo/build/lab-$profile.env" "$repo/build/lab.env"
-say "ready: build/lab-$profile.env (and build/lab.env)"
+if [ -n "${SANITIZE:-}" ]; then
+	say "ready: build/$env_name.env"
+else
+	cp "$repo/build/$env_name.env" "$repo/build/lab.env"
+	say "ready: build/$env_name.env (and build/lab.env)"
+fi
