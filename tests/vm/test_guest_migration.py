@@ -19,7 +19,6 @@ from vmlab import Lab
 
 SECONDS = 40
 
-
 INIT = f"""
 i=0
 while [ ! -e /dev/cryptodev0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
@@ -28,7 +27,6 @@ echo "migration check status $?"
 dmesg | grep -E "WARNING|BUG|Oops|Call Trace" && echo "kernel trouble"
 poweroff -f
 """
-
 
 # `make test` migrates real guests in one mode (each mode migrates with requests in flight over qtest
 # in test_device_migration.py); `make test-matrix` in all.

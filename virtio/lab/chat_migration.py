@@ -208,6 +208,7 @@ class MigrationConductor:
             codes = await stop_all(people, SERVER)
             control.close()
             consoles = await asyncio.to_thread(self._finish)
+            image.remove()
         problems += [f"{name} exited with status {code}" for name, code in codes.items() if code]
         received = {name: p.stdout for name, p in people.items()}
         notices = {name: p.stderr for name, p in people.items()}

@@ -27,7 +27,7 @@ from vmlab import FIRMWARE_DIRS, REPO, Lab, migrate, qmp
 
 __all__ = ["VIRTIO_MODULES", "Initramfs", "InitramfsGuest", "Migration"]
 
-# Built in on some kernels (6.12), modules on others (6.1): loaded first, in this order, when present.
+# The virtio PCI transport: built in on some kernels (6.12), modules on others (6.1).
 VIRTIO_MODULES = ("virtio_ring", "virtio", "virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci")
 APPLETS = ("sh", "mount", "mkdir", "insmod", "sleep", "echo", "cat", "basename", "poweroff", "dmesg",
            "grep", "ip")
@@ -94,7 +94,8 @@ class Initramfs:
         stdlib = Path(sysconfig.get_paths()["stdlib"])
         for path in stdlib.rglob("*"):
             relative = path.relative_to(stdlib).parts
-            if relative[0] in STDLIB_SKIPPED or relative[0].startswith("config-") or ".opt-" in path.name:
+            if (relative[0] in STDLIB_SKIPPED or relative[0].startswith("config-") or ".opt-" in path.name
+                    or path.name.startswith("_tkinter")):  # which would bring X11's libraries
                 continue
             if path.is_file():
                 self.add(path)
@@ -130,6 +131,12 @@ done
             subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=self.root, input=files,
                            stdout=out, check=True)
         return self.image
+
+
+    def remove(self) -> None:
+        """Deletes the tree and the archive: they may hold a key."""
+        shutil.rmtree(self.root)
+        self.image.unlink(missing_ok=True)
 
 
 def runtime_distributions(name: str) -> list[importlib.metadata.Distribution]:
