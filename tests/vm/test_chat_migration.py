@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from chat_migration import DURING, SCRIPT, SERVER, MigrationConductor
 from migration_qtest import MODES as EVERY_MODE
-from vmlab import REPO, Lab
+from vmlab import Lab
 
 # `make test` in the device's default mode, `make test-matrix` in every mode migration is tested in.
 MODES = EVERY_MODE if os.environ.get("CRYPTOCHAT_EVERY_MODE") else {"main-loop": EVERY_MODE["main-loop"]}
@@ -21,17 +21,8 @@ MODES = EVERY_MODE if os.environ.get("CRYPTOCHAT_EVERY_MODE") else {"main-loop":
 
 @pytest.mark.parametrize("mode", MODES)
 def test_the_chat_goes_on_while_the_server_vm_is_migrated(
-        lab: Lab, tmp_path: Path, figure: Callable[[str], None], mode: str) -> None:
-    # bob-vm reads the key through the shared root, whose /tmp is the guest's own.
-    key_file = REPO / "build" / "demo" / f"migration-{os.getpid()}.key"
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(os.urandom(32))
-    try:
-        result = asyncio.run(MigrationConductor(lab, key_file, tmp_path, *MODES[mode]).run())
-    finally:
-        key_file.unlink()
+        lab: Lab, chat_key: Path, tmp_path: Path, figure: Callable[[str], None], mode: str) -> None:
+    result = asyncio.run(MigrationConductor(lab, chat_key, tmp_path, *MODES[mode]).run())
     assert not result.problems, "\n".join(result.problems)
     before, after = result.device_requests
     assert after - before >= 2 * len(SCRIPT)

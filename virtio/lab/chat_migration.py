@@ -27,9 +27,9 @@ server's device carried the records on both hosts.
 from __future__ import annotations
 
 import asyncio
-import re
+import contextlib
+import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +43,7 @@ from two_vm_demo import (
     MAC,
     Bridges,
     RemoteParticipant,
+    device_requests,
     free_port,
     net_setup,
     stop_all,
@@ -216,9 +217,7 @@ class MigrationConductor:
             problems += check_transcript(SCRIPT, received)
         for name in (CLIENT, HOST_CLIENT):
             problems += [f"{name}: {n}" for n in notices.get(name, []) if "lost" in n or "reconnect" in n]
-        before = re.search(r"device-requests-before=(\d+)", consoles)
-        after = re.findall(r"device-requests-after=(\d+)", consoles)
-        requests = (int(before.group(1)) if before else -1, int(after[-1]) if after else -1)
+        requests = device_requests(consoles)
         if requests[0] < 0 or requests[1] < 2 * len(SCRIPT):
             problems.append(f"{SERVER}: device requests {requests}; consoles:\n{consoles[-3000:]}")
         if "kernel trouble" in consoles or "insmod" in consoles:
@@ -228,9 +227,8 @@ class MigrationConductor:
     def _finish(self) -> str:
         """Waits for alice's last host to power off, stops the rest; alice's consoles, in order."""
         if self.hosts:
-            deadline = time.monotonic() + 60
-            while self.hosts[-1].process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.2)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.hosts[-1].process.wait(60)
         for host in self.hosts:
             host.stop()
         if self.client_guest is not None:

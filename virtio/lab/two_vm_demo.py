@@ -32,7 +32,7 @@ from pathlib import Path
 LAB_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(LAB_DIR), str(LAB_DIR.parents[1])]  # the lab harness, and the repo for demo/
 
-from vmlab import REPO, Guest, GuestRun, Lab, cryptodev_device, start  # noqa: E402
+from vmlab import REPO, Guest, Lab, cryptodev_device, start  # noqa: E402
 
 from demo.conductor import Line, Participant, check_transcript, play, spawn, wait_until  # noqa: E402
 
@@ -166,9 +166,10 @@ def guest_options(name: str, lan_port: int, forward_port: int) -> list[str]:
     ]
 
 
-def device_requests(run: GuestRun) -> tuple[int, int]:
-    before = re.search(r"device-requests-before=(\d+)", run.output)
-    after = re.search(r"device-requests-after=(\d+)", run.output)
+def device_requests(output: str) -> tuple[int, int]:
+    """The guest's device request counter before and after the chat, -1 where it never said."""
+    before = re.search(r"device-requests-before=(\d+)", output)
+    after = re.search(r"device-requests-after=(\d+)", output)
     return (int(before.group(1)) if before else -1, int(after.group(1)) if after else -1)
 
 
@@ -272,7 +273,7 @@ class Conductor:
             control.close()
         requests = {}
         for name, run in runs.items():
-            before, after = device_requests(run)
+            before, after = device_requests(run.output)
             requests[name] = after - before
             if before < 0 or after < 0:
                 problems.append(f"{name}: no device counters; console tail:\n{run.tail(30)}")
@@ -290,6 +291,7 @@ class Conductor:
             problems=problems,
             seconds=time.monotonic() - started,
         )
+
 
 def engine_of(notices: list[str]) -> str:
     return next((n.removeprefix("engine: ") for n in notices if n.startswith("engine: ")), "?")
